@@ -1,0 +1,21 @@
+"""tinyjax: JAX's grad, jit, vmap and pmap, reimplemented GPU-first in Python."""
+__version__ = '0.1.0'
+
+from tinyjax import config as _config_module
+from tinyjax.config import config  # noqa: F401
+from tinyjax import backends as _backends
+from tinyjax.backends import (  # noqa: F401
+    devices, local_devices, device_count, local_device_count, default_backend)
+from tinyjax.core.array import Array  # noqa: F401
+from tinyjax import errors, tree_util, dtypes  # noqa: F401
+from tinyjax import numpy  # noqa: F401
+from tinyjax import lax  # noqa: F401
+from tinyjax.api import (  # noqa: F401
+    make_jaxpr, eval_shape, device_put, device_get, block_until_ready, ShapeDtypeStruct,
+    ensure_compile_time_eval)
+from tinyjax.transforms.grad import (  # noqa: F401
+    grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev, hessian)
+from tinyjax.transforms.batching import vmap  # noqa: F401
+from tinyjax.tree_util import tree_map, tree_leaves, tree_structure  # noqa: F401
+
+tree = tree_util

@@ -1,0 +1,127 @@
+"""Top-level functions: make_jaxpr, device_put/get, block_until_ready, eval_shape."""
+import numpy as np
+
+from tinyjax import backends, tree_util
+from tinyjax.core import trace as core_trace
+from tinyjax.core.array import Array, ArrayImpl
+from tinyjax.core.ir import ShapedArray
+from tinyjax.ops import common
+from tinyjax.transforms.tracing import trace_to_graph
+
+
+class ShapeDtypeStruct:
+    def __init__(self, shape, dtype, weak_type=False):
+        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    def __repr__(self):
+        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})'
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+
+def _abstract(x):
+    if isinstance(x, ShapeDtypeStruct):
+        return ShapedArray(x.shape, x.dtype, x.weak_type)
+    return common.aval_of(x)
+
+
+class ClosedJaxpr:
+    """What make_jaxpr returns: prints as a jaxpr; `.jaxpr` is the Graph."""
+
+    def __init__(self, graph):
+        self.jaxpr = graph
+        self.consts = graph.consts
+
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+
+    def __str__(self):
+        return str(self.jaxpr)
+
+    __repr__ = __str__
+
+    def pretty_print(self):
+        return str(self.jaxpr)
+
+
+def make_jaxpr(fun, static_argnums=(), return_shape=False):
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    def wrapped(*args, **kwargs):
+        dyn_idx = [i for i in range(len(args)) if i not in static]
+
+        def f(*dyn):
+            full = list(args)
+            for i, v in zip(dyn_idx, dyn):
+                full[i] = v
+            return fun(*full, **kwargs)
+        f.__name__ = getattr(fun, '__name__', 'fun')
+        dyn = tuple(args[i] for i in dyn_idx)
+        leaves = tree_util.tree_leaves(dyn)
+        graph, _, out_tree = trace_to_graph(f, dyn, avals=[_abstract(x) for x in leaves])
+        jaxpr = ClosedJaxpr(graph)
+        if return_shape:
+            shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in graph.out_avals]
+            return jaxpr, tree_util.tree_unflatten(out_tree, shapes)
+        return jaxpr
+    return wrapped
+
+
+def eval_shape(fun, *args, **kwargs):
+    leaves, in_tree = tree_util.tree_flatten((args, kwargs))
+    graph, _, out_tree = trace_to_graph(fun, args, kwargs, avals=[_abstract(x) for x in leaves])
+    return tree_util.tree_unflatten(
+        out_tree, [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in graph.out_avals])
+
+
+def device_put(x, device=None):
+    dev = device or backends.default_device()
+
+    def put(v):
+        if isinstance(v, ArrayImpl):
+            if v.device is dev:
+                return v
+            return ArrayImpl(dev.accept(v), dev, v.weak_type)
+        if isinstance(v, Array):
+            return v
+        from tinyjax import numpy as jnp
+        a = jnp.asarray(v)
+        return ArrayImpl(dev.accept(a), dev, a.weak_type) if a.device is not dev else a
+    return tree_util.tree_map(put, x)
+
+
+def device_get(x):
+    def get(v):
+        if isinstance(v, ArrayImpl):
+            return np.asarray(v._value())
+        return v
+    return tree_util.tree_map(get, x)
+
+
+def block_until_ready(x):
+    for leaf in tree_util.tree_leaves(x):
+        if isinstance(leaf, ArrayImpl):
+            leaf.block_until_ready()
+    return x
+
+
+def ensure_compile_time_eval():
+    import contextlib
+    return contextlib.nullcontext()
+
+
+def is_tracer(x):
+    return isinstance(x, core_trace.Tracer)

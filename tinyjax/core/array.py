@@ -1,0 +1,140 @@
+"""`tinyjax.Array`: the base class of concrete arrays and tracers.
+
+Operators and methods (`+`, `.sum()`, indexing, `.at`) are installed on `Array` by
+`tinyjax.numpy` (the layer that defines them), so tracers and concrete arrays share them.
+A concrete array holds one buffer — a NumPy array on the CPU, a CuPy array on a GPU —
+and the device that owns it; the core never looks inside the buffer.
+"""
+import numpy as np
+
+from tinyjax import dtypes
+from tinyjax.core.ir import ShapedArray
+
+_default_device = None
+
+
+def set_default_device_fn(fn):
+    global _default_device
+    _default_device = fn
+
+
+def default_device():
+    return _default_device()
+
+
+class Array:
+    """Base of `ArrayImpl` (a value) and `Tracer` (a value being traced)."""
+    __slots__ = ()
+    __array_priority__ = 100
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    weak_type = property(lambda self: self.aval.weak_type)
+    ndim = property(lambda self: len(self.aval.shape))
+    size = property(lambda self: self.aval.size)
+
+    def __len__(self):
+        if not self.aval.shape:
+            raise TypeError('len() of unsized object (a 0-d array)')
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError('iteration over a 0-d array')
+        return (self[i] for i in range(self.aval.shape[0]))
+
+
+class ArrayImpl(Array):
+    __slots__ = ('_buf', 'aval', 'device', '__weakref__')
+
+    def __init__(self, buf, device, weak_type=False):
+        self._buf = buf
+        self.device = device
+        self.aval = ShapedArray(buf.shape, buf.dtype, weak_type)
+
+    def devices(self):
+        return {self.device}
+
+    def _value(self):
+        return self.device.to_numpy(self._buf)
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value()
+        return v if dtype is None else v.astype(dtype)
+
+    def tolist(self):
+        return self._value().tolist()
+
+    def item(self, *args):
+        return self._value().item(*args)
+
+    def __bool__(self):
+        if self.size != 1:
+            raise ValueError('The truth value of an array with more than one element is '
+                             'ambiguous. Use a.any() or a.all()')
+        return bool(self._value())
+
+    def __float__(self):
+        return float(self._value().reshape(()))
+
+    def __int__(self):
+        return int(self._value().reshape(()))
+
+    def __complex__(self):
+        return complex(self._value().reshape(()))
+
+    def __index__(self):
+        if not dtypes.is_int(self.dtype) and not dtypes.is_bool(self.dtype):
+            raise TypeError(f'only integer arrays can be used as an index, got {self.dtype}')
+        return int(self._value())
+
+    def __hash__(self):
+        raise TypeError('unhashable type: tinyjax.Array')
+
+    def block_until_ready(self):
+        self.device.synchronize()
+        return self
+
+    def copy_to_host_async(self):
+        pass
+
+    def __repr__(self):
+        v = self._value()
+        body = np.array2string(v, separator=', ', prefix='Array(')
+        weak = ', weak_type=True' if self.weak_type else ''
+        return f'Array({body}, dtype={v.dtype.name}{weak})'
+
+    def __str__(self):
+        return str(self._value())
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return format(self._value().item(), spec)
+        return format(str(self), spec)
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._buf.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._buf.__dlpack_device__()
+
+    @property
+    def __cuda_array_interface__(self):
+        if not hasattr(self._buf, '__cuda_array_interface__'):
+            raise AttributeError('__cuda_array_interface__: this array lives on the CPU; '
+                                 'move it with tinyjax.device_put(x, tinyjax.devices("cuda")[0])')
+        return self._buf.__cuda_array_interface__
+
+    def __reduce__(self):
+        return (_rebuild, (self._value(), self.weak_type))
+
+
+def _rebuild(value, weak_type):
+    dev = default_device()
+    return ArrayImpl(dev.put(value), dev, weak_type)
+
+
+def from_numpy(value, weak_type=False, device=None):
+    """Wrap a host value as an ArrayImpl on `device` (default device when None)."""
+    dev = device or default_device()
+    return ArrayImpl(dev.put(np.asarray(value)), dev, weak_type)

@@ -1,0 +1,42 @@
+"""Primitives: named operations whose rules (shape, NumPy, derivative, batching, CUDA)
+are attached by the module in `tinyjax/ops/` that defines them."""
+
+
+class Primitive:
+    """An operation the tracer records. Rules are filled in by `ops/`:
+
+    abstract_eval(*avals, **params) -> aval or list of avals   (shape/dtype rule)
+    impl(xp, *buffers, **params) -> buffer(s)                   (NumPy/CuPy, via `xp`)
+    jvp(primals, tangents, **params) -> (primal_outs, tangent_outs)   (tangent None = zero)
+    transpose(cts, *args, **params) -> cotangent per arg (None where not linear)
+    batch(args, dims, **params) -> (outs, out_dims)
+    lowering: how the compiler turns it into CUDA C (set by ops/ when it fuses)
+    """
+
+    def __init__(self, name, multiple_results=False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.abstract_eval = None
+        self.impl = None
+        self.jvp = None
+        self.transpose = None
+        self.batch = None
+        self.lowering = None
+
+    def bind(self, *args, **params):
+        from tinyjax.core.trace import bind
+        return bind(self, args, params)
+
+    def __repr__(self):
+        return self.name
+
+
+registry = {}
+
+
+def primitive(name, multiple_results=False):
+    p = Primitive(name, multiple_results)
+    if name in registry:
+        raise ValueError(f'primitive {name} defined twice')
+    registry[name] = p
+    return p

@@ -1,0 +1,233 @@
+"""Tracing: the stack of graph builders, `bind`, `make_graph` and `eval_graph`.
+
+Every primitive application goes through `bind`. With no builder active it runs
+eagerly (the primitive's NumPy/CuPy rule on the arguments' buffers). Inside
+`make_graph` it is recorded as an equation of the innermost builder; a value from an
+enclosing builder (or a concrete array) becomes a constant of the inner graph, which
+is what lets transforms nest: each traces to a Graph, rewrites it, and runs the result
+with `eval_graph` in whatever context surrounds it.
+
+A builder made with `concrete=True` also computes every value eagerly, so tracers
+know their concrete value and Python control flow works (JAX's grad outside jit).
+"""
+import numpy as np
+
+from tinyjax import dtypes, errors
+from tinyjax.core.array import Array, ArrayImpl, default_device
+from tinyjax.core.ir import Eqn, Graph, Literal, ShapedArray, Var
+
+_stack = []
+
+
+class Tracer(Array):
+    __slots__ = ('builder', 'var', 'aval', 'concrete')
+
+    def __init__(self, builder, var, concrete=None):
+        self.builder, self.var, self.aval, self.concrete = builder, var, var.aval, concrete
+
+    def _need_concrete(self, what):
+        if self.concrete is not None:
+            return self.concrete
+        raise errors.ConcretizationTypeError(self, what)
+
+    def __bool__(self):
+        return bool(self._need_concrete('bool()'))
+
+    def __float__(self):
+        return float(self._need_concrete('float()'))
+
+    def __int__(self):
+        return int(self._need_concrete('int()'))
+
+    def __complex__(self):
+        return complex(self._need_concrete('complex()'))
+
+    def __index__(self):
+        return self._need_concrete('an index (__index__)').__index__()
+
+    def item(self, *args):
+        return self._need_concrete('.item()').item(*args)
+
+    def tolist(self):
+        return self._need_concrete('.tolist()').tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if self.concrete is not None:
+            return self.concrete.__array__(dtype)
+        raise errors.TracerArrayConversionError(self)
+
+    def __hash__(self):
+        raise TypeError('unhashable type: tinyjax Tracer')
+
+    def __repr__(self):
+        return f'Traced<{self.aval.str_short()}>with<{self.builder.name}>'
+
+
+class GraphBuilder:
+    """Records equations for one level of tracing."""
+
+    def __init__(self, concrete=False, name='trace'):
+        self.concrete = concrete
+        self.name = name
+        self.eqns = []
+        self.constvars = []
+        self.consts = []
+        self._const_ids = {}
+        self.active = False
+
+    def new_input(self, aval, concrete=None):
+        return Tracer(self, Var(aval), concrete if self.concrete else None)
+
+    def atom(self, x):
+        """The Var or Literal that stands for argument `x` in this graph."""
+        if isinstance(x, Tracer) and x.builder is self:
+            return x.var
+        if isinstance(x, Tracer):
+            if not x.builder.active:
+                raise errors.UnexpectedTracerError(x)
+        elif not isinstance(x, ArrayImpl):
+            raise TypeError(f'{type(x).__name__} is not an array')
+        if isinstance(x, ArrayImpl) and x.ndim == 0:
+            return Literal(x, x.aval)
+        key = id(x)
+        if key not in self._const_ids:
+            v = Var(x.aval)
+            self._const_ids[key] = v
+            self.constvars.append(v)
+            self.consts.append(x)
+        return self._const_ids[key]
+
+    def concrete_of(self, x):
+        if isinstance(x, Tracer):
+            return x.concrete
+        return x
+
+    def process(self, prim, args, params):
+        atoms = [self.atom(a) for a in args]
+        out_avals = prim.abstract_eval(*[a.aval for a in atoms], **params)
+        multi = prim.multiple_results
+        if not multi:
+            out_avals = [out_avals]
+        concrete = [None] * len(out_avals)
+        if self.concrete:
+            cvals = [self.concrete_of(a) for a in args]
+            if all(c is not None for c in cvals):
+                concrete = eager_apply(prim, cvals, params, out_avals)
+        outs = [Var(a) for a in out_avals]
+        self.eqns.append(Eqn(prim, atoms, params, outs))
+        tracers = [Tracer(self, v, c) for v, c in zip(outs, concrete)]
+        return tracers if multi else tracers[0]
+
+
+def _as_array(x):
+    if isinstance(x, Array):
+        return x
+    if isinstance(x, (bool, int, float, complex)):
+        return _host_array(np.asarray(x, dtypes.python_scalar_dtype(x)), True)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _host_array(np.asarray(x, dtypes.canonicalize(x.dtype)), False)
+    if hasattr(x, '__cuda_array_interface__') or hasattr(x, '__dlpack__'):
+        dev = default_device()
+        return ArrayImpl(dev.import_buffer(x), dev, False)
+    raise TypeError(f'Value {x!r} of type {type(x).__name__} is not a valid tinyjax type')
+
+
+def _host_array(value, weak):
+    dev = default_device()
+    return ArrayImpl(dev.put(value), dev, weak)
+
+
+_nan_check = None
+
+
+def set_nan_check(fn):
+    global _nan_check
+    _nan_check = fn
+
+
+def eager_apply(prim, vals, params, out_avals=None):
+    """Run `prim` on concrete arrays with its NumPy/CuPy rule."""
+    if out_avals is None:
+        out_avals = prim.abstract_eval(*[v.aval for v in vals], **params)
+        if not prim.multiple_results:
+            out_avals = [out_avals]
+    dev = vals[0].device if vals else default_device()
+    for v in vals[1:]:
+        if v.device is not dev:
+            dev = dev.common(v.device)
+    bufs = [dev.accept(v) for v in vals]
+    outs = prim.impl(dev.xp, *bufs, **params)
+    if not prim.multiple_results:
+        outs = [outs]
+    result = []
+    for o, aval in zip(outs, out_avals):
+        o = dev.xp.asarray(o)
+        if o.dtype != aval.dtype:
+            o = o.astype(aval.dtype)
+        if o.shape != aval.shape:
+            raise AssertionError(f'{prim.name}: rule gave shape {o.shape}, expected {aval.shape}')
+        result.append(ArrayImpl(o, dev, aval.weak_type))
+    if _nan_check is not None:
+        _nan_check(prim, result)
+    return result
+
+
+def bind(prim, args, params):
+    args = [_as_array(a) for a in args]
+    if _stack:
+        return _stack[-1].process(prim, args, params)
+    outs = eager_apply(prim, args, params)
+    return outs if prim.multiple_results else outs[0]
+
+
+def current_builder():
+    return _stack[-1] if _stack else None
+
+
+def make_graph(f, in_values, concrete=False, name=None):
+    """Trace `f` (a function of a flat list of arrays returning a flat list) to a Graph.
+
+    `in_values` are ShapedArrays (abstract tracing) or arrays; with `concrete=True`
+    the tracers also carry the arrays' concrete values.
+    """
+    builder = GraphBuilder(concrete, name or getattr(f, '__name__', 'fun'))
+    ins = []
+    for v in in_values:
+        aval = v if isinstance(v, ShapedArray) else _as_array(v).aval
+        c = None
+        if concrete and not isinstance(v, ShapedArray):
+            c = v.concrete if isinstance(v, Tracer) else _as_array(v)
+        ins.append(builder.new_input(aval, c))
+    _stack.append(builder)
+    builder.active = True
+    try:
+        outs = f(*ins)
+        outs = [_as_array(o) for o in outs]
+        outvars = [builder.atom(o) for o in outs]
+    finally:
+        builder.active = False
+        _stack.pop()
+    graph = Graph([t.var for t in ins], builder.eqns, outvars, builder.constvars, builder.consts)
+    return graph, outs
+
+
+def eval_graph(graph, *args):
+    """Evaluate `graph` on `args` in the current context (eagerly, or into a trace)."""
+    env = {}
+
+    def read(a):
+        return a.val if isinstance(a, Literal) else env[a]
+
+    for v, x in zip(graph.constvars, graph.consts):
+        env[v] = x
+    if len(args) != len(graph.invars):
+        raise TypeError(f'graph takes {len(graph.invars)} arguments, got {len(args)}')
+    for v, x in zip(graph.invars, args):
+        env[v] = x
+    for e in graph.eqns:
+        outs = e.prim.bind(*[read(a) for a in e.inputs], **e.params)
+        if not e.prim.multiple_results:
+            outs = [outs]
+        for v, o in zip(e.outputs, outs):
+            env[v] = o
+    return [read(a) for a in graph.outvars]

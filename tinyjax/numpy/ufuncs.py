@@ -1,0 +1,333 @@
+"""Elementwise functions of tinyjax.numpy, with JAX's promotion and broadcasting."""
+import math as _math
+
+import numpy as np
+
+from tinyjax import dtypes, lax
+from tinyjax.numpy.core import asarray, broadcast_all, broadcast_to, elementwise, promote, promote_inexact
+
+
+def _is_float(x):
+    return dtypes.is_inexact(x.dtype)
+
+
+def _const(x, v):
+    return asarray(np.asarray(v, x.dtype))
+
+
+add = elementwise(lambda x, y: lax.bitwise_or(x, y) if x.dtype == dtypes.bool_ else lax.add(x, y), 'add')
+subtract = elementwise(lax.sub, 'subtract')
+multiply = elementwise(lambda x, y: lax.bitwise_and(x, y) if x.dtype == dtypes.bool_ else lax.mul(x, y), 'multiply')
+true_divide = divide = elementwise(lax.div, 'true_divide', inexact=True)
+maximum = elementwise(lax.max, 'maximum')
+minimum = elementwise(lax.min, 'minimum')
+arctan2 = elementwise(lax.atan2, 'arctan2', inexact=True)
+nextafter = elementwise(lax.nextafter, 'nextafter', inexact=True)
+equal = elementwise(lax.eq, 'equal')
+not_equal = elementwise(lax.ne, 'not_equal')
+less = elementwise(lax.lt, 'less')
+less_equal = elementwise(lax.le, 'less_equal')
+greater = elementwise(lax.gt, 'greater')
+greater_equal = elementwise(lax.ge, 'greater_equal')
+bitwise_and = elementwise(lax.bitwise_and, 'bitwise_and')
+bitwise_or = elementwise(lax.bitwise_or, 'bitwise_or')
+bitwise_xor = elementwise(lax.bitwise_xor, 'bitwise_xor')
+left_shift = elementwise(lax.shift_left, 'left_shift')
+
+
+def _right_shift(x, y):
+    return lax.shift_right_logical(x, y) if dtypes.is_unsigned(x.dtype) else \
+        lax.shift_right_arithmetic(x, y)
+
+
+right_shift = elementwise(_right_shift, 'right_shift')
+
+
+def _to_bool(x):
+    x = asarray(x)
+    return x if x.dtype == dtypes.bool_ else lax.ne(x, _const(x, 0))
+
+
+def logical_and(x, y):
+    return bitwise_and(_to_bool(x), _to_bool(y))
+
+
+def logical_or(x, y):
+    return bitwise_or(_to_bool(x), _to_bool(y))
+
+
+def logical_xor(x, y):
+    return bitwise_xor(_to_bool(x), _to_bool(y))
+
+
+def logical_not(x):
+    return lax.bitwise_not(_to_bool(x))
+
+
+def bitwise_not(x):
+    return lax.bitwise_not(asarray(x))
+
+
+invert = bitwise_not
+
+
+def _unary(fn, name, inexact=True):
+    def f(x):
+        (x,) = promote_inexact(x) if inexact else promote(x)
+        return fn(x)
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+exp = _unary(lax.exp, 'exp')
+exp2 = _unary(lax.exp2, 'exp2')
+expm1 = _unary(lax.expm1, 'expm1')
+log = _unary(lax.log, 'log')
+log1p = _unary(lax.log1p, 'log1p')
+log2 = _unary(lambda x: lax.div(lax.log(x), _const(x, _math.log(2))), 'log2')
+log10 = _unary(lambda x: lax.div(lax.log(x), _const(x, _math.log(10))), 'log10')
+sqrt = _unary(lax.sqrt, 'sqrt')
+cbrt = _unary(lax.cbrt, 'cbrt')
+sin, cos, tan = _unary(lax.sin, 'sin'), _unary(lax.cos, 'cos'), _unary(lax.tan, 'tan')
+arcsin, arccos, arctan = _unary(lax.asin, 'arcsin'), _unary(lax.acos, 'arccos'), _unary(lax.atan, 'arctan')
+sinh, cosh, tanh = _unary(lax.sinh, 'sinh'), _unary(lax.cosh, 'cosh'), _unary(lax.tanh, 'tanh')
+arcsinh, arccosh, arctanh = (_unary(lax.asinh, 'arcsinh'), _unary(lax.acosh, 'arccosh'),
+                             _unary(lax.atanh, 'arctanh'))
+asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh, arctanh
+atan2 = arctan2
+negative = _unary(lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else _bool_neg(x), 'negative', False)
+positive = _unary(lambda x: x, 'positive', False)
+sign = _unary(lambda x: lax.sign(x) if x.dtype != dtypes.bool_ else x, 'sign', False)
+square = _unary(lambda x: lax.square(x) if x.dtype != dtypes.bool_ else x, 'square', False)
+floor = _unary(lambda x: lax.floor(x) if _is_float(x) else x, 'floor', False)
+ceil = _unary(lambda x: lax.ceil(x) if _is_float(x) else x, 'ceil', False)
+trunc = _unary(lambda x: lax.mul(lax.sign(x), lax.floor(lax.abs(x))) if _is_float(x) else x,
+               'trunc', False)
+rint = _unary(lambda x: lax.round(x, 1) if _is_float(x) else x, 'rint', False)
+fix = trunc
+isfinite = _unary(lambda x: lax.is_finite(x) if _is_float(x) else lax.eq(x, x), 'isfinite', False)
+isnan = _unary(lambda x: lax.ne(x, x), 'isnan', False)
+reciprocal = _unary(lambda x: lax.div(_const(x, 1), x), 'reciprocal', False)
+deg2rad = radians = _unary(lambda x: lax.mul(x, _const(x, np.pi / 180)), 'deg2rad')
+rad2deg = degrees = _unary(lambda x: lax.mul(x, _const(x, 180 / np.pi)), 'rad2deg')
+
+
+def _bool_neg(x):
+    raise TypeError('negative does not accept bool; use logical_not (~x) instead')
+
+
+def absolute(x):
+    x = asarray(x)
+    if x.dtype == dtypes.bool_ or dtypes.is_unsigned(x.dtype):
+        return x
+    return lax.abs(x)
+
+
+abs = fabs = absolute
+
+
+def isinf(x):
+    x = asarray(x)
+    if not _is_float(x):
+        return lax.ne(x, x)
+    return lax.eq(lax.abs(x), _const(x, np.inf))
+
+
+def isposinf(x):
+    x = asarray(x)
+    return lax.eq(x, _const(x, np.inf)) if _is_float(x) else lax.ne(x, x)
+
+
+def isneginf(x):
+    x = asarray(x)
+    return lax.eq(x, _const(x, -np.inf)) if _is_float(x) else lax.ne(x, x)
+
+
+def signbit(x):
+    x = asarray(x)
+    if not _is_float(x):
+        return lax.lt(x, _const(x, 0))
+    # -0.0 and negative NaN have the bit set: compare the sign of 1/x for zeros.
+    neg = lax.lt(x, _const(x, 0))
+    zero_neg = lax.bitwise_and(lax.eq(x, _const(x, 0)), lax.lt(lax.div(_const(x, 1), x), _const(x, 0)))
+    return lax.bitwise_or(neg, zero_neg)
+
+
+def round(a, decimals=0, out=None):
+    a = asarray(a)
+    if not _is_float(a):
+        if decimals >= 0:
+            return a
+        f = _const(a, 10 ** -decimals)
+        return lax.mul(lax.div(lax.add(a, lax.div(f, _const(a, 2))), f), f)
+    if decimals == 0:
+        return lax.round(a, 1)
+    f = _const(a, 10.0 ** decimals)
+    return lax.div(lax.round(lax.mul(a, f), 1), f)
+
+
+around = round
+
+
+def floor_divide(x, y):
+    x, y = broadcast_all(*promote(x, y), op='floor_divide')
+    if _is_float(x):
+        return lax.floor(lax.div(x, y))
+    if dtypes.is_unsigned(x.dtype) or x.dtype == dtypes.bool_:
+        return lax.div(x, y)
+    q = lax.div(x, y)
+    r = lax.rem(x, y)
+    adjust = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
+    return lax.select(adjust, lax.sub(q, _const(q, 1)), q)
+
+
+def remainder(x, y):
+    x, y = broadcast_all(*promote(x, y), op='remainder')
+    r = lax.rem(x, y)
+    if dtypes.is_unsigned(x.dtype):
+        return r
+    fix = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
+    return lax.select(fix, lax.add(r, y), r)
+
+
+mod = remainder
+
+
+def fmod(x, y):
+    x, y = broadcast_all(*promote(x, y), op='fmod')
+    return lax.rem(x, y)
+
+
+def divmod(x, y):
+    return floor_divide(x, y), remainder(x, y)
+
+
+def power(x, y):
+    if isinstance(y, int) and not isinstance(y, bool) and not isinstance(x, (int, float)):
+        (x,) = promote(x)
+        if y < 0 and not _is_float(x):
+            raise ValueError('Integers to negative integer powers are not allowed.')
+        return lax.integer_pow(x, y)
+    x, y = broadcast_all(*promote(x, y), op='power')
+    if _is_float(x):
+        return lax.pow(x, y)
+    return _integer_power(x, y)
+
+
+def _integer_power(x, y):
+    """x ** y for integer arrays by binary exponentiation (negative y gives 0, as JAX)."""
+    bits = x.dtype.itemsize * 8
+    acc = broadcast_to(_const(x, 1), x.shape)
+    base = x
+    e = y
+    one, zero = _const(y, 1), _const(y, 0)
+    for _ in range(bits):
+        acc = lax.select(lax.ne(lax.bitwise_and(e, one), zero), lax.mul(acc, base), acc)
+        base = lax.mul(base, base)
+        e = lax.shift_right_logical(e, one)
+    return lax.select(lax.lt(y, zero), lax.mul(acc, _const(x, 0)), acc)
+
+
+pow = power
+
+
+def float_power(x, y):
+    x, y = broadcast_all(*promote_inexact(x, y), op='float_power')
+    return lax.pow(x, y)
+
+
+def hypot(x, y):
+    x, y = broadcast_all(*promote_inexact(x, y), op='hypot')
+    return lax.sqrt(lax.add(lax.mul(x, x), lax.mul(y, y)))
+
+
+def logaddexp(x, y):
+    x, y = broadcast_all(*promote_inexact(x, y), op='logaddexp')
+    m = lax.max(x, y)
+    # Where both are -inf (or +inf) the difference is NaN; the answer is m itself.
+    d = lax.neg(lax.abs(lax.sub(x, y)))
+    d = lax.select(lax.is_finite(d), d, _const(d, -np.inf))
+    return lax.add(m, lax.log1p(lax.exp(d)))
+
+
+def copysign(x, y):
+    x, y = broadcast_all(*promote_inexact(x, y), op='copysign')
+    return lax.select(signbit(y), lax.neg(lax.abs(x)), lax.abs(x))
+
+
+def fmax(x, y):
+    x, y = broadcast_all(*promote(x, y), op='fmax')
+    return lax.select(isnan(y), x, lax.select(isnan(x), y, lax.max(x, y)))
+
+
+def fmin(x, y):
+    x, y = broadcast_all(*promote(x, y), op='fmin')
+    return lax.select(isnan(y), x, lax.select(isnan(x), y, lax.min(x, y)))
+
+
+def heaviside(x1, x2):
+    x1, x2 = broadcast_all(*promote_inexact(x1, x2), op='heaviside')
+    zero = _const(x1, 0)
+    return lax.select(lax.lt(x1, zero), zero, lax.select(lax.gt(x1, zero), _const(x1, 1), x2))
+
+
+def sinc(x):
+    (x,) = promote_inexact(x)
+    pix = lax.mul(x, _const(x, np.pi))
+    is_zero = lax.eq(x, _const(x, 0))
+    safe = lax.select(is_zero, _const(x, 1), pix)
+    return lax.select(is_zero, _const(x, 1), lax.div(lax.sin(safe), safe))
+
+
+def where(condition, x=None, y=None, *, size=None, fill_value=None):
+    if x is None and y is None:
+        from tinyjax.numpy.manipulation import nonzero
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if x is None or y is None:
+        raise ValueError('Either both or neither of the x and y arguments should be provided '
+                         'to jnp.where')
+    c = _to_bool(condition)
+    x, y = promote(x, y)
+    c, x, y = broadcast_all(c, x, y, op='where', keep_scalars=False)
+    return lax.select(c, x, y)
+
+
+def clip(arr=None, min=None, max=None, *, a=None, a_min=None, a_max=None):
+    arr = arr if arr is not None else a
+    lo = min if min is not None else a_min
+    hi = max if max is not None else a_max
+    arr = asarray(arr)
+    if lo is not None:
+        arr = maximum(arr, lo)
+    if hi is not None:
+        arr = minimum(arr, hi)
+    return arr
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    x = asarray(x)
+    if not _is_float(x):
+        return x
+    info = dtypes.finfo(x.dtype)
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    out = lax.select(isnan(x), _const(x, nan), x)
+    out = lax.select(isposinf(out), _const(x, posinf), out)
+    return lax.select(isneginf(out), _const(x, neginf), out)
+
+
+def real(x):
+    x = asarray(x)
+    return x
+
+
+def conjugate(x):
+    return asarray(x)
+
+
+conj = conjugate
+
+
+def imag(x):
+    x = asarray(x)
+    return lax.mul(x, _const(x, 0))

@@ -1,0 +1,83 @@
+"""Helpers the primitive families share: rule registration, zeros, batch-axis moves."""
+import numpy as np
+
+from tinyjax import dtypes
+from tinyjax.core.array import Array, ArrayImpl, default_device
+from tinyjax.core.ir import ShapedArray
+from tinyjax.core.primitive import primitive
+
+
+def define(name, abstract_eval, impl, jvp=None, transpose=None, batch=None,
+           multiple_results=False):
+    """Create a primitive with its rules side by side."""
+    p = primitive(name, multiple_results)
+    p.abstract_eval, p.impl, p.jvp, p.transpose, p.batch = abstract_eval, impl, jvp, transpose, batch
+    return p
+
+
+def aval_of(x):
+    if isinstance(x, Array):
+        return x.aval
+    if isinstance(x, ShapedArray):
+        return x
+    if isinstance(x, (bool, int, float, complex)):
+        return ShapedArray((), dtypes.python_scalar_dtype(x), True)
+    x = np.asarray(x)
+    return ShapedArray(x.shape, dtypes.canonicalize(x.dtype), False)
+
+
+def scalar(value, dtype, weak=False):
+    """A concrete 0-d array (becomes a Literal inside a trace)."""
+    dev = default_device()
+    return ArrayImpl(dev.put(np.asarray(value, dtype)), dev, weak)
+
+
+def full(shape, value, dtype, weak=False):
+    from tinyjax.ops import structural
+    return structural.broadcast_in_dim(scalar(value, dtype, weak), tuple(shape), ())
+
+
+def zeros(aval):
+    return full(aval.shape, 0, aval.dtype, aval.weak_type)
+
+
+def zeros_like(x):
+    return zeros(aval_of(x))
+
+
+def normalize_axis(axis, ndim, op):
+    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
+        raise np.exceptions.AxisError(f'{op}: axis {axis} is out of bounds for an array of rank {ndim} '
+                         f'(valid axes are {-ndim}..{ndim - 1})')
+    return axis % ndim if ndim else 0
+
+
+def move_batch_axis(x, src, dst, size=None):
+    """Move x's batch axis from `src` to `dst`; src None broadcasts x to `size` there."""
+    from tinyjax.ops import structural
+    shape = aval_of(x).shape
+    if src is None:
+        out_shape = shape[:dst] + (size,) + shape[dst:]
+        dims = tuple(i for i in range(len(out_shape)) if i != dst)
+        return structural.broadcast_in_dim(x, out_shape, dims)
+    if src == dst:
+        return x
+    perm = [i for i in range(len(shape)) if i != src]
+    perm.insert(dst, src)
+    return structural.transpose(x, tuple(perm))
+
+
+def batch_size(args, dims):
+    for x, d in zip(args, dims):
+        if d is not None:
+            return aval_of(x).shape[d]
+    raise ValueError('no batched argument')
+
+
+def check_same_dtypes(op, avals):
+    ds = {a.dtype for a in avals}
+    if len(ds) > 1:
+        shown = ', '.join(f'{a.str_short()}' for a in avals)
+        raise TypeError(f'{op} requires arguments to have the same dtypes, got {shown}. '
+                        'Convert them first (x.astype(...)), or use tinyjax.numpy, which '
+                        'promotes types.')

@@ -1,0 +1,143 @@
+"""dot_general: contraction with batch dimensions (cuBLAS on the GPU, BLAS on the CPU)."""
+import numpy as np
+
+from tinyjax import dtypes
+from tinyjax.core.ir import ShapedArray
+from tinyjax.ops import common, structural
+
+
+def _free(ndim, *dim_lists):
+    used = set(d for ds in dim_lists for d in ds)
+    return [d for d in range(ndim) if d not in used]
+
+
+def _dot_abstract(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    name = 'dot_general'
+    if lhs.dtype != rhs.dtype and preferred_element_type is None:
+        raise TypeError(f'{name} requires operands of the same dtype, got {lhs.str_short()} '
+                        f'and {rhs.str_short()}; convert one, or use jnp.dot/jnp.matmul, '
+                        'which promote types.')
+    for dims, a, side in ((lc, lhs, 'lhs'), (lb, lhs, 'lhs'), (rc, rhs, 'rhs'), (rb, rhs, 'rhs')):
+        if any(not 0 <= d < a.ndim for d in dims):
+            raise TypeError(f'{name}: dimension numbers {dimension_numbers} out of range for '
+                            f'{side} of shape {a.shape}')
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise TypeError(f'{name}: contracting/batch dimension lists must pair up, got '
+                        f'{dimension_numbers}')
+    for l, r in list(zip(lc, rc)) + list(zip(lb, rb)):
+        if lhs.shape[l] != rhs.shape[r]:
+            raise TypeError(f'{name}: incompatible shapes {lhs.shape} and {rhs.shape}: '
+                            f'lhs axis {l} has size {lhs.shape[l]} but rhs axis {r} has size '
+                            f'{rhs.shape[r]} (dimension_numbers={dimension_numbers})')
+    shape = ([lhs.shape[d] for d in lb] + [lhs.shape[d] for d in _free(lhs.ndim, lc, lb)]
+             + [rhs.shape[d] for d in _free(rhs.ndim, rc, rb)])
+    dtype = preferred_element_type or lhs.dtype
+    return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
+
+
+def _dot_impl(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    lf, rf = _free(lhs.ndim, lc, lb), _free(rhs.ndim, rc, rb)
+    out_dtype = np.dtype(preferred_element_type or lhs.dtype)
+    compute = out_dtype
+    if out_dtype in (dtypes.float16, dtypes.bfloat16):
+        compute = np.dtype(np.float32) if xp is np else out_dtype
+    if dtypes.is_bool(out_dtype):
+        compute = np.dtype(np.int32)
+    size = lambda a, ds: int(np.prod([a.shape[d] for d in ds], dtype=np.int64))
+    nb = size(lhs, lb)
+    l3 = xp.transpose(lhs, list(lb) + lf + list(lc)).astype(compute).reshape(nb, size(lhs, lf), size(lhs, lc))
+    r3 = xp.transpose(rhs, list(rb) + list(rc) + rf).astype(compute).reshape(nb, size(rhs, rc), size(rhs, rf))
+    out = xp.matmul(l3, r3)
+    shape = [lhs.shape[d] for d in lb] + [lhs.shape[d] for d in lf] + [rhs.shape[d] for d in rf]
+    return out.reshape(shape).astype(out_dtype)
+
+
+def _dot_jvp(primals, tangents, **params):
+    lhs, rhs = primals
+    tl, tr = tangents
+    out = dot_general_p.bind(lhs, rhs, **params)
+    parts = []
+    if tl is not None:
+        parts.append(dot_general_p.bind(tl, rhs, **params))
+    if tr is not None:
+        parts.append(dot_general_p.bind(lhs, tr, **params))
+    if not parts:
+        return out, None
+    return out, parts[0] if len(parts) == 1 else structural.elementwise().add(*parts)
+
+
+def _transpose_side(ct, other, self_aval, self_c, self_b, other_c, other_b, ct_self_free,
+                    ct_other_free, params):
+    """Cotangent of one operand: contract ct with the other operand over the other's free dims."""
+    nb = len(self_b)
+    other_free = _free(common.aval_of(other).ndim, other_c, other_b)
+    dn = ((tuple(ct_other_free), tuple(other_free)), (tuple(range(nb)), tuple(other_b)))
+    res = dot_general_p.bind(ct, other, dimension_numbers=dn, precision=params['precision'],
+                             preferred_element_type=None)
+    # res axes: batch, self free (in order), then other's contracting dims in sorted order.
+    order_c = sorted(range(len(other_c)), key=lambda j: other_c[j])
+    src = [0] * self_aval.ndim
+    for i, d in enumerate(self_b):
+        src[d] = i
+    self_free = _free(self_aval.ndim, self_c, self_b)
+    for k, d in enumerate(self_free):
+        src[d] = nb + k
+    for rank, j in enumerate(order_c):
+        src[self_c[j]] = nb + len(self_free) + rank
+    out = structural.transpose(res, tuple(src))
+    return structural.elementwise().convert(out, self_aval.dtype)
+
+
+def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    from tinyjax.transforms.autodiff import is_undefined
+    if ct is None:
+        return [None, None]
+    (lc, rc), (lb, rb) = dimension_numbers
+    nb = len(lb)
+    la, ra = common.aval_of(lhs), common.aval_of(rhs)
+    nlf = len(_free(la.ndim, lc, lb))
+    nrf = len(_free(ra.ndim, rc, rb))
+    ct_l = list(range(nb, nb + nlf))
+    ct_r = list(range(nb + nlf, nb + nlf + nrf))
+    params = dict(precision=precision)
+    ctype = common.aval_of(ct).dtype
+    if is_undefined(lhs):
+        r = structural.elementwise().convert(rhs, ctype)
+        return [_transpose_side(ct, r, la, lc, lb, rc, rb, ct_l, ct_r, params), None]
+    l = structural.elementwise().convert(lhs, ctype)
+    return [None, _transpose_side(ct, l, ra, rc, rb, lc, lb, ct_r, ct_l, params)]
+
+
+def _dot_batch(args, dims, dimension_numbers, precision=None, preferred_element_type=None):
+    lhs, rhs = args
+    dl, dr = dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    sh = lambda ds: tuple(d + 1 for d in ds)
+    kw = dict(precision=precision, preferred_element_type=preferred_element_type)
+    if dl is not None and dr is not None:
+        lhs, rhs = common.move_batch_axis(lhs, dl, 0), common.move_batch_axis(rhs, dr, 0)
+        dn = ((sh(lc), sh(rc)), ((0,) + sh(lb), (0,) + sh(rb)))
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **kw), 0
+    if dl is not None:
+        lhs = common.move_batch_axis(lhs, dl, 0)
+        dn = ((sh(lc), rc), (sh(lb), rb))
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **kw), len(lb)
+    rhs = common.move_batch_axis(rhs, dr, 0)
+    dn = ((lc, sh(rc)), (lb, sh(rb)))
+    nlf = len(_free(common.aval_of(lhs).ndim, lc, lb))
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **kw), len(lb) + nlf
+
+
+dot_general_p = common.define('dot_general', _dot_abstract, _dot_impl, _dot_jvp,
+                              _dot_transpose, _dot_batch)
+
+
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    dn = ((tuple(int(d) for d in lc), tuple(int(d) for d in rc)),
+          (tuple(int(d) for d in lb), tuple(int(d) for d in rb)))
+    pet = None if preferred_element_type is None else np.dtype(preferred_element_type)
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=precision,
+                              preferred_element_type=pet)

@@ -1,0 +1,156 @@
+"""vmap as a graph rewrite: trace f for one example, then evaluate its graph with every
+primitive's batching rule, so the batch runs as batched operations."""
+import functools
+
+from tinyjax import tree_util
+from tinyjax.core import trace as core_trace
+from tinyjax.core.ir import Literal
+from tinyjax.ops import common
+from tinyjax.transforms.tracing import trace_to_graph
+
+_axis_names = []   # (name, size) of enclosing vmaps, innermost last
+
+
+def batch_eval(graph, args, dims, size):
+    """Evaluate graph on args batched along dims (None = unbatched); returns (outs, dims)."""
+    env = {}
+
+    def read(a):
+        return (a.val, None) if isinstance(a, Literal) else env[a]
+
+    for v, c in zip(graph.constvars, graph.consts):
+        env[v] = (c, None)
+    for v, x, d in zip(graph.invars, args, dims):
+        env[v] = (x, d)
+    for e in graph.eqns:
+        ins = [read(a) for a in e.inputs]
+        xs, ds = [x for x, _ in ins], [d for _, d in ins]
+        if all(d is None for d in ds) and not getattr(e.prim, 'needs_axis', False):
+            outs = e.prim.bind(*xs, **e.params)
+            out_dims = [None] * len(e.outputs) if e.prim.multiple_results else None
+        else:
+            if e.prim.batch is None:
+                raise NotImplementedError(f'Batching rule for {e.prim.name!r} not implemented')
+            if getattr(e.prim, 'needs_axis', False):
+                outs, out_dims = e.prim.batch(xs, ds, size=size, **e.params)
+            else:
+                outs, out_dims = e.prim.batch(xs, ds, **e.params)
+        if not e.prim.multiple_results:
+            outs, out_dims = [outs], [out_dims]
+        for v, o, d in zip(e.outputs, outs, out_dims):
+            env[v] = (o, d)
+    res = [read(a) for a in graph.outvars]
+    return [x for x, _ in res], [d for _, d in res]
+
+
+def _broadcast_prefix(prefix, tree, what):
+    """One entry of `prefix` (ints/None) per leaf of `tree`."""
+    out = []
+
+    def go(p, t):
+        if p is None or isinstance(p, int):
+            out.extend([p] * len(tree_util.tree_leaves(t)))
+            return
+        pk = tree_util._node_children(p)
+        tk = tree_util._node_children(t)
+        if pk is None:
+            raise ValueError(f'vmap {what} must be an int, None, or a (nested) tuple/list/dict '
+                             f'of them, got {p!r}')
+        if tk is None or pk[0] != tk[0] or len(pk[2]) != len(tk[2]) or \
+                (pk[0] == 'dict' and pk[1][1] != tk[1][1]):
+            raise ValueError(f'vmap {what} specification must be a tree prefix of the '
+                             f'corresponding value, got specification {prefix!r} for value tree '
+                             f'{tree_util.tree_structure(tree)}.')
+        for pc, tc in zip(pk[2], tk[2]):
+            go(pc, tc)
+    go(prefix, tree)
+    return out
+
+
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None,
+         **kwargs):
+    if kwargs:
+        bad = next(iter(kwargs))
+        hint = ' Did you mean in_axes?' if bad == 'in_axis' else \
+            (' Did you mean out_axes?' if bad == 'out_axis' else '')
+        raise TypeError(f'vmap() got an unexpected keyword argument {bad!r}.{hint}')
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    if not (in_axes is None or isinstance(in_axes, (int, tuple, dict))):
+        raise TypeError(f'vmap in_axes must be an int, None, or a tuple of entries '
+                        f'corresponding to the positional arguments passed to the function, '
+                        f'but got {in_axes!r}.')
+
+    @functools.wraps(fun)
+    def vmapped(*args, **kw):
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(f'vmap in_axes must be an int, None, or a tuple of entries '
+                             f'corresponding to the positional arguments passed to the '
+                             f'function, but got len(in_axes)={len(in_axes)}, len(args)={len(args)}')
+        leaves, in_tree = tree_util.tree_flatten((tuple(args), kw))
+        n_pos = len(tree_util.tree_leaves(tuple(args)))
+        axes = _broadcast_prefix(in_axes, tuple(args), 'in_axes') + [0] * (len(leaves) - n_pos)
+        avals = [common.aval_of(x) for x in leaves]
+        sizes = {}
+        norm = []
+        for i, (a, ax) in enumerate(zip(avals, axes)):
+            if ax is None:
+                norm.append(None)
+                continue
+            if not -a.ndim <= ax < a.ndim:
+                raise ValueError(f'vmap was requested to map its argument along axis {ax}, '
+                                 f'which implies that its rank should be at least {max(ax, -ax - 1) + 1}, '
+                                 f'but is only {a.ndim} (its shape is {a.shape})')
+            ax %= a.ndim
+            norm.append(ax)
+            sizes.setdefault(a.shape[ax], []).append((i, ax, a))
+        if len(sizes) > 1:
+            lines = [f'  * some axes ({len(v)} of them) had size {s}, e.g. axis {v[0][1]} of '
+                     f'argument leaf {v[0][0]} of type {v[0][2].str_short()};' for s, v in sizes.items()]
+            raise ValueError('vmap got inconsistent sizes for array axes to be mapped:\n'
+                             + '\n'.join(lines))
+        if sizes:
+            size = next(iter(sizes))
+            if axis_size is not None and axis_size != size:
+                raise ValueError(f'vmap got axis_size={axis_size} but mapped axes have size {size}')
+        elif axis_size is not None:
+            size = axis_size
+        else:
+            raise ValueError('vmap must have at least one non-None value in in_axes, or be '
+                             'given axis_size')
+        ex_avals = [a if d is None else a.update(shape=a.shape[:d] + a.shape[d + 1:])
+                    for a, d in zip(avals, norm)]
+        store = []
+        from tinyjax.transforms.tracing import flatten_fun
+        flat = flatten_fun(fun, in_tree, store)
+        _axis_names.append((axis_name, size))
+        try:
+            graph, _ = core_trace.make_graph(flat, ex_avals, name=getattr(fun, '__name__', 'fun'))
+        finally:
+            _axis_names.pop()
+        _axis_names.append((axis_name, size))
+        try:
+            outs, dims = batch_eval(graph, leaves, norm, size)
+        finally:
+            _axis_names.pop()
+        out_tree = store[0]
+        oax = _broadcast_prefix(out_axes, tree_util.tree_unflatten(out_tree, outs), 'out_axes')
+        final = []
+        for o, d, od in zip(outs, dims, oax):
+            if od is None:
+                if d is not None:
+                    raise ValueError('vmap has mapped output but out_axes is None; an output '
+                                     'that depends on a mapped input needs an out_axes entry')
+                final.append(o)
+                continue
+            nd = common.aval_of(o).ndim + (d is None)
+            final.append(common.move_batch_axis(o, d, od % nd, size))
+        return tree_util.tree_unflatten(out_tree, final)
+    return vmapped
+
+
+def axis_frame(name):
+    for n, size in reversed(_axis_names):
+        if n == name:
+            return size
+    return None

@@ -1,0 +1,302 @@
+"""The differentiation API: jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev,
+hessian. Each traces the function (with concrete values where known, so Python control
+flow works outside jit) and hands the graph to the machinery in autodiff.py."""
+import functools
+
+import numpy as np
+
+from tinyjax import dtypes, tree_util
+from tinyjax.core.array import Array
+from tinyjax.ops import common
+from tinyjax.transforms import autodiff
+from tinyjax.transforms.tracing import trace_to_graph
+
+
+def _leaf_aval(x, what):
+    try:
+        return common.aval_of(x)
+    except Exception:
+        raise TypeError(f'{what}: argument {x!r} of type {type(x).__name__} is not a valid '
+                        'JAX type (arrays, scalars, and pytrees of them)') from None
+
+
+def _zeros_for(aval):
+    if dtypes.is_inexact(aval.dtype):
+        return common.zeros(aval.strip_weak())
+    return np.zeros(aval.shape, dtypes.float0)
+
+
+def _trace_aux(fun, primals, has_aux):
+    """Trace fun; returns (graph, flat primals, out_tree, aux_tree, n_out)."""
+    holder = {}
+
+    def wrapped(*args):
+        res = fun(*args)
+        if has_aux:
+            if not (isinstance(res, (tuple, list)) and len(res) == 2):
+                raise TypeError('has_aux=True requires the function to return a pair '
+                                f'(output, auxiliary data), got {type(res).__name__}')
+            out, aux = res
+        else:
+            out, aux = res, None
+        out_leaves, holder['out'] = tree_util.tree_flatten(out)
+        aux_leaves, holder['aux'] = tree_util.tree_flatten(aux)
+        holder['n'] = len(out_leaves)
+        return out_leaves + aux_leaves
+    wrapped.__name__ = getattr(fun, '__name__', 'fun')
+    flat, _ = tree_util.tree_flatten((primals, {}))
+    for x in flat:
+        _leaf_aval(x, 'vjp')
+    graph, _, _ = trace_to_graph(wrapped, primals, concrete=True)
+    return graph, flat, holder['out'], holder['aux'], holder['n']
+
+
+def vjp(fun, *primals, has_aux=False):
+    graph, flat, out_tree, aux_tree, n = _trace_aux(fun, primals, has_aux)
+    lin = autodiff.Linearized(graph, flat)
+    outs = lin.primal_outs
+    out = tree_util.tree_unflatten(out_tree, outs[:n])
+    in_avals = graph.in_avals
+    in_tree = tree_util.tree_structure(tuple(primals))
+
+    def vjp_fn(ct):
+        ct_leaves, ct_tree = tree_util.tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(f'vjp: the cotangent has tree structure {ct_tree} but the primal '
+                            f'output has {out_tree}; pass a cotangent shaped like the output')
+        for c, o in zip(ct_leaves, outs[:n]):
+            ca, oa = common.aval_of(c), common.aval_of(o)
+            if ca.shape != oa.shape:
+                raise ValueError(f'vjp: cotangent shape {ca.shape} does not match the primal '
+                                 f'output shape {oa.shape}')
+        cts = [None if isinstance(c, np.ndarray) and c.dtype == dtypes.float0 else c
+               for c in ct_leaves] + [None] * (len(outs) - n)
+        grads = lin.vjp(cts)
+        grads = [g if g is not None else _zeros_for(a) for g, a in zip(grads, in_avals)]
+        return tuple(tree_util.tree_unflatten(in_tree, grads))
+
+    if has_aux:
+        return out, vjp_fn, tree_util.tree_unflatten(aux_tree, outs[n:])
+    return out, vjp_fn
+
+
+def jvp(fun, primals, tangents, has_aux=False):
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError('jvp: primal and tangent arguments must be tuples or lists, got '
+                        f'{type(primals).__name__} and {type(tangents).__name__}')
+    p_leaves, p_tree = tree_util.tree_flatten(tuple(primals))
+    t_leaves, t_tree = tree_util.tree_flatten(tuple(tangents))
+    if p_tree != t_tree:
+        raise TypeError(f'jvp: primal and tangent arguments must have the same tree '
+                        f'structure; got {p_tree} and {t_tree}')
+    for p, t in zip(p_leaves, t_leaves):
+        pa, ta = common.aval_of(p), common.aval_of(t)
+        if pa.shape != ta.shape:
+            raise ValueError(f'jvp: primal and tangent shapes differ: {pa.shape} and {ta.shape}')
+        want = pa.dtype if dtypes.is_inexact(pa.dtype) else dtypes.float0
+        if ta.dtype != want and not (dtypes.is_inexact(pa.dtype) and ta.weak_type):
+            raise TypeError(f'jvp: primal and tangent dtypes do not match: primal '
+                            f'{pa.dtype.name}, tangent {ta.dtype.name}; the tangent of an '
+                            f'{pa.dtype.name} input must be {want.name}')
+    graph, flat, out_tree, aux_tree, n = _trace_aux(fun, tuple(primals), has_aux)
+    ts = [None if not dtypes.is_inexact(common.aval_of(p).dtype) else t
+          for p, t in zip(p_leaves, t_leaves)]
+    from tinyjax.core import trace as core_trace
+    outs, touts = autodiff.jvp_eval(graph, flat, ts)
+    touts = [t if t is not None else _zeros_for(common.aval_of(o)) for t, o in zip(touts, outs)]
+    res = (tree_util.tree_unflatten(out_tree, outs[:n]), tree_util.tree_unflatten(out_tree, touts[:n]))
+    if has_aux:
+        return res + (tree_util.tree_unflatten(aux_tree, outs[n:]),)
+    return res
+
+
+def linearize(fun, *primals):
+    graph, flat, out_tree, _, n = _trace_aux(fun, primals, False)
+    lin = autodiff.Linearized(graph, flat)
+    out = tree_util.tree_unflatten(out_tree, lin.primal_outs)
+
+    def f_jvp(*tangents):
+        t_leaves = tree_util.tree_leaves(tuple(tangents))
+        touts = lin.jvp(t_leaves)
+        touts = [t if t is not None else _zeros_for(a) for t, a in zip(touts, lin.out_avals)]
+        return tree_util.tree_unflatten(out_tree, touts)
+    return out, f_jvp
+
+
+def _check_argnums(argnums, nargs, name):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not isinstance(a, int):
+            raise TypeError(f'{name}: argnums must be an int or a tuple of ints, got {argnums!r}')
+        if not -nargs <= a < nargs:
+            raise TypeError(f'{name}: differentiating with respect to argnums={argnums} requires '
+                            f'at least {max(a, -a - 1) + 1} positional arguments to be passed '
+                            f'by the caller, but got only {nargs} positional arguments.')
+    return tuple(a % nargs for a in nums)
+
+
+def _check_inexact(args, allow_int, name):
+    for x in tree_util.tree_leaves(args):
+        a = _leaf_aval(x, name)
+        if not dtypes.is_inexact(a.dtype) and not allow_int:
+            raise TypeError(f'{name} requires real- or complex-valued inputs (input dtype that '
+                            f'is a sub-dtype of np.inexact), but got {a.dtype.name}. If you want '
+                            'to use Boolean- or integer-valued inputs, use vjp or set allow_int '
+                            'to True.')
+
+
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
+                   reduce_axes=()):
+    name = getattr(fun, '__name__', 'fun')
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args), 'grad')
+        dyn = tuple(args[i] for i in nums)
+        _check_inexact(dyn, allow_int, 'grad')
+
+        def partial(*dyn_args):
+            full = list(args)
+            for i, v in zip(nums, dyn_args):
+                full[i] = v
+            return fun(*full, **kwargs)
+        partial.__name__ = name
+        res = vjp(partial, *dyn, has_aux=has_aux)
+        out, vjp_fn = res[0], res[1]
+        leaves = tree_util.tree_leaves(out)
+        if len(leaves) != 1 or common.aval_of(leaves[0]).shape != ():
+            shape = common.aval_of(leaves[0]).shape if len(leaves) == 1 else \
+                f'a pytree with {len(leaves)} leaves'
+            raise TypeError(f'Gradient only defined for scalar-output functions. Output had '
+                            f'shape: {shape}. Reduce the output (e.g. jnp.sum) or use jacrev/vjp.')
+        oa = common.aval_of(leaves[0])
+        if not dtypes.is_inexact(oa.dtype):
+            raise TypeError(f'grad requires real-valued outputs (output dtype that is a '
+                            f'sub-dtype of np.floating), but got {oa.dtype.name}')
+        ct = tree_util.tree_unflatten(tree_util.tree_structure(out),
+                                      [common.full((), 1, oa.dtype)])
+        g = vjp_fn(ct)
+        g = _match_input_types(g, dyn)
+        g = g[0] if isinstance(argnums, int) else g
+        return ((out, res[2]), g) if has_aux else (out, g)
+    return value_and_grad_f
+
+
+def _match_input_types(grads, inputs):
+    """Gradients keep their input's dtype and weak type, as in JAX."""
+    def fix(g, x):
+        if isinstance(g, np.ndarray):
+            return g
+        xa, ga = common.aval_of(x), common.aval_of(g)
+        if xa.weak_type and not ga.weak_type and ga.dtype == xa.dtype:
+            from tinyjax.ops import elementwise
+            return elementwise.convert(g, xa.dtype, weak_type=True)
+        return g
+    return tree_util.tree_map(fix, grads, inputs)
+
+
+def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        out, g = vg(*args, **kwargs)
+        return (g, out[1]) if has_aux else g
+    return grad_f
+
+
+def _std_basis(flat_avals):
+    """Identity rows for the concatenation of all leaves: shape (total, *leaf shape) each."""
+    from tinyjax import numpy as jnp
+    sizes = [a.size for a in flat_avals]
+    total = sum(sizes)
+    dt = dtypes.promote_types(*[a.dtype for a in flat_avals]) if len(flat_avals) > 1 else flat_avals[0].dtype
+    eye = jnp.eye(total, dtype=dt)
+    out, start = [], 0
+    for a, s in zip(flat_avals, sizes):
+        out.append(jnp.reshape(eye[:, start:start + s], (total,) + a.shape).astype(a.dtype))
+        start += s
+    return out, total
+
+
+def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
+    from tinyjax.transforms.batching import vmap
+
+    def jacfun(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args), 'jacfwd')
+        dyn = tuple(args[i] for i in nums)
+        _check_inexact(dyn, False, 'jacfwd')
+
+        def partial(*dyn_args):
+            full = list(args)
+            for i, v in zip(nums, dyn_args):
+                full[i] = v
+            return fun(*full, **kwargs)
+        leaves, tree = tree_util.tree_flatten(dyn)
+        avals = [common.aval_of(x) for x in leaves]
+        basis, total = _std_basis(avals)
+
+        def push(*b):
+            return jvp(partial, dyn, tree_util.tree_unflatten(tree, list(b)), has_aux=has_aux)
+        res = vmap(push, out_axes=(None, -1, None) if has_aux else (None, -1))(*basis)
+        out, jac = res[0], res[1]
+        jac = _split_jac(jac, avals, tree, argnums, axis='last')
+        return (jac, res[2]) if has_aux else jac
+    return jacfun
+
+
+def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    from tinyjax.transforms.batching import vmap
+
+    def jacfun(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args), 'jacrev')
+        dyn = tuple(args[i] for i in nums)
+        _check_inexact(dyn, allow_int, 'jacrev')
+
+        def partial(*dyn_args):
+            full = list(args)
+            for i, v in zip(nums, dyn_args):
+                full[i] = v
+            return fun(*full, **kwargs)
+        res = vjp(partial, *dyn, has_aux=has_aux)
+        out, vjp_fn = res[0], res[1]
+        o_leaves, o_tree = tree_util.tree_flatten(out)
+        o_avals = [common.aval_of(o) for o in o_leaves]
+        basis, total = _std_basis(o_avals)
+        cts = vmap(lambda *b: vjp_fn(tree_util.tree_unflatten(o_tree, list(b))))(*basis)
+        # cts: per input leaf, shape (total, *in_shape); split rows by output leaf.
+        in_leaves, in_tree = tree_util.tree_flatten(cts)
+        per_out = []
+        start = 0
+        for a in o_avals:
+            rows = []
+            for c in in_leaves:
+                ca = common.aval_of(c)
+                rows.append(c[start:start + a.size].reshape(a.shape + ca.shape[1:]))
+            per_out.append(tree_util.tree_unflatten(in_tree, rows))
+            start += a.size
+        outs = []
+        for p in per_out:
+            p = p[0] if isinstance(argnums, int) else p
+            outs.append(p)
+        jac = tree_util.tree_unflatten(o_tree, outs)
+        return (jac, res[2]) if has_aux else jac
+    return jacfun
+
+
+def _split_jac(jac, in_avals, in_tree, argnums, axis):
+    """jac: pytree over outputs of arrays (*out_shape, total); split the last axis by input."""
+    def split(j):
+        ja = common.aval_of(j)
+        parts, start = [], 0
+        for a in in_avals:
+            piece = j[..., start:start + a.size]
+            parts.append(piece.reshape(ja.shape[:-1] + a.shape))
+            start += a.size
+        t = tree_util.tree_unflatten(in_tree, parts)
+        return t[0] if isinstance(argnums, int) else t
+    return tree_util.tree_map(split, jac)
+
+
+def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)

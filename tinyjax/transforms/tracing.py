@@ -1,0 +1,34 @@
+"""Tracing user functions of pytrees to flat graphs."""
+from tinyjax import tree_util
+from tinyjax.core import trace as core_trace
+from tinyjax.core.array import Array
+
+
+def flatten_fun(f, in_tree, out_store):
+    """A function of flat leaves calling f on the unflattened tree; records the output tree."""
+    def flat(*leaves):
+        args, kwargs = tree_util.tree_unflatten(in_tree, leaves)
+        out = f(*args, **kwargs)
+        out_leaves, out_tree = tree_util.tree_flatten(out)
+        out_store.append(out_tree)
+        return out_leaves
+    flat.__name__ = getattr(f, '__name__', 'fun')
+    return flat
+
+
+def trace_to_graph(f, args, kwargs=None, concrete=False, avals=None, name=None):
+    """Trace f(*args, **kwargs) to a graph over the flattened arguments.
+
+    Returns (graph, in_tree, out_tree). With `avals` the tracing is abstract over them.
+    """
+    leaves, in_tree = tree_util.tree_flatten((tuple(args), dict(kwargs or {})))
+    store = []
+    flat = flatten_fun(f, in_tree, store)
+    graph, _ = core_trace.make_graph(flat, avals if avals is not None else leaves,
+                                     concrete=concrete, name=name or getattr(f, '__name__', 'fun'))
+    return graph, in_tree, store[0]
+
+
+def is_array_like(x):
+    import numpy as np
+    return isinstance(x, (Array, np.ndarray, np.generic, bool, int, float, complex))

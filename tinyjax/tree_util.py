@@ -1,0 +1,216 @@
+"""Pytrees with JAX's conventions: tuples, lists, dicts (keys sorted), None (an empty
+node), namedtuples, and classes registered with `register_pytree_node`."""
+import collections
+
+_registry = {}
+
+
+class PyTreeDef:
+    __slots__ = ('kind', 'aux', 'children', 'num_leaves')
+
+    def __init__(self, kind, aux, children):
+        self.kind, self.aux, self.children = kind, aux, tuple(children)
+        self.num_leaves = 1 if kind == 'leaf' else sum(c.num_leaves for c in self.children)
+
+    @property
+    def num_nodes(self):
+        return 1 + sum(c.num_nodes for c in self.children)
+
+    def _key(self):
+        return (self.kind if isinstance(self.kind, str) else id(self.kind),
+                _hashable(self.aux), tuple(c._key() for c in self.children))
+
+    def __eq__(self, other):
+        return isinstance(other, PyTreeDef) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def unflatten(self, leaves):
+        return tree_unflatten(self, leaves)
+
+    def __repr__(self):
+        return f'PyTreeDef({_show(self)})'
+
+
+def _hashable(aux):
+    try:
+        hash(aux)
+        return aux
+    except TypeError:
+        return repr(aux)
+
+
+def _show(t):
+    if t.kind == 'leaf':
+        return '*'
+    if t.kind == 'none':
+        return 'None'
+    inner = ', '.join(_show(c) for c in t.children)
+    if t.kind == 'tuple':
+        return f'({inner}{"," if len(t.children) == 1 else ""})'
+    if t.kind == 'list':
+        return f'[{inner}]'
+    if t.kind == 'dict':
+        return '{' + ', '.join(f'{k!r}: {_show(c)}' for k, c in zip(t.aux, t.children)) + '}'
+    name = t.kind.__name__ if isinstance(t.kind, type) else str(t.kind)
+    return f'CustomNode({name}[{t.aux!r}], [{inner}])'
+
+
+def register_pytree_node(nodetype, flatten_func, unflatten_func):
+    """flatten_func(x) -> (children, aux_data); unflatten_func(aux_data, children) -> x."""
+    _registry[nodetype] = (flatten_func, unflatten_func)
+    return nodetype
+
+
+def register_pytree_node_class(cls):
+    register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)
+    return cls
+
+
+def _is_namedtuple(x):
+    return isinstance(x, tuple) and hasattr(type(x), '_fields')
+
+
+def _node_children(x):
+    """(kind, aux, children) for an interior node, or None for a leaf."""
+    if x is None:
+        return 'none', None, ()
+    t = type(x)
+    if t in _registry:
+        children, aux = _registry[t][0](x)
+        return t, aux, list(children)
+    if _is_namedtuple(x):
+        return 'namedtuple', t, list(x)
+    if t is tuple:
+        return 'tuple', None, list(x)
+    if t is list:
+        return 'list', None, list(x)
+    if t in (dict, collections.OrderedDict, collections.defaultdict):
+        keys = sorted(x.keys()) if t is not collections.OrderedDict else list(x.keys())
+        aux = (t, tuple(keys), getattr(x, 'default_factory', None))
+        return 'dict', aux, [x[k] for k in keys]
+    return None
+
+
+def tree_flatten(tree, is_leaf=None):
+    leaves = []
+
+    def go(x):
+        if is_leaf is not None and is_leaf(x):
+            leaves.append(x)
+            return PyTreeDef('leaf', None, ())
+        node = _node_children(x)
+        if node is None:
+            leaves.append(x)
+            return PyTreeDef('leaf', None, ())
+        kind, aux, children = node
+        return PyTreeDef(kind, aux, [go(c) for c in children])
+    return leaves, go(tree)
+
+
+def tree_unflatten(treedef, leaves):
+    it = iter(leaves)
+
+    def build(t):
+        if t.kind == 'leaf':
+            return next(it)
+        if t.kind == 'none':
+            return None
+        children = [build(c) for c in t.children]
+        if t.kind == 'tuple':
+            return tuple(children)
+        if t.kind == 'list':
+            return children
+        if t.kind == 'namedtuple':
+            return t.aux(*children)
+        if t.kind == 'dict':
+            cls, keys, factory = t.aux
+            if cls is collections.defaultdict:
+                return collections.defaultdict(factory, zip(keys, children))
+            return cls(zip(keys, children))
+        return _registry[t.kind][1](t.aux, children)
+    out = build(treedef)
+    rest = list(it)
+    if rest:
+        raise ValueError(f'tree_unflatten: {len(rest)} leaves too many for {treedef}')
+    return out
+
+
+def tree_leaves(tree, is_leaf=None):
+    return tree_flatten(tree, is_leaf)[0]
+
+
+def tree_structure(tree, is_leaf=None):
+    return tree_flatten(tree, is_leaf)[1]
+
+
+def tree_map(f, tree, *rest, is_leaf=None):
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    others = []
+    for r in rest:
+        rl, rdef = tree_flatten(r, is_leaf) if is_leaf is None else (flatten_up_to(treedef, r), treedef)
+        if rdef != treedef:
+            raise ValueError(f'tree_map: tree structures differ: {treedef} and {rdef}')
+        others.append(rl)
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others)])
+
+
+def flatten_up_to(treedef, tree):
+    """Leaves of `tree` taken at the leaf positions of `treedef` (a prefix of tree)."""
+    out = []
+
+    def go(t, x):
+        if t.kind == 'leaf':
+            out.append(x)
+            return
+        node = _node_children(x)
+        if node is None or (node[0] != t.kind) or len(node[2]) != len(t.children) or \
+                (t.kind == 'dict' and node[1][1] != t.aux[1]):
+            raise ValueError(f'tree structure mismatch: expected {_show(t)}, got {x!r}')
+        for c, xc in zip(t.children, node[2]):
+            go(c, xc)
+    go(treedef, tree)
+    return out
+
+
+def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
+    flat = flatten_up_to(outer_treedef, pytree_to_transpose)
+    inners = [flatten_up_to(inner_treedef, x) for x in flat]
+    cols = [tree_unflatten(outer_treedef, list(col)) for col in zip(*inners)]
+    return tree_unflatten(inner_treedef, cols)
+
+
+def tree_all(tree):
+    return all(tree_leaves(tree))
+
+
+def tree_reduce(function, tree, initializer=None):
+    import functools
+    leaves = tree_leaves(tree)
+    return functools.reduce(function, leaves) if initializer is None else \
+        functools.reduce(function, leaves, initializer)
+
+
+def treedef_is_leaf(treedef):
+    return treedef.kind == 'leaf'
+
+
+def all_leaves(iterable):
+    return all(treedef_is_leaf(tree_structure(x)) for x in iterable)
+
+
+class Partial:
+    """functools.partial that is a pytree (its bound arguments are leaves), like JAX's."""
+
+    def __init__(self, func, *args, **kwargs):
+        self.func, self.args, self.keywords = func, args, kwargs
+
+    def __call__(self, *args, **kwargs):
+        return self.func(*self.args, *args, **{**self.keywords, **kwargs})
+
+
+register_pytree_node(
+    Partial,
+    lambda p: ((p.args, p.keywords), p.func),
+    lambda func, children: Partial(func, *children[0], **children[1]))
