@@ -16,6 +16,8 @@ from tinyjax.api import (  # noqa: F401
 from tinyjax.transforms.grad import (  # noqa: F401
     grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev, hessian)
 from tinyjax.transforms.batching import vmap  # noqa: F401
+from tinyjax.transforms.custom import custom_jvp, custom_vjp, checkpoint, remat  # noqa: F401
+from tinyjax import test_util  # noqa: F401
 from tinyjax.tree_util import tree_map, tree_leaves, tree_structure  # noqa: F401
 
 tree = tree_util

@@ -93,7 +93,7 @@ class Graph:
 
 def _fmt_param(v):
     if isinstance(v, Graph):
-        return '{ ' + pretty_print(v).replace('\n', '\n  ') + ' }'
+        return pretty_print(v).replace('\n', '\n  ')
     if isinstance(v, np.dtype):
         return v.name
     if isinstance(v, (list, tuple)):
@@ -140,3 +140,17 @@ def pretty_print(graph):
     if not lines:
         return f'{head}  in {outs} }}'
     return head + '\n' + '\n'.join(lines) + f'\n  in {outs} }}'
+
+
+def dce(graph):
+    """Drop equations whose outputs nothing uses (every primitive here is pure)."""
+    live = {v for v in graph.outvars if isinstance(v, Var)}
+    kept = []
+    for e in reversed(graph.eqns):
+        if any(v in live for v in e.outputs):
+            kept.append(e)
+            live.update(a for a in e.inputs if isinstance(a, Var))
+    kept.reverse()
+    used_consts = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
+    return Graph(graph.invars, kept, graph.outvars, [v for v, _ in used_consts],
+                 [c for _, c in used_consts])

@@ -11,6 +11,8 @@ class Primitive:
     transpose(cts, *args, **params) -> cotangent per arg (None where not linear)
     batch(args, dims, **params) -> (outs, out_dims)
     lowering: how the compiler turns it into CUDA C (set by ops/ when it fuses)
+    eager(*arrays, **params) -> array(s): used instead of impl by primitives that hold a
+        graph (custom rules, checkpoint): they run the graph on arrays, not buffers.
     """
 
     def __init__(self, name, multiple_results=False):
@@ -22,6 +24,7 @@ class Primitive:
         self.transpose = None
         self.batch = None
         self.lowering = None
+        self.eager = None
 
     def bind(self, *args, **params):
         from tinyjax.core.trace import bind

@@ -119,7 +119,7 @@ class GraphBuilder:
         return tracers if multi else tracers[0]
 
 
-def _as_array(x):
+def as_array(x):
     if isinstance(x, Array):
         return x
     if isinstance(x, (bool, int, float, complex)):
@@ -151,6 +151,15 @@ def eager_apply(prim, vals, params, out_avals=None):
         out_avals = prim.abstract_eval(*[v.aval for v in vals], **params)
         if not prim.multiple_results:
             out_avals = [out_avals]
+    if prim.eager is not None:
+        # Run the primitive's graph on concrete arrays, outside any trace in progress.
+        saved = _stack[:]
+        _stack.clear()
+        try:
+            outs = prim.eager(*vals, **params)
+        finally:
+            _stack[:] = saved
+        return list(outs) if prim.multiple_results else [outs]
     dev = vals[0].device if vals else default_device()
     for v in vals[1:]:
         if v.device is not dev:
@@ -173,7 +182,7 @@ def eager_apply(prim, vals, params, out_avals=None):
 
 
 def bind(prim, args, params):
-    args = [_as_array(a) for a in args]
+    args = [as_array(a) for a in args]
     if _stack:
         return _stack[-1].process(prim, args, params)
     outs = eager_apply(prim, args, params)
@@ -193,16 +202,16 @@ def make_graph(f, in_values, concrete=False, name=None):
     builder = GraphBuilder(concrete, name or getattr(f, '__name__', 'fun'))
     ins = []
     for v in in_values:
-        aval = v if isinstance(v, ShapedArray) else _as_array(v).aval
+        aval = v if isinstance(v, ShapedArray) else as_array(v).aval
         c = None
         if concrete and not isinstance(v, ShapedArray):
-            c = v.concrete if isinstance(v, Tracer) else _as_array(v)
+            c = v.concrete if isinstance(v, Tracer) else as_array(v)
         ins.append(builder.new_input(aval, c))
     _stack.append(builder)
     builder.active = True
     try:
         outs = f(*ins)
-        outs = [_as_array(o) for o in outs]
+        outs = [as_array(o) for o in outs]
         outvars = [builder.atom(o) for o in outs]
     finally:
         builder.active = False

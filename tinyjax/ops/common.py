@@ -16,7 +16,7 @@ def define(name, abstract_eval, impl, jvp=None, transpose=None, batch=None,
 
 
 def aval_of(x):
-    if isinstance(x, Array):
+    if isinstance(x, Array) or hasattr(x, 'aval'):
         return x.aval
     if isinstance(x, ShapedArray):
         return x

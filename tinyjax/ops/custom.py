@@ -12,3 +12,191 @@ def stop_gradient(x):
     if not dtypes.is_inexact(common.aval_of(x).dtype):
         return x
     return stop_gradient_p.bind(x)
+
+
+# --- primitives that carry a traced graph --------------------------------------------
+def _graph_abstract(*avals, graph, **params):
+    return graph.out_avals
+
+
+def _graph_eager(*args, graph, **params):
+    from tinyjax.core.trace import eval_graph
+    return eval_graph(graph, *args)
+
+
+def _batch_graph_prim(p):
+    """Batch a graph-holding primitive by batching its graph (outputs mapped at axis 0)."""
+    def rule(args, dims, graph, **params):
+        from tinyjax.core.trace import make_graph
+        from tinyjax.transforms.batching import batch_eval
+        size = common.batch_size(args, dims)
+        moved = [common.move_batch_axis(x, d, 0) if d is not None else x for x, d in zip(args, dims)]
+        dims0 = [0 if d is not None else None for d in dims]
+
+        def f(*xs):
+            outs, od = batch_eval(graph, xs, dims0, size)
+            return [common.move_batch_axis(o, d, 0, size) for o, d in zip(outs, od)]
+        avals = [common.aval_of(x) for x in moved]
+        g, _ = make_graph(f, avals, name=p.name)
+        params = p.batch_params(params, dims0, size) if hasattr(p, 'batch_params') else params
+        return p.bind(*moved, graph=g, **params), [0] * len(g.outvars)
+    return rule
+
+
+# checkpoint / remat: the backward pass recomputes the forward from the inputs.
+def _remat_jvp(primals, tangents, graph, prevent_cse=True):
+    from tinyjax.core.trace import make_graph
+    from tinyjax.transforms import autodiff
+    outs = remat_p.bind(*primals, graph=graph, prevent_cse=prevent_cse)
+    jg, has_t = autodiff.jvp_graph(graph)
+    n_out = len(graph.outvars)
+    # A graph of (primals, tangents) -> tangent outputs only; it recomputes the forward.
+    tangent_graph = type(jg)(jg.invars, jg.eqns, jg.outvars[n_out:], jg.constvars, jg.consts)
+    from tinyjax.core.ir import dce
+    tangent_graph = dce(tangent_graph)
+    ts = [t if t is not None else common.zeros(autodiff.tangent_aval(common.aval_of(p)))
+          for t, p, h in zip(tangents, primals, has_t) if h]
+    touts = remat_p.bind(*primals, *ts, graph=tangent_graph, prevent_cse=prevent_cse)
+    return outs, touts
+
+
+def _remat_transpose(cts, *args, graph, prevent_cse=True):
+    from tinyjax.core.ir import Graph
+    from tinyjax.core.trace import eval_graph
+    from tinyjax.transforms import autodiff
+    known_idx = [i for i, a in enumerate(args) if not autodiff.is_undefined(a)]
+    lin_idx = [i for i, a in enumerate(args) if autodiff.is_undefined(a)]
+    ordered = Graph([graph.invars[i] for i in known_idx + lin_idx], graph.eqns, graph.outvars,
+                    graph.constvars, graph.consts)
+    known, lin, out_known, n_res = autodiff.partial_eval(ordered, len(known_idx))
+    vals = eval_graph(known, *[args[i] for i in known_idx])   # the rematerialised forward
+    residuals = vals[len(vals) - n_res:]
+    lin_cts = [c for c, k in zip(cts, out_known) if not k]
+    out = [None] * len(args)
+    for i, c in zip(lin_idx, autodiff.backward_pass(lin, n_res, residuals, lin_cts)):
+        out[i] = c
+    return out
+
+
+remat_p = common.define('checkpoint', _graph_abstract, None, _remat_jvp, _remat_transpose,
+                        multiple_results=True)
+remat_p.eager = _graph_eager
+remat_p.batch = _batch_graph_prim(remat_p)
+
+
+# custom_jvp: the user's rule replaces differentiation of the function's graph.
+def _cjvp_jvp(primals, tangents, graph, jvp_fn, n_nondiff, in_tree, out_tree, name):
+    from tinyjax import tree_util
+    from tinyjax.transforms import autodiff
+    nd, dyn = primals[:n_nondiff], primals[n_nondiff:]
+    ts = [t if t is not None else _zero_tangent_for(p) for p, t in zip(dyn, tangents[n_nondiff:])]
+    p_tree = tree_util.tree_unflatten(in_tree, list(dyn))
+    t_tree = tree_util.tree_unflatten(in_tree, ts)
+    res = jvp_fn(*nd, tuple(p_tree), tuple(t_tree))
+    if not (isinstance(res, (tuple, list)) and len(res) == 2):
+        raise TypeError(f'custom_jvp rule of {name} must return a pair (primal_out, tangent_out), '
+                        f'got {type(res).__name__}')
+    out, tout = res
+    o_leaves, o_tree = tree_util.tree_flatten(out)
+    t_leaves, t_tree2 = tree_util.tree_flatten(tout)
+    if o_tree != out_tree or t_tree2 != out_tree:
+        raise TypeError(f'custom_jvp rule of {name} must produce primal and tangent outputs with '
+                        f'the same structure as the function output {out_tree}; got {o_tree} '
+                        f'and {t_tree2}')
+    for o, t, a in zip(o_leaves, t_leaves, graph.out_avals):
+        if common.aval_of(o).shape != a.shape or common.aval_of(t).shape != a.shape:
+            raise TypeError(f'custom_jvp rule of {name}: output shapes must match the function '
+                            f'output {a.shape}; got primal {common.aval_of(o).shape} and tangent '
+                            f'{common.aval_of(t).shape}')
+    del autodiff
+    return o_leaves, t_leaves
+
+
+def _zero_tangent_for(p):
+    from tinyjax import dtypes
+    a = common.aval_of(p)
+    if dtypes.is_inexact(a.dtype):
+        return common.zeros(a.strip_weak())
+    return common.zeros(a)
+
+
+custom_jvp_call_p = common.define('custom_jvp_call', _graph_abstract, None, _cjvp_jvp,
+                                  multiple_results=True)
+custom_jvp_call_p.eager = _graph_eager
+custom_jvp_call_p.batch = _batch_graph_prim(custom_jvp_call_p)
+
+
+# custom_vjp: forward-mode pushes tangents into `custom_lin`, whose transpose calls bwd.
+def _cvjp_jvp(primals, tangents, graph, fwd, bwd, n_nondiff, in_tree, out_tree, name):
+    from tinyjax import tree_util
+    nd, dyn = primals[:n_nondiff], primals[n_nondiff:]
+    res = fwd(*nd, *tree_util.tree_unflatten(in_tree, list(dyn)))
+    if not (isinstance(res, (tuple, list)) and len(res) == 2):
+        raise TypeError(f'custom_vjp fwd rule of {name} must return a pair (output, residuals), '
+                        f'got {type(res).__name__}')
+    out, residuals = res
+    o_leaves, o_tree = tree_util.tree_flatten(out)
+    if o_tree != out_tree:
+        raise TypeError(f'custom_vjp fwd rule of {name} must return an output with the same '
+                        f'structure as the function ({out_tree}), got {o_tree}')
+    r_leaves, r_tree = tree_util.tree_flatten(residuals)
+    ts = [t if t is not None else _zero_tangent_for(p) for p, t in zip(dyn, tangents[n_nondiff:])]
+    out_t_avals = [common.aval_of(o).strip_weak() for o in o_leaves]
+    touts = custom_lin_p.bind(*r_leaves, *ts, n_res=len(r_leaves), bwd=bwd, res_tree=r_tree,
+                              nondiff=tuple(nd), in_tree=in_tree, out_tree=out_tree,
+                              out_avals=tuple(out_t_avals), name=name)
+    return o_leaves, touts
+
+
+custom_vjp_call_p = common.define('custom_vjp_call', _graph_abstract, None, _cvjp_jvp,
+                                  multiple_results=True)
+custom_vjp_call_p.eager = _graph_eager
+custom_vjp_call_p.batch = _batch_graph_prim(custom_vjp_call_p)
+
+
+def _lin_abstract(*avals, out_avals, **params):
+    return list(out_avals)
+
+
+def _lin_eager(*args, name, **params):
+    raise TypeError(f"can't apply forward-mode autodiff (jvp) to a custom_vjp function "
+                    f"({name}); use reverse mode (grad/vjp), or define it with custom_jvp.")
+
+
+def _lin_transpose(cts, *args, n_res, bwd, res_tree, nondiff, in_tree, out_tree, out_avals, name):
+    from tinyjax import tree_util
+    res = tree_util.tree_unflatten(res_tree, list(args[:n_res]))
+    cts = [c if c is not None else common.zeros(a) for c, a in zip(cts, out_avals)]
+    ct_tree = tree_util.tree_unflatten(out_tree, cts)
+    got = bwd(*nondiff, res, ct_tree)
+    if not isinstance(got, (tuple, list)):
+        raise TypeError(f'Custom VJP bwd rule of {name} must produce a tuple with one entry per '
+                        f'differentiable argument, got {type(got).__name__}')
+    n_args = len(in_tree.children) if in_tree.kind == 'tuple' else None
+    if n_args is not None and len(got) != n_args:
+        raise TypeError(f'Custom VJP bwd rule of {name} must produce a tuple of length equal to '
+                        f'the number of primal arguments ({n_args}), but got length {len(got)}')
+    leaves = []
+    for sub, expect in zip(got, in_tree.children):
+        if sub is None:
+            leaves += [None] * expect.num_leaves
+            continue
+        try:
+            leaves += tree_util.flatten_up_to(expect, sub)
+        except ValueError:
+            raise TypeError(f'Custom VJP bwd rule of {name} must produce an output with the same '
+                            f'container (pytree) structure as the args tuple of the primal '
+                            f'function; expected {expect}, got {tree_util.tree_structure(sub)}') from None
+    ins = args[n_res:]
+    out = []
+    for c, x in zip(leaves, ins):
+        if c is not None and common.aval_of(c).shape != x.aval.shape:
+            raise ValueError(f'Custom VJP bwd rule of {name} returned a cotangent of shape '
+                             f'{common.aval_of(c).shape} for an argument of shape {x.aval.shape}')
+        out.append(c)
+    return [None] * n_res + out
+
+
+custom_lin_p = common.define('custom_lin', _lin_abstract, None, transpose=_lin_transpose,
+                             multiple_results=True)
+custom_lin_p.eager = _lin_eager

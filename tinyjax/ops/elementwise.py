@@ -7,6 +7,7 @@ code generator widens float16/bfloat16 to float first). A JVP rule gets the prim
 inputs, the primal output and the input tangents (None for a zero tangent) and returns
 the output tangent, built only from ops that are linear in the tangents.
 """
+import builtins
 import math
 
 import numpy as np
@@ -56,7 +57,7 @@ def _unbroadcast(ct, aval):
 def _batch_elementwise(prim):
     def rule(args, dims, **params):
         size = common.batch_size(args, dims)
-        rank = max(common.aval_of(x).ndim - (d is not None) for x, d in zip(args, dims))
+        rank = builtins.max(common.aval_of(x).ndim - (d is not None) for x, d in zip(args, dims))
         full_shape = None
         moved = []
         for x, d in zip(args, dims):
@@ -137,7 +138,8 @@ def _np_erf_inv(xp, x):
 
 def _erf_inv_host(x):
     # M. Giles' approximation, then two Newton steps on erf for full double precision.
-    w = -np.log1p(-np.square(x.astype(np.float64)))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        w = -np.log1p(-np.square(x.astype(np.float64)))
     small = w < 5
     ws = w - 2.5
     p1 = 2.81022636e-08
@@ -525,11 +527,17 @@ def _convert_impl(xp, x, new_dtype, weak_type=False):
     if dtypes.is_inexact(x.dtype) and (dtypes.is_int(new_dtype)):
         # Float to int: NaN gives 0 and out-of-range values saturate, as XLA does.
         info = np.iinfo(new_dtype)
-        with np.errstate(invalid='ignore'):
-            x = xp.where(xp.isnan(x), 0, xp.clip(x, info.min, info.max))
+        with np.errstate(over='ignore'):
+            hi, lo = x.dtype.type(info.max), x.dtype.type(info.min)
+        too_big, too_small = x >= hi, x <= lo
+        safe = xp.where(xp.isnan(x) | too_big | too_small, 0, x)
+        out = safe.astype(new_dtype)
+        out = xp.where(too_big, new_dtype.type(info.max), out)
+        return xp.where(too_small, new_dtype.type(info.min), out)
     if dtypes.is_complex(x.dtype) and not dtypes.is_complex(new_dtype):
         x = x.real
-    return x.astype(new_dtype)
+    with np.errstate(over='ignore', invalid='ignore'):
+        return x.astype(new_dtype)
 
 
 def _convert_jvp(primals, tangents, new_dtype, weak_type=False):

@@ -5,8 +5,8 @@ import functools
 
 import numpy as np
 
-from tinyjax import dtypes, tree_util
-from tinyjax.core.array import Array
+from tinyjax import dtypes, lax, tree_util
+from tinyjax.core import trace as core_trace
 from tinyjax.ops import common
 from tinyjax.transforms import autodiff
 from tinyjax.transforms.tracing import trace_to_graph
@@ -47,6 +47,7 @@ def _trace_aux(fun, primals, has_aux):
     flat, _ = tree_util.tree_flatten((primals, {}))
     for x in flat:
         _leaf_aval(x, 'vjp')
+    flat = [core_trace.as_array(x) for x in flat]
     graph, _, _ = trace_to_graph(wrapped, primals, concrete=True)
     return graph, flat, holder['out'], holder['aux'], holder['n']
 
@@ -99,9 +100,8 @@ def jvp(fun, primals, tangents, has_aux=False):
                             f'{pa.dtype.name}, tangent {ta.dtype.name}; the tangent of an '
                             f'{pa.dtype.name} input must be {want.name}')
     graph, flat, out_tree, aux_tree, n = _trace_aux(fun, tuple(primals), has_aux)
-    ts = [None if not dtypes.is_inexact(common.aval_of(p).dtype) else t
+    ts = [None if not dtypes.is_inexact(common.aval_of(p).dtype) else core_trace.as_array(t)
           for p, t in zip(p_leaves, t_leaves)]
-    from tinyjax.core import trace as core_trace
     outs, touts = autodiff.jvp_eval(graph, flat, ts)
     touts = [t if t is not None else _zeros_for(common.aval_of(o)) for t, o in zip(touts, outs)]
     res = (tree_util.tree_unflatten(out_tree, outs[:n]), tree_util.tree_unflatten(out_tree, touts[:n]))
@@ -214,7 +214,8 @@ def _std_basis(flat_avals):
     eye = jnp.eye(total, dtype=dt)
     out, start = [], 0
     for a, s in zip(flat_avals, sizes):
-        out.append(jnp.reshape(eye[:, start:start + s], (total,) + a.shape).astype(a.dtype))
+        piece = lax.slice_in_dim(eye, start, start + s, 1, 1)
+        out.append(jnp.reshape(piece, (total,) + a.shape).astype(a.dtype))
         start += s
     return out, total
 
@@ -272,7 +273,8 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
             rows = []
             for c in in_leaves:
                 ca = common.aval_of(c)
-                rows.append(c[start:start + a.size].reshape(a.shape + ca.shape[1:]))
+                piece = lax.slice_in_dim(c, start, start + a.size, 1, 0)
+                rows.append(piece.reshape(a.shape + ca.shape[1:]))
             per_out.append(tree_util.tree_unflatten(in_tree, rows))
             start += a.size
         outs = []
@@ -290,7 +292,7 @@ def _split_jac(jac, in_avals, in_tree, argnums, axis):
         ja = common.aval_of(j)
         parts, start = [], 0
         for a in in_avals:
-            piece = j[..., start:start + a.size]
+            piece = lax.slice_in_dim(j, start, start + a.size, 1, ja.ndim - 1)
             parts.append(piece.reshape(ja.shape[:-1] + a.shape))
             start += a.size
         t = tree_util.tree_unflatten(in_tree, parts)

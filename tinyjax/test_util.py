@@ -1,0 +1,96 @@
+"""check_grads: derivatives against finite differences, in both modes, to any order."""
+import numpy as np
+
+from tinyjax import dtypes, tree_util
+from tinyjax.transforms.grad import jvp, vjp
+
+_DEFAULT_EPS = {np.dtype(np.float64): 1e-4, np.dtype(np.float32): 1e-2,
+                np.dtype(np.float16): 1e-1}
+_DEFAULT_TOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 2e-2,
+                np.dtype(np.float16): 1e-1}
+
+
+def _np(x):
+    return np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32)
+                      if np.asarray(x).dtype != np.float64 else np.float64)
+
+
+def _tol(leaves, atol, rtol):
+    dt = max((np.asarray(x).dtype for x in leaves), key=lambda d: d.itemsize, default=np.dtype(np.float64))
+    default = _DEFAULT_TOL.get(np.dtype(dt), 1e-2)
+    return (default if atol is None else atol), (default if rtol is None else rtol)
+
+
+def _random_like(x, rng):
+    a = np.asarray(x)
+    return rng.standard_normal(a.shape).astype(a.dtype)
+
+
+def _add(xs, ts, scale):
+    return tree_util.tree_map(lambda x, t: (np.asarray(x) + scale * np.asarray(t)).astype(np.asarray(x).dtype), xs, ts)
+
+
+def _vdot(a, b):
+    la, lb = tree_util.tree_leaves(a), tree_util.tree_leaves(b)
+    return sum(float(np.vdot(_np(x).ravel(), _np(y).ravel())) for x, y in zip(la, lb))
+
+
+def _assert_close(a, b, atol, rtol, what):
+    for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b)):
+        x, y = _np(x), _np(y)
+        if not np.allclose(x, y, atol=atol, rtol=rtol, equal_nan=True):
+            raise AssertionError(f'{what}: mismatch\n got      {x}\n expected {y}\n'
+                                 f' (atol={atol}, rtol={rtol})')
+
+
+def check_jvp(f, args, atol=None, rtol=None, eps=None, rng=None):
+    rng = rng or np.random.default_rng(0)
+    leaves = tree_util.tree_leaves(args)
+    eps = eps or _DEFAULT_EPS.get(np.asarray(leaves[0]).dtype, 1e-3)
+    atol, rtol = _tol(leaves, atol, rtol)
+    tangents = tree_util.tree_map(lambda x: _random_like(x, rng), tuple(args))
+    out, tout = jvp(f, tuple(args), tangents)
+    plus = f(*_add(tuple(args), tangents, eps / 2))
+    minus = f(*_add(tuple(args), tangents, -eps / 2))
+    fd = tree_util.tree_map(lambda p, m: (_np(p) - _np(m)) / eps, plus, minus)
+    _assert_close(tout, fd, atol, rtol, 'JVP vs finite differences')
+
+
+def check_vjp(f, args, atol=None, rtol=None, eps=None, rng=None):
+    rng = rng or np.random.default_rng(1)
+    leaves = tree_util.tree_leaves(args)
+    atol, rtol = _tol(leaves, atol, rtol)
+    out, f_vjp = vjp(f, *args)
+    tangents = tree_util.tree_map(lambda x: _random_like(x, rng), tuple(args))
+    _, tout = jvp(f, tuple(args), tangents)
+    ct = tree_util.tree_map(lambda o: _random_like(o, rng), out)
+    cts_in = f_vjp(ct)
+    # <ct, J t> must equal <J^T ct, t>.
+    lhs, rhs = _vdot(ct, tout), _vdot(cts_in, tangents)
+    if not np.isclose(lhs, rhs, atol=atol * 10, rtol=rtol * 10):
+        raise AssertionError(f'VJP does not transpose the JVP: <ct, Jt> = {lhs}, <J^T ct, t> = {rhs}')
+    check_jvp(f, args, atol, rtol, eps, rng)
+
+
+def check_grads(f, args, order, modes=('fwd', 'rev'), atol=None, rtol=None, eps=None):
+    """Check f's derivatives up to `order` against finite differences ('fwd' and/or 'rev')."""
+    args = tuple(args)
+    for x in tree_util.tree_leaves(args):
+        if not dtypes.is_inexact(np.asarray(x).dtype):
+            raise TypeError(f'check_grads needs floating-point arguments, got {np.asarray(x).dtype}')
+
+    def check(f, args, order):
+        if 'fwd' in modes:
+            check_jvp(f, args, atol, rtol, eps)
+            if order > 1:
+                rng = np.random.default_rng(2)
+                ts = tree_util.tree_map(lambda x: _random_like(x, rng), args)
+                check(lambda *a: jvp(f, a, ts)[1], args, order - 1)
+        if 'rev' in modes:
+            check_vjp(f, args, atol, rtol, eps)
+            if order > 1:
+                out = f(*args)
+                rng = np.random.default_rng(3)
+                ct = tree_util.tree_map(lambda o: _random_like(o, rng), out)
+                check(lambda *a: vjp(f, *a)[1](ct), args, order - 1)
+    check(f, args, order)
