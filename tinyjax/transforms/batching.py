@@ -11,7 +11,7 @@ from tinyjax.transforms.tracing import trace_to_graph
 _axis_names = []   # (name, size) of enclosing vmaps, innermost last
 
 
-def batch_eval(graph, args, dims, size):
+def batch_eval(graph, args, dims, size, axis_name=None):
     """Evaluate graph on args batched along dims (None = unbatched); returns (outs, dims)."""
     env = {}
 
@@ -32,7 +32,7 @@ def batch_eval(graph, args, dims, size):
             if e.prim.batch is None:
                 raise NotImplementedError(f'Batching rule for {e.prim.name!r} not implemented')
             if getattr(e.prim, 'needs_axis', False):
-                outs, out_dims = e.prim.batch(xs, ds, size=size, **e.params)
+                outs, out_dims = e.prim.batch(xs, ds, frame_name=axis_name, size=size, **e.params)
             else:
                 outs, out_dims = e.prim.batch(xs, ds, **e.params)
         if not e.prim.multiple_results:
@@ -130,7 +130,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
             _axis_names.pop()
         _axis_names.append((axis_name, size))
         try:
-            outs, dims = batch_eval(graph, leaves, norm, size)
+            outs, dims = batch_eval(graph, leaves, norm, size, axis_name)
         finally:
             _axis_names.pop()
         out_tree = store[0]
