@@ -1,0 +1,2 @@
+"""tinyjax.scipy: the parts of jax.scipy that tinyjax provides."""
+from tinyjax.scipy import special  # noqa: F401
