@@ -7,7 +7,6 @@ code generator widens float16/bfloat16 to float first). A JVP rule gets the prim
 inputs, the primal output and the input tangents (None for a zero tangent) and returns
 the output tangent, built only from ops that are linear in the tangents.
 """
-import builtins
 import math
 
 import numpy as np
@@ -55,34 +54,23 @@ def _unbroadcast(ct, aval):
 
 
 def _batch_elementwise(prim):
+    """Batch axis to the front; 0-d unbatched operands stay, the rest broadcast to match."""
     def rule(args, dims, **params):
-        size = common.batch_size(args, dims)
-        rank = builtins.max(common.aval_of(x).ndim - (d is not None) for x, d in zip(args, dims))
-        full_shape = None
-        moved = []
-        for x, d in zip(args, dims):
-            a = common.aval_of(x)
-            if d is None:
-                moved.append((x, a.ndim == 0))
-            else:
-                moved.append((common.move_batch_axis(x, d, 0), False))
-                if a.ndim - 1 == rank:
-                    full_shape = common.aval_of(moved[-1][0]).shape
-        if full_shape is None:
-            full_shape = (size,) + next(common.aval_of(x).shape for x, d in zip(args, dims)
-                                        if d is None and common.aval_of(x).ndim == rank)
         from tinyjax.ops import structural
+        size = common.batch_size(args, dims)
+        per_example = [common.aval_of(x).shape if d is None else
+                       common.aval_of(x).shape[:d] + common.aval_of(x).shape[d + 1:]
+                       for x, d in zip(args, dims)]
+        shape = next((s for s in per_example if s != ()), ())
+        full = (size,) + shape
         out = []
-        for (x, keep) in moved:
-            a = common.aval_of(x)
-            if keep or a.shape == full_shape:
-                out.append(x)
-            elif a.ndim == 1 and len(full_shape) > 1 and a.shape[0] == size and \
-                    any(d is not None and common.aval_of(y).ndim == 1 for y, d in zip(args, dims)):
-                out.append(structural.broadcast_in_dim(x, full_shape, (0,)))
+        for x, d, s in zip(args, dims, per_example):
+            if d is None:
+                out.append(x if s == () else
+                           structural.broadcast_in_dim(x, full, tuple(range(1, len(full)))))
             else:
-                out.append(structural.broadcast_in_dim(
-                    x, full_shape, tuple(range(len(full_shape) - a.ndim, len(full_shape)))))
+                x = common.move_batch_axis(x, d, 0)
+                out.append(x if s == shape else structural.broadcast_in_dim(x, full, (0,)))
         return prim.bind(*out, **params), 0
     return rule
 
