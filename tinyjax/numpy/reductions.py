@@ -1,4 +1,6 @@
 """Reductions of tinyjax.numpy: sum, prod, max, min, mean, var, std, all, any, argmax, ..."""
+import builtins
+
 import numpy as np
 
 from tinyjax import dtypes, lax
@@ -59,7 +61,7 @@ def _minmax(name, reduce, combine):
         if where is not None and initial is None:
             raise ValueError(f'reduction operation {name} does not have an identity, so to use '
                              'a where mask one has to specify "initial"')
-        if initial is None and any(x.shape[i] == 0 for i in axes):
+        if initial is None and builtins.any(x.shape[i] == 0 for i in axes):
             raise ValueError(f'zero-size array to reduction operation {name} which has no '
                              'identity; pass initial=')
         if where is not None:
