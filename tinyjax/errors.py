@@ -30,6 +30,16 @@ class TracerArrayConversionError(TypeError):
             'functions.')
 
 
+class NonConcreteBooleanIndexError(IndexError):
+    """A boolean mask index whose value is not known at trace time (as in JAX)."""
+
+    def __init__(self, tracer):
+        super().__init__(
+            f'Array boolean indices must be concrete; got {tracer.aval.str_short()}\n'
+            'A boolean mask gives an output shape that depends on its values. Use '
+            'jnp.where(mask, x, 0) or x.at[...] with jnp.nonzero(mask, size=...) instead.')
+
+
 class TracerIntegerConversionError(TypeError):
     pass
 

@@ -50,3 +50,236 @@ def stop_gradient(x):
     from tinyjax import tree_util
     from tinyjax.ops.custom import stop_gradient as sg
     return tree_util.tree_map(sg, x)
+
+
+# --- sorting and cumulative reductions (tinyjax/ops/sorting.py) -----------------------
+from tinyjax.ops.sorting import (  # noqa: E402,F401
+    cumsum, cumprod, cummax, cummin, cumlogsumexp)
+
+
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    """lax.sort: an array, or a sequence of arrays sorted together by the first num_keys."""
+    from tinyjax.ops import sorting
+    if isinstance(operand, (list, tuple)):
+        if not operand:
+            raise TypeError('Sort requires at least one operand')
+        if num_keys < 1 or num_keys > len(operand):
+            raise ValueError(f'num_keys={num_keys} must be between 1 and '
+                             f'len(operand)={len(operand)}')
+        return tuple(sorting.sort(operand, dimension, is_stable, num_keys))
+    if num_keys != 1:
+        raise ValueError(f'num_keys={num_keys} must be between 1 and len(operand)=1')
+    return sorting.sort([operand], dimension, is_stable, 1)[0]
+
+
+def sort_key_val(keys, values, dimension=-1, is_stable=True):
+    from tinyjax.ops import sorting
+    k, v = sorting.sort([keys, values], dimension, is_stable, 1)
+    return k, v
+
+
+def top_k(operand, k):
+    """The k largest entries along the last axis, largest first, and their int32 indices.
+
+    Floats order by IEEE totalOrder here (NaN largest, 0.0 above -0.0), as JAX's top_k;
+    equal entries keep their input order. Built on a stable ascending sort of the
+    reversed row, reversed back.
+    """
+    from tinyjax.ops import common, sorting
+    aval = common.aval_of(operand)
+    k = int(k)
+    if k < 0:
+        raise ValueError(f'k argument to top_k must be nonnegative, got {k}')
+    axis = common.normalize_axis(-1, aval.ndim, 'top_k')
+    n = aval.shape[axis]
+    if k > n:
+        raise ValueError(f'k argument to top_k must be no larger than size along axis; got '
+                         f'k={k} with shape={list(aval.shape)} and axis={axis}')
+    key = sorting.total_order_key(operand) if dtypes.is_float(aval.dtype) else operand
+    index = broadcasted_iota(np.int32, aval.shape, axis)
+    flipped = [rev(v, (axis,)) for v in (key, index, operand)]
+    _, idx, vals = sorting.sort(flipped, axis, True, 1)
+    vals, idx = rev(vals, (axis,)), rev(idx, (axis,))
+    return [slice_in_dim(vals, 0, k, 1, axis), slice_in_dim(idx, 0, k, 1, axis)]
+
+
+# --- collectives over named axes (vmap's axis_name; pmap's too) -------------------------
+def _tree(f, x):
+    from tinyjax import tree_util
+    return tree_util.tree_map(f, x)
+
+
+def _axes(axis_name):
+    return tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
+
+
+def psum(x, axis_name, *, axis_index_groups=None):
+    from tinyjax.ops.collectives import psum_p
+    return _tree(lambda v: psum_p.bind(v, axis_name=_axes(axis_name)), x)
+
+
+def pmean(x, axis_name, *, axis_index_groups=None):
+    from tinyjax.ops.collectives import psum_p
+    from tinyjax.transforms.batching import axis_frame
+    n = 1
+    for name in _axes(axis_name):
+        n *= axis_frame(name) or 1
+
+    def mean(v):
+        s = psum_p.bind(v, axis_name=_axes(axis_name))
+        from tinyjax.ops.common import scalar
+        return div(s, scalar(n, s.dtype))
+    return _tree(mean, x)
+
+
+def pmax(x, axis_name, *, axis_index_groups=None):
+    from tinyjax.ops.collectives import pmax_p
+    return _tree(lambda v: pmax_p.bind(v, axis_name=_axes(axis_name)), x)
+
+
+def pmin(x, axis_name, *, axis_index_groups=None):
+    from tinyjax.ops.collectives import pmin_p
+    return _tree(lambda v: pmin_p.bind(v, axis_name=_axes(axis_name)), x)
+
+
+def all_gather(x, axis_name, *, axis=0, tiled=False, axis_index_groups=None):
+    from tinyjax.ops.collectives import all_gather_p
+    return _tree(lambda v: all_gather_p.bind(v, axis_name=axis_name, axis=int(axis), tiled=bool(tiled)), x)
+
+
+def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False, axis_index_groups=None):
+    from tinyjax.ops.collectives import psum_scatter_p
+    return _tree(lambda v: psum_scatter_p.bind(v, axis_name=axis_name,
+                                               scatter_dimension=int(scatter_dimension),
+                                               tiled=bool(tiled)), x)
+
+
+def axis_index(axis_name):
+    from tinyjax.ops.collectives import axis_index_p
+    return axis_index_p.bind(axis_name=axis_name)
+
+
+# --- indexing: dynamic slices, gather and scatter (tinyjax/ops/indexing.py) -----------
+# gather/scatter here take tinyjax's simple form, not XLA's dimension numbers:
+# `indices` is int[*batch, len(axes)] and selects along `axes`; every other operand axis
+# is taken whole. See ops/indexing.py.
+from tinyjax.ops import indexing as _indexing  # noqa: E402
+
+
+def _wrapped_starts(operand, start_indices):
+    """Negative start indices count from the end (once); the primitive then clamps."""
+    from tinyjax.ops.common import aval_of, scalar
+    shape = aval_of(operand).shape
+    if len(start_indices) != len(shape):
+        raise TypeError(f'need one start index per axis of the operand {shape}, got '
+                        f'{len(start_indices)}')
+    out = []
+    for i, n in zip(start_indices, shape):
+        if isinstance(i, (int, np.integer)):
+            out.append(scalar(int(i) + n if i < 0 else int(i), dtypes.default_int()))
+            continue
+        dt = aval_of(i).dtype
+        if dtypes.is_unsigned(dt):
+            out.append(i)
+            continue
+        out.append(select_n(lt(i, scalar(0, dt)), i, add(i, scalar(n, dt))))
+    return out
+
+
+def dynamic_slice(operand, start_indices, slice_sizes):
+    return _indexing.dynamic_slice(operand, _wrapped_starts(operand, start_indices), slice_sizes)
+
+
+def dynamic_update_slice(operand, update, start_indices):
+    return _indexing.dynamic_update_slice(operand, update,
+                                          _wrapped_starts(operand, start_indices))
+
+
+def _index_axis(operand, axis):
+    from tinyjax.ops.common import aval_of, normalize_axis
+    return normalize_axis(int(axis), aval_of(operand).ndim, 'index')
+
+
+def _int_index(i):
+    from tinyjax.ops.common import scalar
+    if isinstance(i, (int, np.integer)):
+        return scalar(int(i), dtypes.default_int())
+    return i
+
+
+def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0):
+    from tinyjax.ops.common import aval_of, scalar
+    shape = aval_of(operand).shape
+    axis = _index_axis(operand, axis)
+    start = _int_index(start_index)
+    zero = scalar(0, aval_of(start).dtype)
+    starts = [start if d == axis else zero for d in range(len(shape))]
+    sizes = [int(slice_size) if d == axis else s for d, s in enumerate(shape)]
+    return dynamic_slice(operand, starts, sizes)
+
+
+def dynamic_index_in_dim(operand, index, axis=0, keepdims=True):
+    axis = _index_axis(operand, axis)
+    out = dynamic_slice_in_dim(operand, index, 1, axis)
+    return out if keepdims else squeeze(out, (axis,))
+
+
+def dynamic_update_slice_in_dim(operand, update, start_index, axis):
+    from tinyjax.ops.common import aval_of, scalar
+    axis = _index_axis(operand, axis)
+    start = _int_index(start_index)
+    zero = scalar(0, aval_of(start).dtype)
+    return dynamic_update_slice(operand, update, [start if d == axis else zero
+                                                  for d in range(aval_of(operand).ndim)])
+
+
+def dynamic_update_index_in_dim(operand, update, index, axis):
+    from tinyjax.ops.common import aval_of
+    axis = _index_axis(operand, axis)
+    if aval_of(update).ndim == aval_of(operand).ndim - 1:
+        update = expand_dims(update, (axis,))
+    return dynamic_update_slice_in_dim(operand, update, index, axis)
+
+
+def index_in_dim(operand, index, axis=0, keepdims=True):
+    """Static index: a Python int, negative counting from the end; out of range raises."""
+    from tinyjax.ops.common import aval_of
+    axis = _index_axis(operand, axis)
+    n = aval_of(operand).shape[axis]
+    i = int(index)
+    if not -n <= i < n:
+        raise IndexError(f'index {i} is out of bounds for axis {axis} with size {n}')
+    i %= n
+    out = slice_in_dim(operand, i, i + 1, 1, axis)
+    return out if keepdims else squeeze(out, (axis,))
+
+
+def gather(operand, indices, axes, mode='promise_in_bounds', fill_value=None):
+    return _indexing.gather(operand, indices, axes, mode, fill_value)
+
+
+def _scatter_fn(kind):
+    def fn(operand, indices, updates, axes, mode='fill', unique_indices=False):
+        return _indexing.scatter(operand, indices, updates, axes, mode, kind, unique_indices)
+    fn.__name__ = 'scatter' if kind == 'set' else f'scatter_{kind}'
+    return fn
+
+
+scatter, scatter_add, scatter_mul, scatter_min, scatter_max = (
+    _scatter_fn(k) for k in ('set', 'add', 'mul', 'min', 'max'))
+
+
+def ppermute(x, axis_name, perm):
+    from tinyjax.ops.collectives import ppermute_p
+    perm = tuple((int(s), int(d)) for s, d in perm)
+    return _tree(lambda v: ppermute_p.bind(v, axis_name=axis_name, perm=perm), x)
+
+
+def pshuffle(x, axis_name, perm):
+    return ppermute(x, axis_name, [(p, i) for i, p in enumerate(perm)])
+
+
+def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False, axis_index_groups=None):
+    from tinyjax.ops.collectives import all_to_all_p
+    return _tree(lambda v: all_to_all_p.bind(v, axis_name=axis_name, split_axis=int(split_axis),
+                                             concat_axis=int(concat_axis), tiled=bool(tiled)), x)
