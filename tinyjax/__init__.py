@@ -16,8 +16,11 @@ from tinyjax.api import (  # noqa: F401
 from tinyjax.transforms.grad import (  # noqa: F401
     grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev, hessian)
 from tinyjax.transforms.batching import vmap  # noqa: F401
+from tinyjax.transforms.pmap import pmap  # noqa: F401
 from tinyjax.transforms.custom import custom_jvp, custom_vjp, checkpoint, remat  # noqa: F401
 from tinyjax import test_util  # noqa: F401
+from tinyjax.kernels_path import kernels_dir  # noqa: F401
+from tinyjax import dlpack  # noqa: F401
 from tinyjax.tree_util import tree_map, tree_leaves, tree_structure  # noqa: F401
 
-tree = tree_util
+from tinyjax import tree  # noqa: F401,E402  (jax.tree.map and friends)

@@ -193,3 +193,197 @@ def _no_impl(name):
 
 for _p in (psum_p, pmax_p, pmin_p, axis_index_p, all_gather_p, psum_scatter_p):
     _p.impl = _no_impl(_p.name)
+
+
+# --- ppermute and all_to_all ----------------------------------------------------------
+def _ppermute_abstract(x, axis_name, perm):
+    _check_bound((axis_name,), 'ppermute')
+    n = _group_size(axis_name)
+    srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
+    if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts) or \
+            any(not 0 <= i < n for i in srcs + dsts):
+        raise ValueError(f'ppermute sources and destinations must be unique indices into the '
+                         f'axis {axis_name!r} of size {n}; got perm={perm}')
+    return x
+
+
+def _ppermute_batch(args, dims, frame_name, size, axis_name, perm):
+    (x,), (d,) = args, dims
+    if frame_name != axis_name:
+        return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
+    x = common.move_batch_axis(x, d, 0, size)
+    shape = common.aval_of(x).shape
+    zero = common.zeros(common.aval_of(x).update(shape=(1,) + shape[1:]))
+    src_of = {dst: src for src, dst in perm}
+    rows = [structural.slice_in_dim(x, src_of[i], src_of[i] + 1) if i in src_of else zero
+            for i in range(size)]
+    return structural.concatenate(rows, 0), 0
+
+
+ppermute_p = common.define('ppermute', _ppermute_abstract, None, batch=_ppermute_batch)
+ppermute_p.jvp = lambda primals, tangents, **k: (
+    ppermute_p.bind(primals[0], **k),
+    None if tangents[0] is None else ppermute_p.bind(tangents[0], **k))
+ppermute_p.transpose = lambda ct, x, axis_name, perm: [
+    None if ct is None else ppermute_p.bind(ct, axis_name=axis_name,
+                                            perm=tuple((d, s) for s, d in perm))]
+ppermute_p.needs_axis = True
+
+
+def _all_to_all_abstract(x, axis_name, split_axis, concat_axis, tiled):
+    _check_bound((axis_name,), 'all_to_all')
+    n = _group_size(axis_name)
+    shape = list(x.shape)
+    if shape[split_axis] % n:
+        raise ValueError(f'all_to_all: split_axis {split_axis} of size {shape[split_axis]} is '
+                         f'not divisible by the axis size {n}')
+    if tiled:
+        shape[split_axis] //= n
+        shape[concat_axis] *= n
+    else:
+        if shape[split_axis] != n:
+            raise ValueError(f'all_to_all with tiled=False needs split_axis of size {n}, got '
+                             f'{shape[split_axis]}')
+        del shape[split_axis]
+        shape.insert(concat_axis, n)
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+def _all_to_all_batch(args, dims, frame_name, size, axis_name, split_axis, concat_axis, tiled):
+    (x,), (d,) = args, dims
+    if frame_name != axis_name:
+        return all_to_all_p.bind(x, axis_name=axis_name, split_axis=split_axis,
+                                 concat_axis=concat_axis, tiled=tiled), d
+    # With the members j on axis 0, member i's result takes chunk i of every member's
+    # split_axis and lays the members along concat_axis: one transpose.
+    x = common.move_batch_axis(x, d, 0, size)
+    shape = list(common.aval_of(x).shape)
+    chunk = 1 + split_axis
+    if tiled:
+        shape[chunk:chunk + 1] = [size, shape[chunk] // size]
+        x = structural.reshape(x, shape)
+    rest = [a for a in range(1, len(shape)) if a != chunk]
+    x = structural.transpose(x, [chunk] + rest[:concat_axis] + [0] + rest[concat_axis:])
+    if tiled:
+        out = list(common.aval_of(x).shape)
+        c = 1 + concat_axis
+        x = structural.reshape(x, out[:c] + [out[c] * out[c + 1]] + out[c + 2:])
+    return x, 0
+
+
+all_to_all_p = common.define('all_to_all', _all_to_all_abstract, None, batch=_all_to_all_batch)
+all_to_all_p.jvp = lambda primals, tangents, **k: (
+    all_to_all_p.bind(primals[0], **k),
+    None if tangents[0] is None else all_to_all_p.bind(tangents[0], **k))
+all_to_all_p.transpose = lambda ct, x, axis_name, split_axis, concat_axis, tiled: [
+    None if ct is None else all_to_all_p.bind(ct, axis_name=axis_name, split_axis=concat_axis,
+                                              concat_axis=split_axis, tiled=tiled)]
+all_to_all_p.needs_axis = True
+for _p in (ppermute_p, all_to_all_p):
+    _p.impl = _no_impl(_p.name)
+
+
+# --- SPMD rules: the collective across per-device shards (pmap) ------------------------
+# Each takes the list of inputs (one list of per-device arrays per input) and the devices,
+# and returns one list of per-device results per output. These are the device-copy
+# implementations; the same results come from NCCL where it is available.
+def _gather_to(shards, device):
+    from tinyjax.core.array import ArrayImpl
+    return [ArrayImpl(device.accept(s), device, s.weak_type) for s in shards]
+
+
+def _replicate(x, devs):
+    from tinyjax.core.array import ArrayImpl
+    return [ArrayImpl(d.accept(x), d, x.weak_type) for d in devs]
+
+
+def _combine(shards, devs, op):
+    local = _gather_to(shards, devs[0])
+    acc = local[0]
+    for s in local[1:]:
+        acc = op(acc, s)
+    return acc
+
+
+def _spmd_reduce(op_name):
+    def rule(ins, devs, axis_name):
+        ew = structural.elementwise()
+        op = {'sum': ew.add, 'max': ew.max, 'min': ew.min}[op_name]
+        return [_replicate(_combine(ins[0], devs, op), devs)]
+    return rule
+
+
+psum_p.spmd = _spmd_reduce('sum')
+pmax_p.spmd = _spmd_reduce('max')
+pmin_p.spmd = _spmd_reduce('min')
+
+
+def _axis_index_spmd(ins, devs, axis_name):
+    from tinyjax import dtypes
+    return [[_replicate(common.scalar(i, dtypes.int32), [d])[0] for i, d in enumerate(devs)]]
+
+
+axis_index_p.spmd = _axis_index_spmd
+
+
+def _all_gather_spmd(ins, devs, axis_name, axis, tiled):
+    local = _gather_to(ins[0], devs[0])
+    if tiled:
+        full = structural.concatenate(local, axis)
+    else:
+        full = structural.concatenate([structural.expand_dims(s, (axis,)) for s in local], axis)
+    return [_replicate(full, devs)]
+
+
+all_gather_p.spmd = _all_gather_spmd
+
+
+def _psum_scatter_spmd(ins, devs, axis_name, scatter_dimension, tiled):
+    total = _combine(ins[0], devs, structural.elementwise().add)
+    n = len(devs)
+    size = common.aval_of(total).shape[scatter_dimension] // n
+    outs = []
+    for i, d in enumerate(devs):
+        piece = structural.slice_in_dim(total, i * size, (i + 1) * size, 1, scatter_dimension)
+        if not tiled:
+            piece = structural.squeeze(piece, (scatter_dimension,))
+        outs.append(_replicate(piece, [d])[0])
+    return [outs]
+
+
+psum_scatter_p.spmd = _psum_scatter_spmd
+
+
+def _ppermute_spmd(ins, devs, axis_name, perm):
+    shards = ins[0]
+    src_of = {dst: src for src, dst in perm}
+    outs = []
+    for i, d in enumerate(devs):
+        if i in src_of:
+            outs.append(_replicate(shards[src_of[i]], [d])[0])
+        else:
+            outs.append(_replicate(common.zeros(common.aval_of(shards[i])), [d])[0])
+    return [outs]
+
+
+ppermute_p.spmd = _ppermute_spmd
+
+
+def _all_to_all_spmd(ins, devs, axis_name, split_axis, concat_axis, tiled):
+    n = len(devs)
+    local = _gather_to(ins[0], devs[0])
+    size = common.aval_of(local[0]).shape[split_axis] // n
+    outs = []
+    for i, d in enumerate(devs):
+        chunks = [structural.slice_in_dim(x, i * size, (i + 1) * size, 1, split_axis) for x in local]
+        if tiled:
+            res = structural.concatenate(chunks, concat_axis)
+        else:
+            chunks = [structural.squeeze(c, (split_axis,)) for c in chunks]
+            res = structural.concatenate([structural.expand_dims(c, (concat_axis,)) for c in chunks],
+                                         concat_axis)
+        outs.append(_replicate(res, [d])[0])
+    return [outs]
+
+
+all_to_all_p.spmd = _all_to_all_spmd
