@@ -29,6 +29,9 @@ class PyTreeDef:
     def unflatten(self, leaves):
         return tree_unflatten(self, leaves)
 
+    def flatten_up_to(self, tree):
+        return flatten_up_to(self, tree)
+
     def __repr__(self):
         return f'PyTreeDef({_show(self)})'
 
@@ -52,13 +55,17 @@ def _show(t):
     if t.kind == 'list':
         return f'[{inner}]'
     if t.kind == 'dict':
-        return '{' + ', '.join(f'{k!r}: {_show(c)}' for k, c in zip(t.aux, t.children)) + '}'
+        return '{' + ', '.join(f'{k!r}: {_show(c)}' for k, c in zip(t.aux[1], t.children)) + '}'
+    if t.kind == 'namedtuple':
+        return f'CustomNode(namedtuple[{t.aux.__name__}], [{inner}])'
     name = t.kind.__name__ if isinstance(t.kind, type) else str(t.kind)
     return f'CustomNode({name}[{t.aux!r}], [{inner}])'
 
 
 def register_pytree_node(nodetype, flatten_func, unflatten_func):
     """flatten_func(x) -> (children, aux_data); unflatten_func(aux_data, children) -> x."""
+    if nodetype in _registry or nodetype in (tuple, list, dict, type(None)):
+        raise ValueError(f'Duplicate custom PyTreeDef type registration for {nodetype}.')
     _registry[nodetype] = (flatten_func, unflatten_func)
     return nodetype
 
@@ -87,10 +94,18 @@ def _node_children(x):
     if t is list:
         return 'list', None, list(x)
     if t in (dict, collections.OrderedDict, collections.defaultdict):
-        keys = sorted(x.keys()) if t is not collections.OrderedDict else list(x.keys())
+        keys = _sorted_keys(x) if t is not collections.OrderedDict else list(x.keys())
         aux = (t, tuple(keys), getattr(x, 'default_factory', None))
         return 'dict', aux, [x[k] for k in keys]
     return None
+
+
+def _sorted_keys(d):
+    try:
+        return sorted(d.keys())
+    except TypeError as e:
+        raise ValueError('Comparator raised exception while sorting pytree dictionary '
+                         f'keys: {e}') from e
 
 
 def tree_flatten(tree, is_leaf=None):
@@ -110,6 +125,11 @@ def tree_flatten(tree, is_leaf=None):
 
 
 def tree_unflatten(treedef, leaves):
+    leaves = list(leaves)
+    if len(leaves) != treedef.num_leaves:
+        few = 'few' if len(leaves) < treedef.num_leaves else 'many'
+        raise ValueError(f'Too {few} leaves for PyTreeDef; expected {treedef.num_leaves}, '
+                         f'got {len(leaves)}.')
     it = iter(leaves)
 
     def build(t):
@@ -130,11 +150,7 @@ def tree_unflatten(treedef, leaves):
                 return collections.defaultdict(factory, zip(keys, children))
             return cls(zip(keys, children))
         return _registry[t.kind][1](t.aux, children)
-    out = build(treedef)
-    rest = list(it)
-    if rest:
-        raise ValueError(f'tree_unflatten: {len(rest)} leaves too many for {treedef}')
-    return out
+    return build(treedef)
 
 
 def tree_leaves(tree, is_leaf=None):
@@ -146,13 +162,10 @@ def tree_structure(tree, is_leaf=None):
 
 
 def tree_map(f, tree, *rest, is_leaf=None):
+    """f applied leaf by leaf; each tree in `rest` has `tree`'s structure or has it as a
+    prefix (a leaf of `tree` then matches a whole subtree, as in JAX)."""
     leaves, treedef = tree_flatten(tree, is_leaf)
-    others = []
-    for r in rest:
-        rl, rdef = tree_flatten(r, is_leaf) if is_leaf is None else (flatten_up_to(treedef, r), treedef)
-        if rdef != treedef:
-            raise ValueError(f'tree_map: tree structures differ: {treedef} and {rdef}')
-        others.append(rl)
+    others = [flatten_up_to(treedef, r) for r in rest]
     return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others)])
 
 
@@ -165,10 +178,18 @@ def flatten_up_to(treedef, tree):
             out.append(x)
             return
         node = _node_children(x)
-        if node is None or (node[0] != t.kind) or len(node[2]) != len(t.children) or \
-                (t.kind == 'dict' and node[1][1] != t.aux[1]):
-            raise ValueError(f'tree structure mismatch: expected {_show(t)}, got {x!r}')
-        for c, xc in zip(t.children, node[2]):
+        if node is None or node[0] != t.kind:
+            what = 'a leaf' if node is None else f'a subtree of type {type(x)}'
+            raise ValueError(f'pytree structure error: different types: expected {_show(t)}, '
+                             f'got {what}: {x!r}')
+        kind, aux, children = node
+        if len(children) != len(t.children):
+            raise ValueError(f'pytree structure error: different numbers of children: '
+                             f'expected {_show(t)}, got {x!r}')
+        if _hashable(aux) != _hashable(t.aux):
+            raise ValueError(f'pytree structure error: different pytree metadata: expected '
+                             f'{_show(t)}, got {x!r}')
+        for c, xc in zip(t.children, children):
             go(c, xc)
     go(treedef, tree)
     return out
@@ -193,11 +214,13 @@ def tree_reduce(function, tree, initializer=None):
 
 
 def treedef_is_leaf(treedef):
-    return treedef.kind == 'leaf'
+    """True for a leaf and for None (a node with no children), as in JAX."""
+    return treedef.num_nodes == 1
 
 
-def all_leaves(iterable):
-    return all(treedef_is_leaf(tree_structure(x)) for x in iterable)
+def all_leaves(iterable, is_leaf=None):
+    """Whether every element of `iterable` is a leaf (None is not a leaf)."""
+    return all(tree_structure(x, is_leaf).kind == 'leaf' for x in iterable)
 
 
 class Partial:

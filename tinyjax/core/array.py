@@ -113,7 +113,17 @@ class ArrayImpl(Array):
         return format(str(self), spec)
 
     def __dlpack__(self, *args, **kwargs):
-        return self._buf.__dlpack__(*args, **kwargs)
+        buf = self._buf
+        if isinstance(buf, np.ndarray):
+            # Arrays are immutable: export read-only, as JAX does, to consumers that
+            # understand the flag (DLPack >= 1.0); older ones get the plain buffer.
+            view = buf.view()
+            view.flags.writeable = False
+            try:
+                return view.__dlpack__(*args, **kwargs)
+            except BufferError:
+                pass
+        return buf.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
         return self._buf.__dlpack_device__()
