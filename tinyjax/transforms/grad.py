@@ -145,22 +145,26 @@ def _check_inexact(args, allow_int, name):
                             'to True.')
 
 
+def _split_argnums(fun, argnums, args, kwargs, allow_int, name):
+    """The differentiated arguments, and fun as a function of them alone."""
+    nums = _check_argnums(argnums, len(args), name)
+    dyn = tuple(args[i] for i in nums)
+    _check_inexact(dyn, allow_int, name)
+
+    def partial(*dyn_args):
+        full = list(args)
+        for i, v in zip(nums, dyn_args):
+            full[i] = v
+        return fun(*full, **kwargs)
+    partial.__name__ = getattr(fun, '__name__', 'fun')
+    return partial, dyn
+
+
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
                    reduce_axes=()):
-    name = getattr(fun, '__name__', 'fun')
-
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        nums = _check_argnums(argnums, len(args), 'grad')
-        dyn = tuple(args[i] for i in nums)
-        _check_inexact(dyn, allow_int, 'grad')
-
-        def partial(*dyn_args):
-            full = list(args)
-            for i, v in zip(nums, dyn_args):
-                full[i] = v
-            return fun(*full, **kwargs)
-        partial.__name__ = name
+        partial, dyn = _split_argnums(fun, argnums, args, kwargs, allow_int, 'grad')
         res = vjp(partial, *dyn, has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
         leaves = tree_util.tree_leaves(out)
@@ -224,15 +228,7 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     from tinyjax.transforms.batching import vmap
 
     def jacfun(*args, **kwargs):
-        nums = _check_argnums(argnums, len(args), 'jacfwd')
-        dyn = tuple(args[i] for i in nums)
-        _check_inexact(dyn, False, 'jacfwd')
-
-        def partial(*dyn_args):
-            full = list(args)
-            for i, v in zip(nums, dyn_args):
-                full[i] = v
-            return fun(*full, **kwargs)
+        partial, dyn = _split_argnums(fun, argnums, args, kwargs, False, 'jacfwd')
         leaves, tree = tree_util.tree_flatten(dyn)
         avals = [common.aval_of(x) for x in leaves]
         basis, total = _std_basis(avals)
@@ -250,15 +246,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     from tinyjax.transforms.batching import vmap
 
     def jacfun(*args, **kwargs):
-        nums = _check_argnums(argnums, len(args), 'jacrev')
-        dyn = tuple(args[i] for i in nums)
-        _check_inexact(dyn, allow_int, 'jacrev')
-
-        def partial(*dyn_args):
-            full = list(args)
-            for i, v in zip(nums, dyn_args):
-                full[i] = v
-            return fun(*full, **kwargs)
+        partial, dyn = _split_argnums(fun, argnums, args, kwargs, allow_int, 'jacrev')
         res = vjp(partial, *dyn, has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
         o_leaves, o_tree = tree_util.tree_flatten(out)
