@@ -39,7 +39,8 @@ def asarray(a, dtype=None, order=None, copy=None):
     elif hasattr(a, '__cuda_array_interface__') or (hasattr(a, '__dlpack__') and not isinstance(a, np.ndarray)):
         dev = default_device()
         out = ArrayImpl(dev.import_buffer(a), dev, False)
-        return out if dtype is None else asarray(out, dtype)
+        want = dtype if dtype is not None else dtypes.canonicalize(out.dtype)
+        return out if out.dtype == want else convert(out, want)
     else:
         value = np.asarray(a)
         if value.dtype == object:
