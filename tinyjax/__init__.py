@@ -15,6 +15,7 @@ from tinyjax.api import (  # noqa: F401
     ensure_compile_time_eval)
 from tinyjax.transforms.grad import (  # noqa: F401
     grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev, hessian)
+jacobian = jacrev
 from tinyjax.transforms.batching import vmap  # noqa: F401
 from tinyjax.transforms.pmap import pmap  # noqa: F401
 from tinyjax.transforms.custom import custom_jvp, custom_vjp, checkpoint, remat  # noqa: F401
@@ -24,3 +25,4 @@ from tinyjax import dlpack  # noqa: F401
 from tinyjax.tree_util import tree_map, tree_leaves, tree_structure  # noqa: F401
 
 from tinyjax import tree  # noqa: F401,E402  (jax.tree.map and friends)
+from tinyjax.transforms.jit import jit  # noqa: F401,E402
