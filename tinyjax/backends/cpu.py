@@ -36,5 +36,24 @@ class CpuDevice:
     def synchronize(self):
         pass
 
+    # -- what compiled programs use (tinyjax/compiler/program.py) ----------------------
+    def empty(self, nbytes):
+        """Raw memory for a buffer slot; views of it hold kernel outputs."""
+        return np.empty(max(int(nbytes), 1), np.uint8)
+
+    def load_kernels(self, source, names):
+        """Build `source` for the host (kernels/tj_host_shim.h) and return its functions."""
+        from tinyjax.compiler import hostcc
+        lib = hostcc.build(source)
+        return {n: getattr(lib, n) for n in names}
+
+    @staticmethod
+    def launch(fn, grid, block, args):
+        # One host thread runs the whole grid-stride loop: grid and block do not apply.
+        import ctypes
+        fn(*[ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) else
+             (ctypes.c_int(int(a)) if a.dtype == np.int32 else ctypes.c_longlong(int(a)))
+             for a in args])
+
     def __repr__(self):
         return f'CpuDevice(id={self.id})'

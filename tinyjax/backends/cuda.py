@@ -33,6 +33,9 @@ class CudaDevice:
         name = props['name']
         self.device_kind = name.decode() if isinstance(name, bytes) else name
         self.compute_capability = f"{props['major']}{props['minor']}"
+        self.arch = f'sm_{self.compute_capability}'
+        self.sm_count = int(props.get('multiProcessorCount', 132))
+        self._modules = []    # loaded modules stay alive as long as the device
 
     def put(self, value):
         with self._dev:
@@ -63,6 +66,27 @@ class CudaDevice:
     def synchronize(self):
         with self._dev:
             self.xp.cuda.get_current_stream().synchronize()
+
+    # -- what compiled programs use (tinyjax/compiler/program.py) ----------------------
+    def empty(self, nbytes):
+        with self._dev:
+            return self.xp.empty(max(int(nbytes), 1), self.xp.uint8)
+
+    def load_kernels(self, source, names):
+        """NVRTC-compile `source` to a cubin for this GPU's arch, load it, get the kernels."""
+        from tinyjax.compiler import nvrtc
+        cubin = nvrtc.compile_cubin(source, self.arch)
+        with self._dev:
+            module = self.xp.cuda.function.Module()
+            module.load(cubin)
+            self._modules.append(module)
+            return {n: module.get_function(n) for n in names}
+
+    def launch(self, fn, grid, block, args):
+        # args: CuPy arrays and NumPy scalars of the kernel's exact C types; tuples for
+        # grid and block, as cupy.cuda.function.Function wants.
+        with self._dev:
+            fn(tuple(grid), tuple(block), tuple(args))
 
     def __repr__(self):
         return f'CudaDevice(id={self.id})'

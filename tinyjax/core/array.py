@@ -44,6 +44,23 @@ class Array:
         return (self[i] for i in range(self.aval.shape[0]))
 
 
+class _DeletedBuffer:
+    """Stands in for the buffer of a deleted (donated) array: any use raises."""
+    __slots__ = ('aval',)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __getattr__(self, name):
+        raise RuntimeError(f'Array has been deleted with shape={self.aval.str_short()}: it was '
+                           'donated to a jit-compiled function (donate_argnums), which may '
+                           'have reused its memory. Use the function\'s result instead, or '
+                           'do not donate this argument.')
+
+    def __array__(self, *args, **kwargs):
+        self.__getattr__('__array__')
+
+
 class ArrayImpl(Array):
     __slots__ = ('_buf', 'aval', 'device', '__weakref__')
 
@@ -54,6 +71,13 @@ class ArrayImpl(Array):
 
     def devices(self):
         return {self.device}
+
+    def delete(self):
+        """Release the buffer; later use of this array raises RuntimeError."""
+        self._buf = _DeletedBuffer(self.aval)
+
+    def is_deleted(self):
+        return isinstance(self._buf, _DeletedBuffer)
 
     def _value(self):
         return self.device.to_numpy(self._buf)

@@ -37,7 +37,7 @@ _COMPARE = {'eq': ufuncs.equal, 'ne': ufuncs.not_equal, 'lt': ufuncs.less, 'le':
 
 def _astype(self, dtype, copy=False, device=None):
     from tinyjax.numpy.core import _dtype_of
-    return lax.convert_element_type(self, dtypes.canonicalize(_dtype_of(getattr(dtype, 'dtype', dtype))))
+    return lax.convert_element_type(self, dtypes.canonicalize(_dtype_of(dtype if isinstance(dtype, type) else getattr(dtype, 'dtype', dtype))))
 
 
 def _reshape(self, *shape, order='C'):

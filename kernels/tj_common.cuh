@@ -1,0 +1,156 @@
+// tj_common.cuh: helpers that generated kernels use. Header-free on purpose: NVRTC finds
+// no CUDA headers by itself, and the same text compiles as host C++ under
+// tj_host_shim.h. The `tj_*` names are the ones the primitives' lowerings
+// (tinyjax/ops/*.py, `.lowering`) refer to; their semantics follow the NumPy rules of
+// those primitives, which are the reference the tests compare with.
+#pragma once
+
+#ifdef TJ_HOST
+#define TJ_DEV static inline
+#define TJ_METHOD inline
+#else
+#define TJ_DEV __device__ __forceinline__
+#define TJ_METHOD __device__ __forceinline__
+#endif
+
+template <typename T> struct tj_is_float { static const bool value = false; };
+template <> struct tj_is_float<float> { static const bool value = true; };
+template <> struct tj_is_float<double> { static const bool value = true; };
+
+template <typename T> struct tj_is_signed { static const bool value = (T)(-1) < (T)0; };
+
+template <typename T> struct tj_unsigned { typedef T type; };
+template <> struct tj_unsigned<signed char> { typedef unsigned char type; };
+template <> struct tj_unsigned<short> { typedef unsigned short type; };
+template <> struct tj_unsigned<int> { typedef unsigned int type; };
+template <> struct tj_unsigned<long long> { typedef unsigned long long type; };
+
+// --- float16 / bfloat16: stored as 16-bit patterns, computed in float --------------
+// Conversions round to nearest even, like NumPy and ml_dtypes.
+TJ_DEV float tj_h2f(unsigned short h) {
+    unsigned int sign = ((unsigned int)h & 0x8000u) << 16;
+    unsigned int e = ((unsigned int)h >> 10) & 0x1fu, m = (unsigned int)h & 0x3ffu;
+    if (e == 0) {
+        float f = (float)m * 5.9604644775390625e-08f;  // m * 2^-24: subnormal or zero
+        return sign ? -f : f;
+    }
+    if (e == 31) return __uint_as_float(sign | 0x7f800000u | (m << 13));
+    return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+TJ_DEV unsigned short tj_f2h(float f) {
+    unsigned int x = __float_as_uint(f);
+    unsigned int sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u)  // inf or nan (keep nan quiet)
+        return (unsigned short)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));
+    if (ax >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);  // rounds past 65504
+    if (ax < 0x38800000u) {  // below the smallest normal half: scale to units of 2^-24
+        unsigned int m = (unsigned int)rintf(__uint_as_float(ax) * 16777216.0f);
+        return (unsigned short)(sign | m);
+    }
+    unsigned int h = (((ax >> 23) - 112u) << 10) | ((ax & 0x7fffffu) >> 13);
+    unsigned int rest = ax & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h += 1u;  // carry may bump exponent
+    return (unsigned short)(sign | h);
+}
+
+TJ_DEV float tj_bf2f(unsigned short b) { return __uint_as_float((unsigned int)b << 16); }
+
+TJ_DEV unsigned short tj_f2bf(float f) {
+    unsigned int x = __float_as_uint(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((x >> 16) | 0x40u);
+    return (unsigned short)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+// An intermediate of a float16/bfloat16 op is rounded to its type, as NumPy does.
+TJ_DEV float tj_rnd_h(float f) { return tj_h2f(tj_f2h(f)); }
+TJ_DEV float tj_rnd_bf(float f) { return tj_bf2f(tj_f2bf(f)); }
+
+TJ_DEV float tj_f32_bits(unsigned int u) { return __uint_as_float(u); }
+TJ_DEV double tj_f64_bits(unsigned long long u) { return __longlong_as_double((long long)u); }
+
+// Float to integer saturates and maps NaN to 0 (XLA's rule; C's cast is undefined there).
+template <typename T, typename F> TJ_DEV T tj_f2i(F x, T lo, T hi) {
+    if (x != x) return (T)0;
+    if (x <= (F)lo) return lo;
+    if (x >= (F)hi) return hi;
+    return (T)x;
+}
+
+// --- the helpers named by the primitives' lowerings --------------------------------
+template <typename T> TJ_DEV T tj_sign(T x) {
+    if (tj_is_float<T>::value && x != x) return x;
+    return (T)((x > (T)0) - (x < (T)0));
+}
+
+template <typename T> TJ_DEV T tj_round(T x, int method) {
+    return method == 1 ? rint(x) : round(x);  // 1: half to even, 0: half away from zero
+}
+
+template <typename T> TJ_DEV T tj_logistic(T x) { return (T)1 / ((T)1 + exp(-x)); }
+
+template <typename T> TJ_DEV T tj_abs(T x) { return x < (T)0 ? (T)(-x) : x; }
+TJ_DEV float tj_abs(float x) { return fabsf(x); }
+TJ_DEV double tj_abs(double x) { return fabs(x); }
+
+template <typename T> TJ_DEV T tj_not(T x) { return (T)(~x); }
+TJ_DEV bool tj_not(bool x) { return !x; }
+
+template <typename T> TJ_DEV T tj_ipow(T x, int y) {
+    unsigned int e = y < 0 ? (unsigned int)(-y) : (unsigned int)y;
+    T acc = (T)1, b = x;
+    while (e) {
+        if (e & 1u) acc = (T)(acc * b);
+        b = (T)(b * b);
+        e >>= 1;
+    }
+    if (y >= 0) return acc;
+    if (tj_is_float<T>::value) return (T)1 / acc;
+    return acc == (T)0 ? (T)0 : (T)(1.0 / (double)acc);  // NumPy: 1 / x**-y, truncated
+}
+
+// Integer division truncates toward zero; x / 0 is -1 (XLA); INT_MIN / -1 wraps.
+template <typename T> TJ_DEV T tj_div(T x, T y) {
+    if (tj_is_float<T>::value) return x / y;
+    if (y == (T)0) return (T)(-1);
+    if (tj_is_signed<T>::value && y == (T)(-1))
+        return (T)((typename tj_unsigned<T>::type)0 - (typename tj_unsigned<T>::type)x);
+    return (T)(x / y);
+}
+TJ_DEV float tj_div(float x, float y) { return x / y; }
+TJ_DEV double tj_div(double x, double y) { return x / y; }
+
+// Remainder has the dividend's sign (C fmod); x rem 0 is x.
+template <typename T> TJ_DEV T tj_rem(T x, T y) {
+    if (y == (T)0) return x;
+    if (tj_is_signed<T>::value && y == (T)(-1)) return (T)0;
+    return (T)(x % y);
+}
+TJ_DEV float tj_rem(float x, float y) { return fmodf(x, y); }
+TJ_DEV double tj_rem(double x, double y) { return fmod(x, y); }
+
+// max/min propagate NaN, like NumPy's maximum/minimum.
+template <typename T> TJ_DEV T tj_max(T a, T b) {
+    if (tj_is_float<T>::value) { if (a != a) return a; if (b != b) return b; }
+    return a > b ? a : b;
+}
+template <typename T> TJ_DEV T tj_min(T a, T b) {
+    if (tj_is_float<T>::value) { if (a != a) return a; if (b != b) return b; }
+    return a < b ? a : b;
+}
+
+// Shifts by a negative amount or by >= the bit width give 0 (or the sign, arithmetic).
+template <typename T> TJ_DEV T tj_shl(T x, T y) {
+    if (y < (T)0 || (long long)y >= (long long)(sizeof(T) * 8)) return (T)0;
+    return (T)((typename tj_unsigned<T>::type)x << (int)y);
+}
+template <typename T> TJ_DEV T tj_sra(T x, T y) {
+    if (y < (T)0 || (long long)y >= (long long)(sizeof(T) * 8)) return x < (T)0 ? (T)(-1) : (T)0;
+    return (T)(x >> (int)y);
+}
+template <typename T> TJ_DEV T tj_srl(T x, T y) {
+    if (y < (T)0 || (long long)y >= (long long)(sizeof(T) * 8)) return (T)0;
+    return (T)((typename tj_unsigned<T>::type)x >> (int)y);
+}
+
+template <typename I> TJ_DEV I tj_clampi(I x, I lo, I hi) { return x < lo ? lo : (x > hi ? hi : x); }

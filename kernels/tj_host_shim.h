@@ -1,0 +1,63 @@
+// tj_host_shim.h: lets generated CUDA C compile as host C++ (g++), so CI runs the exact
+// kernels the GPU would. One host "thread" walks every grid-stride loop: the grid and the
+// block are both 1x1x1, so `for (i = blockIdx.x*blockDim.x + threadIdx.x; i < n;
+// i += blockDim.x*gridDim.x)` visits every index once, and a block reduction is the
+// identity (the single thread already holds the whole row).
+#pragma once
+#define TJ_HOST 1
+#include <cmath>
+#include <cstring>
+#include <cstdint>
+
+using namespace std;  // the float overloads of exp, log, ... that CUDA puts in scope
+
+struct tj_dim3 { unsigned int x, y, z; };
+static const tj_dim3 threadIdx = {0, 0, 0};
+static const tj_dim3 blockIdx = {0, 0, 0};
+static const tj_dim3 blockDim = {1, 1, 1};
+static const tj_dim3 gridDim = {1, 1, 1};
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __shared__ static
+static inline void __syncthreads() {}
+
+// Bit casts CUDA provides as intrinsics.
+static inline unsigned int __float_as_uint(float f) { unsigned int u; memcpy(&u, &f, 4); return u; }
+static inline float __uint_as_float(unsigned int u) { float f; memcpy(&f, &u, 4); return f; }
+static inline long long __double_as_longlong(double d) { long long u; memcpy(&u, &d, 8); return u; }
+static inline double __longlong_as_double(long long u) { double d; memcpy(&d, &u, 8); return d; }
+
+// CUDA math functions with no C++ standard counterpart.
+static inline float rsqrt(float x) { return 1.0f / std::sqrt(x); }
+static inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+
+static inline double tj_host_erfinv(double x) {
+    // Giles' single-precision approximation, refined by Newton steps on erf.
+    if (x <= -1.0) return x == -1.0 ? -INFINITY : NAN;
+    if (x >= 1.0) return x == 1.0 ? INFINITY : NAN;
+    if (x != x) return x;
+    double w = -std::log((1.0 - x) * (1.0 + x)), p;
+    if (w < 5.0) {
+        w -= 2.5;
+        p = 2.81022636e-08;
+        p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w; p = -4.39150654e-06 + p * w;
+        p = 0.00021858087 + p * w; p = -0.00125372503 + p * w; p = -0.00417768164 + p * w;
+        p = 0.246640727 + p * w; p = 1.50140941 + p * w;
+    } else {
+        w = std::sqrt(w) - 3.0;
+        p = -0.000200214257;
+        p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w;
+        p = 0.00573950773 + p * w; p = -0.0076224613 + p * w; p = 0.00943887047 + p * w;
+        p = 1.00167406 + p * w; p = 2.83297682 + p * w;
+    }
+    double y = p * x;
+    for (int k = 0; k < 2; ++k)
+        y -= (std::erf(y) - x) / (1.1283791670955126 * std::exp(-y * y));
+    return y;
+}
+static inline float erfinv(float x) { return (float)tj_host_erfinv((double)x); }
+static inline double erfinv(double x) { return tj_host_erfinv(x); }

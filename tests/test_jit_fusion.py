@@ -1,0 +1,158 @@
+"""What the compiler makes of programs: kernel counts, passes, buffer reuse."""
+import numpy as np
+
+import tinyjax as jax
+import tinyjax.numpy as jnp
+from tinyjax import lax
+from tinyjax.compiler import passes
+
+
+def _x(shape=(16, 32), seed=0):
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
+
+
+def kernels(f, *args, **kw):
+    return jax.jit(f, **kw).lower(*args).compile().kernels
+
+
+def check(f, *args, rtol=1e-5):
+    got, want = jax.jit(f)(*args), f(*args)
+    for g, w in zip(jax.tree_leaves(got), jax.tree_leaves(want)):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=rtol, atol=1e-6)
+
+
+def softmax(x):
+    e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
+    return e / jnp.sum(e, axis=-1, keepdims=True)
+
+
+def log_softmax(x):
+    s = x - jnp.max(x, axis=-1, keepdims=True)
+    return s - jnp.log(jnp.sum(jnp.exp(s), axis=-1, keepdims=True))
+
+
+def layernorm(x, g, b):
+    m = jnp.mean(x, -1, keepdims=True)
+    v = jnp.mean((x - m) ** 2, -1, keepdims=True)
+    return (x - m) * lax.rsqrt(v + 1e-5) * g + b
+
+
+def test_elementwise_chain_is_one_kernel():
+    def chain(x, y):
+        for k in range(10):
+            x = jnp.sin(x) * y + float(k)
+        return x
+    x, y = _x(), _x(seed=1)
+    assert len(jax.make_jaxpr(chain)(x, y).eqns) >= 20
+    ks = kernels(chain, x, y)
+    assert len(ks) == 1 and len(ks[0]['prims']) >= 20
+    check(chain, x, y)
+
+
+def test_sum_of_squares_is_one_kernel():
+    assert len(kernels(lambda x: jnp.sum(x * x), _x())) == 1
+    check(lambda x: jnp.sum(x * x), _x())
+
+
+def test_row_patterns_at_most_two_kernels():
+    x, g, b = _x(), _x((32,), 1), _x((32,), 2)
+    assert len(kernels(softmax, x)) <= 2
+    assert len(kernels(log_softmax, x)) <= 2
+    assert len(kernels(layernorm, x, g, b)) <= 2
+    check(softmax, x)
+    check(log_softmax, x)
+    check(layernorm, x, g, b, rtol=1e-4)
+
+
+def test_mlp_forward_is_matmuls_plus_one_kernel_per_layer():
+    rng = np.random.default_rng(0)
+    sizes = [32, 64, 64, 10]
+    params = [(jnp.asarray(rng.standard_normal((a, b)).astype(np.float32) * 0.1),
+               jnp.asarray(rng.standard_normal(b).astype(np.float32)))
+              for a, b in zip(sizes, sizes[1:])]
+
+    def mlp(params, x):
+        for w, b in params[:-1]:
+            x = jnp.tanh(x @ w + b)
+        w, b = params[-1]
+        return x @ w + b
+    x = _x((8, 32))
+    lowered = jax.jit(mlp).lower(params, x)
+    steps = lowered.program.steps
+    assert [s.kind for s in steps] == ['dot', 'kernel'] * 3
+    check(mlp, params, x)
+
+
+def test_multi_output_and_siblings_share_a_kernel():
+    def f(x):
+        a = jnp.exp(x)
+        return a, a * 2, jnp.sin(x), jnp.cos(x) + 1
+    assert len(kernels(f, _x())) == 1
+    check(f, _x())
+
+
+def test_reductions_over_same_rows_share_a_kernel():
+    f = lambda x: (jnp.sum(x, 1), jnp.max(x, 1), jnp.mean(x * x, 1))   # noqa: E731
+    assert len(kernels(f, _x())) == 1
+    check(f, _x())
+
+
+def test_transposed_and_broadcast_reads_fuse():
+    f = lambda x, y: jnp.tanh(x.T * y[:, None] + x.T[::-1])   # noqa: E731
+    x, y = _x((8, 16)), _x((16,), 3)
+    assert len(kernels(f, x, y)) == 1
+    check(f, x, y)
+
+
+def test_unfused_is_one_kernel_per_primitive():
+    x = _x()
+    n = len(jax.make_jaxpr(softmax)(x).eqns)
+    ks = kernels(softmax, x, fuse=False)
+    assert len(ks) == n - sum(e.prim.name == 'reshape' for e in jax.make_jaxpr(softmax)(x).eqns) \
+        or len(ks) <= n
+    assert all(len(k['prims']) == 1 for k in ks)
+
+
+def test_grad_program_runs_and_fuses():
+    x, g, b = _x(), _x((32,), 1), _x((32,), 2)
+    loss = lambda x, g, b: jnp.sum(layernorm(x, g, b) ** 2)   # noqa: E731
+    gfun = jax.grad(loss, argnums=(0, 1, 2))
+    got = jax.jit(gfun)(x, g, b)
+    want = gfun(x, g, b)
+    for a, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(w), rtol=2e-3, atol=2e-3)
+    n_unfused = len(kernels(gfun, x, g, b, fuse=False))
+    assert len(kernels(gfun, x, g, b)) < n_unfused / 3
+
+
+def test_passes():
+    x = _x((4,))
+
+    def f(x):
+        a = x * 1.0 + 0.0
+        b = jnp.sin(x)
+        c = jnp.sin(x)                        # CSE
+        dead = jnp.exp(x) * 3                 # noqa: F841  (DCE)
+        k = jnp.float32(2) * jnp.float32(3)   # constant folding
+        t = x.reshape(2, 2).T.T.reshape(4)    # double transpose, reshape chain
+        return a + b + c + k + t
+    g = jax.make_jaxpr(f)(x).jaxpr
+    opt = passes.optimize(g)
+    names = [e.prim.name for e in opt.eqns]
+    assert names.count('sin') == 1
+    assert 'exp' not in names and 'transpose' not in names and 'reshape' not in names
+    assert len(opt.eqns) < len(g.eqns)
+    check(f, x)
+
+
+def test_intermediate_buffers_are_reused():
+    def f(x, w):
+        for _ in range(4):
+            x = jnp.tanh(x @ w)      # dot outputs and kernel outputs alternate
+            x = jnp.exp(x) @ w
+        return x
+    x, w = _x((32, 32)), _x((32, 32), 1) * 0.1
+    prog = jax.jit(f).lower(x, w).program
+    n_kernel_outputs = sum(len(s.outs) for s in prog.steps if s.kind == 'kernel')
+    assert len(prog.slot_sizes) < n_kernel_outputs
+    check(f, x, w, rtol=1e-4)

@@ -1,0 +1,461 @@
+"""CUDA C for fused groups: the value emitter and elementwise (loop) kernels.
+
+A fused kernel computes its output values at one index per loop iteration. The emitter
+produces the C for "value of var v at index idx", recursively: an elementwise equation
+evaluates its operands at the same index, a structural one (broadcast, transpose,
+reshape, slice, rev, pad, concatenate) evaluates its operand at a mapped index, iota is
+the index itself, and a value from outside the group is a load from its buffer with
+stride arithmetic. Indices are tuples of C expressions; the kernel's own index uses the
+names i0, i1, ... (r*/j* in row kernels), so a value read at the kernel's own index is
+recognised by plain string equality and read at `i` (the contiguous fast path).
+Results are memoised per (var, index), so a value used twice is computed once.
+
+Generated code is header-free C++ accepted by both NVRTC and g++ (with the host shim):
+see kernels/tj_common.cuh for the helpers (tj_*) the primitives' lowerings name.
+"""
+import math
+import re
+
+import numpy as np
+
+from tinyjax import dtypes
+from tinyjax.core.ir import Literal, Var
+
+CODEGEN_VERSION = '1'
+BLOCK = 256
+
+_CTYPE = {
+    dtypes.bool_: 'bool', dtypes.int8: 'signed char', dtypes.uint8: 'unsigned char',
+    dtypes.int16: 'short', dtypes.uint16: 'unsigned short', dtypes.int32: 'int',
+    dtypes.uint32: 'unsigned int', dtypes.int64: 'long long',
+    dtypes.uint64: 'unsigned long long', dtypes.float16: 'float', dtypes.bfloat16: 'float',
+    dtypes.float32: 'float', dtypes.float64: 'double',
+}
+HALF = (dtypes.float16, dtypes.bfloat16)
+STRUCTURAL = {'broadcast_in_dim', 'reshape', 'squeeze', 'transpose', 'rev', 'slice', 'iota',
+              'pad', 'concatenate'}
+
+
+class NotFusible(Exception):
+    """The group cannot be generated as one kernel (the partitioner then splits it)."""
+
+
+def ctype(dtype):
+    """The C type a value of `dtype` is computed in (float16/bfloat16 compute in float)."""
+    try:
+        return _CTYPE[np.dtype(dtype)]
+    except KeyError:
+        raise NotFusible(f'dtype {np.dtype(dtype).name} has no kernel type') from None
+
+
+def storage_type(dtype):
+    dtype = np.dtype(dtype)
+    return 'unsigned short' if dtype in HALF else ctype(dtype)
+
+
+def supported_dtype(dtype):
+    return np.dtype(dtype) in _CTYPE
+
+
+def is_fusible(e):
+    """Elementwise or structural work the emitter can generate."""
+    if e.prim.multiple_results or len(e.outputs) != 1:
+        return False
+    avals = [e.outputs[0].aval] + [a.aval for a in e.inputs]
+    if not all(supported_dtype(a.dtype) for a in avals):
+        return False
+    name = e.prim.name
+    if name == 'nextafter' and e.outputs[0].aval.dtype in HALF:
+        return False   # computing in float would step by a float ulp, not a half ulp
+    return isinstance(e.prim.lowering, str) or name in STRUCTURAL
+
+
+def c_literal(value, dtype):
+    """A C expression for a scalar of `dtype` in its compute type."""
+    dtype = np.dtype(dtype)
+    ct = ctype(dtype)
+    v = np.asarray(value).astype(dtype if dtype not in HALF else np.float32).reshape(())
+    if dtype == dtypes.bool_:
+        return 'true' if bool(v) else 'false'
+    if dtypes.is_int(dtype):
+        iv = int(v)
+        if dtype == dtypes.int64 and iv == np.iinfo(np.int64).min:
+            return '(-9223372036854775807LL - 1)'
+        suffix = 'ULL' if dtypes.is_unsigned(dtype) else 'LL'
+        return f'(({ct}){iv}{suffix})'
+    if ct == 'float':
+        f = np.float32(v)
+        if not np.isfinite(f):
+            return f'tj_f32_bits({int(f.view(np.uint32))}u)'
+        return f'({np.format_float_scientific(f, unique=True)}f)'
+    d = np.float64(v)
+    if not np.isfinite(d):
+        return f'tj_f64_bits({int(d.view(np.uint64))}ull)'
+    return f'({np.format_float_scientific(d, unique=True)})'
+
+
+def _mul(a, b):
+    if a == '0' or b == '0':
+        return '0'
+    if a == '1':
+        return b
+    if b == '1':
+        return a
+    return f'{a} * {b}'
+
+
+def _add(a, b):
+    if a == '0':
+        return b
+    if b == '0':
+        return a
+    return f'{a} + {b}'
+
+
+def strides(shape):
+    out, acc = [], 1
+    for s in reversed(shape):
+        out.append(acc)
+        acc *= s
+    return tuple(reversed(out))
+
+
+class Space:
+    """The index space a kernel iterates: how its canonical indices are named.
+
+    `names(shape)` gives the canonical index tuple for a value of `shape` that lines up
+    with the space (same non-unit axes), or None. `flat(shape, idx)` is the fast linear
+    offset for such a value at the canonical index, or None.
+    """
+
+    def __init__(self, shape, prefix, flat_name):
+        self.shape = tuple(shape)
+        self.prefix, self.flat_name = prefix, flat_name
+        self.big = [s for s in self.shape if s != 1]
+
+    def names(self, shape):
+        if [s for s in shape if s != 1] != self.big:
+            return None
+        out, k = [], 0
+        for s in shape:
+            if s == 1:
+                out.append('0')
+            else:
+                out.append(f'{self.prefix}{k}')
+                k += 1
+        return tuple(out)
+
+    def flat(self, shape, idx):
+        names = self.names(shape)
+        return self.flat_name if names is not None and tuple(idx) == names else None
+
+    def declare(self, var, itype):
+        """Lines unravelling the flat counter `var` into the canonical names."""
+        big = self.big
+        lines = []
+        for k, s in enumerate(big):
+            inner = math.prod(big[k + 1:])
+            expr = var if inner == 1 else f'{var} / {inner}'
+            if k > 0:
+                expr = f'({expr}) % {s}'
+            lines.append(f'const {itype} {self.prefix}{k} = {expr};')
+        return lines
+
+
+class Emitter:
+    """Generates the statements computing values of a fused group."""
+
+    def __init__(self, eqns, itype, spaces):
+        self.defs = {}
+        for e in eqns:
+            for o in e.outputs:
+                self.defs[o] = e
+        self.itype = itype
+        self.spaces = spaces           # Space objects, tried in order for fast offsets
+        self.params = {}               # input var -> parameter name
+        self.scatter_reads = set()     # inputs read anywhere but at the kernel's own index
+        self.scopes = [([], {})]       # (lines, memo) stack, innermost last
+        self.inner_pattern = None      # regex of index names bound only in the inner scope
+        self.reductions = {}           # var -> (C name, canonical index) once computed
+        self.pending = set()           # reduction vars of the group not computed yet
+        self.inner_names = set()       # temporaries declared inside the inner loop
+        self.n_tmp = 0
+        self.flops = 0
+
+    # -- scopes ---------------------------------------------------------------------
+    def _tmp(self, prefix='v'):
+        self.n_tmp += 1
+        return f'{prefix}{self.n_tmp}'
+
+    def _scope_for(self, text):
+        """Hoist values that do not depend on the inner loop's index to the outer scope."""
+        if self.inner_pattern is None or len(self.scopes) == 1:
+            return self.scopes[-1]
+        for tok in re.findall(r'[A-Za-z_]\w*', text):
+            if self.inner_pattern.fullmatch(tok) or tok in self.inner_names:
+                return self.scopes[-1]
+        return self.scopes[0]
+
+    def _declare(self, scope, name, text):
+        scope[0].append(text)
+        if scope is not self.scopes[0]:
+            self.inner_names.add(name)
+
+    def push(self):
+        self.scopes.append(([], {}))
+
+    def pop(self):
+        return self.scopes.pop()[0]
+
+    def _lookup(self, key):
+        for _, memo in reversed(self.scopes):
+            if key in memo:
+                return memo[key]
+        return None
+
+    def _bind(self, key, ct, expr, key_text):
+        name = self._tmp()
+        scope = self._scope_for(key_text + ' ' + expr)
+        self._declare(scope, name, f'const {ct} {name} = {expr};')
+        scope[1][key] = name
+        return name
+
+    def index_temp(self, expr):
+        if re.fullmatch(r'[A-Za-z_]\w*|\d+', expr):
+            return expr
+        name = self._tmp('t')
+        self._declare(self._scope_for(expr), name, f'const {self.itype} {name} = {expr};')
+        return name
+
+    # -- values -----------------------------------------------------------------------
+    def value(self, atom, idx):
+        idx = tuple(idx)
+        if isinstance(atom, Literal):
+            return c_literal(np.asarray(atom.val), atom.aval.dtype)
+        key = (atom, idx)
+        hit = self._lookup(key)
+        if hit is not None:
+            return hit
+        if atom in self.reductions:
+            name, canon = self.reductions[atom]
+            if idx != canon:
+                raise NotFusible('a reduction result is read at another row than its own')
+            return name
+        if atom in self.pending:
+            raise NotFusible('a reduction result is needed before it is computed')
+        if atom not in self.defs:
+            return self._load(atom, idx)
+        e = self.defs[atom]
+        ct, expr = self._eqn_expr(e, idx)
+        key_text = ' '.join(idx) + ' ' + expr
+        if re.fullmatch(r'[A-Za-z_]\w*', expr):   # a structural op that only moved an index
+            self._scope_for(key_text)[1][key] = expr
+            return expr
+        return self._bind(key, ct, expr, key_text)
+
+    def offset(self, shape, idx):
+        for sp in self.spaces:
+            f = sp.flat(shape, idx)
+            if f is not None:
+                return f, True
+        terms = [_mul(i, str(st)) for i, st, s in zip(idx, strides(shape), shape) if s != 1]
+        off = '0'
+        for t in terms:
+            off = _add(off, t)
+        return off, False
+
+    def _load(self, var, idx):
+        if var not in self.params:
+            self.params[var] = f'in{len(self.params)}'
+        p = self.params[var]
+        off, _ = self.offset(var.aval.shape, idx)
+        if self.spaces[0].flat(var.aval.shape, idx) != 'i':
+            self.scatter_reads.add(var)   # not read where the kernel writes: no in-place reuse
+        dt = var.aval.dtype
+        raw = f'{p}[{off}]'
+        if dt == dtypes.float16:
+            raw = f'tj_h2f({raw})'
+        elif dt == dtypes.bfloat16:
+            raw = f'tj_bf2f({raw})'
+        return self._bind((var, idx), ctype(dt), raw, ' '.join(idx) + ' ' + off)
+
+    def _round(self, dtype, expr):
+        dtype = np.dtype(dtype)
+        if dtype == dtypes.float16:
+            return f'tj_rnd_h({expr})'
+        if dtype == dtypes.bfloat16:
+            return f'tj_rnd_bf({expr})'
+        return f'({ctype(dtype)})({expr})'
+
+    def _eqn_expr(self, e, idx):
+        """(C type, expression) of e's output at idx."""
+        name, p = e.prim.name, e.params
+        out = e.outputs[0].aval
+        oct_ = ctype(out.dtype)
+        if name in STRUCTURAL:
+            return oct_, self._structural(e, idx)
+        args = [self.value(a, idx if a.aval.ndim else ()) for a in e.inputs]
+        self.flops += 1
+        low = e.prim.lowering
+        if low == 'select':
+            which, cases = args[0], args[1:]
+            expr = cases[0]
+            if e.inputs[0].aval.dtype == dtypes.bool_:
+                expr = f'({which} ? {cases[1]} : {cases[0]})' if len(cases) == 2 else cases[0]
+            else:
+                for k in range(1, len(cases)):
+                    expr = f'({which} == {k} ? {cases[k]} : {expr})'
+            return oct_, expr
+        if low == 'convert':
+            return oct_, self._convert(args[0], e.inputs[0].aval.dtype, out.dtype)
+        expr = low.format(*args, **p)
+        return oct_, self._round(out.dtype, expr)
+
+    def _convert(self, x, src, dst):
+        src, dst = np.dtype(src), np.dtype(dst)
+        if dst == dtypes.bool_:
+            return f'({x} != ({ctype(src)})0)'
+        if dtypes.is_float(src) and dtypes.is_int(dst):
+            info = np.iinfo(dst)
+            lo, hi = c_literal(info.min, dst), c_literal(info.max, dst)
+            return f'tj_f2i<{ctype(dst)}, {ctype(src)}>({x}, {lo}, {hi})'
+        return self._round(dst, x)
+
+    # -- structural ops: map the output index to the operand's --------------------------
+    def _structural(self, e, idx):
+        name, p = e.prim.name, e.params
+        out_shape = e.outputs[0].aval.shape
+        if name == 'iota':
+            d = p['dimension']
+            i = '0' if out_shape[d] == 1 else idx[d]
+            return f'({ctype(p["dtype"])})({i})'
+        x = e.inputs[0]
+        xs = x.aval.shape
+        if name == 'broadcast_in_dim':
+            bd = p['broadcast_dimensions']
+            return self.value(x, tuple('0' if xs[k] == 1 else idx[d] for k, d in enumerate(bd)))
+        if name in ('reshape', 'squeeze'):
+            return self.value(x, self.reshape_index(out_shape, idx, xs))
+        if name == 'transpose':
+            inv = [None] * len(idx)
+            for k, src in enumerate(p['permutation']):
+                inv[src] = idx[k]
+            return self.value(x, tuple(inv))
+        if name == 'rev':
+            return self.value(x, tuple(f'({xs[d] - 1} - {i})' if d in p['dimensions'] and xs[d] != 1
+                                       else i for d, i in enumerate(idx)))
+        if name == 'slice':
+            st = p['strides'] or (1,) * len(xs)
+            return self.value(x, tuple(
+                '0' if xs[d] == 1 else self.index_temp(
+                    _add(str(s) if s else '0', _mul(str(k), i) if k != 1 else i))
+                for d, (i, s, k) in enumerate(zip(idx, p['start_indices'], st))))
+        if name == 'pad':
+            return self._pad(e, idx)
+        if name == 'concatenate':
+            return self._concat(e, idx)
+        raise NotFusible(name)
+
+    def reshape_index(self, out_shape, idx, in_shape):
+        if [s for s in out_shape if s != 1] == [s for s in in_shape if s != 1]:
+            big = iter([i for i, s in zip(idx, out_shape) if s != 1])
+            return tuple('0' if s == 1 else next(big) for s in in_shape)
+        flat, _ = self.offset(out_shape, idx)
+        flat = self.index_temp(flat)
+        res, first = [], True
+        for s, st in zip(in_shape, strides(in_shape)):
+            if s == 1:
+                res.append('0')
+                continue
+            expr = flat if st == 1 else f'({flat}) / {st}'
+            if not first:
+                expr = f'({expr}) % {s}'
+            first = False
+            res.append(self.index_temp(expr))
+        return tuple(res)
+
+    def _pad(self, e, idx):
+        x, pv = e.inputs
+        xs = x.aval.shape
+        conds, in_idx = [], []
+        for i, n, (lo, hi, it) in zip(idx, xs, e.params['padding_config']):
+            if n == 0:
+                return self.value(pv, ())
+            t = self.index_temp(_add(i, str(-lo)) if lo else i)
+            if it:
+                c = f'({t} >= 0 && {t} % {it + 1} == 0 && {t} / {it + 1} < {n})'
+                src = f'{t} / {it + 1}'
+            else:
+                c = f'({t} >= 0 && {t} < {n})'
+                src = t
+            conds.append(c)
+            in_idx.append('0' if n == 1 else self.index_temp(f'({c} ? {src} : 0)'))
+        ok = ' && '.join(conds) if conds else 'true'
+        xv = self.value(x, tuple(in_idx))
+        return f'(({ok}) ? {xv} : {self.value(pv, ())})'
+
+    def _concat(self, e, idx):
+        d = e.params['dimension']
+        pieces, start = [], 0
+        for x in e.inputs:
+            n = x.aval.shape[d]
+            if n:
+                pieces.append((x, start, n))
+            start += n
+        expr = None
+        for x, s, n in reversed(pieces):
+            local = '0' if n == 1 else self.index_temp(
+                f'tj_clampi<{self.itype}>({_add(idx[d], str(-s))}, 0, {n - 1})')
+            xi = tuple(local if k == d else i for k, i in enumerate(idx))
+            v = self.value(x, xi)
+            expr = v if expr is None else f'({idx[d]} < {s + n} ? {v} : {expr})'
+        return expr
+
+
+def store_expr(dtype, value):
+    dtype = np.dtype(dtype)
+    if dtype == dtypes.float16:
+        return f'tj_f2h({value})'
+    if dtype == dtypes.bfloat16:
+        return f'tj_f2bf({value})'
+    return value
+
+
+def index_type(sizes):
+    """32-bit indices when every size (and the stride loop's overshoot) fits in int."""
+    return 'int' if max(sizes, default=0) < 2 ** 31 - 2 ** 26 else 'long long'
+
+
+def signature(emitter, outputs, scalar):
+    ins = [f'const {storage_type(v.aval.dtype)}* __restrict__ {name}'
+           for v, name in emitter.params.items()]
+    outs = [f'{storage_type(v.aval.dtype)}* __restrict__ out{k}' for k, v in enumerate(outputs)]
+    return ', '.join(ins + outs + [scalar])
+
+
+def indent(lines, n):
+    return [' ' * n + ln if ln else ln for ln in lines]
+
+
+def generate_loop(kernel_name, eqns, roots, shape):
+    """An elementwise kernel over `shape` storing every root at the kernel's own index."""
+    n = math.prod(shape)
+    sizes = [n] + [v.aval.size for e in eqns for v in list(e.inputs) + e.outputs
+                   if isinstance(v, Var)]
+    it = index_type(sizes)
+    space = Space(shape, 'i', 'i')
+    em = Emitter(eqns, it, [space])
+    stores = []
+    for k, r in enumerate(roots):
+        names = space.names(r.aval.shape)
+        if names is None:
+            raise NotFusible(f'output {r.aval.str_short()} does not fit the space {shape}')
+        v = em.value(r, names)
+        stores.append(f'out{k}[i] = {store_expr(r.aval.dtype, v)};')
+    body = space.declare('i', it) + em.scopes[0][0] + stores
+    head = f'extern "C" __global__ void {kernel_name}({signature(em, roots, f"const {it} n")})'
+    src = [head + ' {',
+           f'  for ({it} i = ({it})blockIdx.x * blockDim.x + threadIdx.x; i < n;',
+           f'       i += ({it})blockDim.x * gridDim.x) {{']
+    src += indent(body, 4) + ['  }', '}']
+    return em, '\n'.join(src), it

@@ -1,0 +1,302 @@
+"""jit: trace once per signature, compile the graph to fused kernels, run the Program.
+
+A call flattens its arguments, splits off static ones, and looks up the trace cache by
+(argument tree, shapes, dtypes, weak types, static values). A miss traces the function
+abstractly (ShapedArrays, so Python control flow on traced values raises
+ConcretizationTypeError), and each device gets its own compiled Program.
+
+Called with tracers (inside grad, vmap or another jit), jit does not compile: it
+evaluates its traced graph in the surrounding context with eval_graph, so the outer
+transformation sees ordinary primitives and everything composes.
+"""
+import functools
+import inspect
+
+import numpy as np
+
+from tinyjax import backends, config, tree_util
+from tinyjax.compiler.program import Program
+from tinyjax.core import trace as core_trace
+from tinyjax.core.array import Array, ArrayImpl
+from tinyjax.core.ir import pretty_print
+from tinyjax.transforms.tracing import flatten_fun
+
+
+def jit(fun=None, *, static_argnums=None, static_argnames=None, donate_argnums=None,
+        donate_argnames=None, fuse=True, device=None, backend=None, inline=False,
+        keep_unused=False, abstracted_axes=None):
+    """Compile `fun`; usable as `jit(f, ...)`, `@jit` or `@jit(static_argnums=...)`."""
+    kw = dict(static_argnums=static_argnums, static_argnames=static_argnames,
+              donate_argnums=donate_argnums, donate_argnames=donate_argnames, fuse=fuse,
+              device=device, backend=backend)
+    if fun is None:
+        return lambda f: jit(f, **kw)
+    if not callable(fun):
+        raise TypeError(f'Expected a callable value, got {fun!r}')
+    return JitFunction(fun, **kw)
+
+
+def _as_tuple(x):
+    if x is None:
+        return ()
+    if isinstance(x, (int, str)):
+        return (x,)
+    return tuple(x)
+
+
+class _Entry:
+    def __init__(self, graph, out_tree, cacheable):
+        self.graph, self.out_tree, self.cacheable = graph, out_tree, cacheable
+        self.programs = {}
+
+
+class JitFunction:
+    def __init__(self, fun, static_argnums, static_argnames, donate_argnums, donate_argnames,
+                 fuse, device, backend):
+        functools.update_wrapper(self, fun)
+        self.fun, self.fuse = fun, fuse
+        self._device = device if device is not None else (
+            backends.devices(backend)[0] if backend is not None else None)
+        self.static_argnums = _as_tuple(static_argnums)
+        self.static_argnames = _as_tuple(static_argnames)
+        self.donate_argnums = _as_tuple(donate_argnums)
+        for n in self.static_argnums + self.donate_argnums:
+            if not isinstance(n, int):
+                raise TypeError(f'jit argnums must be ints, got {n!r}')
+        try:
+            self._sig = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self._sig = None
+        params = list(self._sig.parameters) if self._sig else []
+        # JAX infers static names from numbers and numbers from names.
+        names = set(self.static_argnames)
+        for i in self.static_argnums:
+            if 0 <= i < len(params):
+                names.add(params[i])
+        self._static_names = names
+        self._static_pos_from_names = {params.index(n) for n in self.static_argnames if n in params}
+        donate_names = _as_tuple(donate_argnames)
+        self._donate_pos = set(self.donate_argnums) | {
+            params.index(n) for n in donate_names if n in params}
+        self._cache = {}
+
+    # -- argument handling ------------------------------------------------------------
+    def _split(self, args, kwargs):
+        n = len(args)
+        static_pos = {i % n if -n <= i < n else i for i in self.static_argnums}
+        static_pos |= self._static_pos_from_names
+        statics, dyn_args = [], []
+        for i, a in enumerate(args):
+            if i in static_pos:
+                statics.append((i, _check_hashable(a)))
+            else:
+                dyn_args.append((i, a))
+        dyn_kwargs, static_kw = {}, []
+        for k, v in kwargs.items():
+            if k in self._static_names:
+                static_kw.append((k, _check_hashable(v)))
+            else:
+                dyn_kwargs[k] = v
+        return tuple(statics), tuple(sorted(static_kw, key=lambda kv: kv[0])), dyn_args, dyn_kwargs
+
+    def _call_with(self, statics, static_kw, dyn_positions, nargs):
+        fun = self.fun
+
+        def f(*dyn, **dyn_kw):
+            full = [None] * nargs
+            for i, v in statics:
+                full[i] = v
+            for i, v in zip(dyn_positions, dyn):
+                full[i] = v
+            return fun(*full, **dict(static_kw), **dyn_kw)
+        f.__name__ = getattr(fun, '__name__', 'fun')
+        return f
+
+    def _prepare(self, args, kwargs):
+        statics, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        dyn_positions = [i for i, _ in dyn_args]
+        dyn = tuple(a for _, a in dyn_args)
+        leaves, in_tree = tree_util.tree_flatten((dyn, dyn_kwargs))
+        arrays = [_leaf_array(x, self._arg_name(dyn_positions, dyn, k)) for k, x in enumerate(leaves)]
+        # x64 changes what tracing produces (default dtypes), so it is part of the key.
+        key = (in_tree, tuple(a.aval for a in arrays), statics, static_kw,
+               config.read('jax_enable_x64'))
+        entry = self._cache.get(key)
+        if entry is None:
+            f = self._call_with(statics, static_kw, dyn_positions, len(args))
+            store = []
+            flat = flatten_fun(f, in_tree, store)
+            graph, _ = core_trace.make_graph(flat, [a.aval for a in arrays],
+                                             name=getattr(self.fun, '__name__', 'fun'))
+            cacheable = not any(isinstance(c, core_trace.Tracer) for c in graph.consts)
+            entry = _Entry(graph, store[0], cacheable)
+            if cacheable:
+                self._cache[key] = entry
+        donated = self._donated_leaves(dyn_positions, dyn, len(leaves))
+        return entry, arrays, donated
+
+    def _arg_name(self, positions, dyn, k):
+        return f'argument {k}'
+
+    def _donated_leaves(self, positions, dyn, n_leaves):
+        if not self._donate_pos:
+            return ()
+        out, start = [], 0
+        for pos, a in zip(positions, dyn):
+            cnt = len(tree_util.tree_leaves(a))
+            if pos in self._donate_pos:
+                out.extend(range(start, start + cnt))
+            start += cnt
+        return tuple(out)
+
+    def _device_for(self, arrays):
+        if self._device is not None:
+            return self._device
+        for a in arrays:
+            if isinstance(a, ArrayImpl):
+                return a.device
+        return backends.default_device()
+
+    # -- calling -------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        entry, arrays, donated = self._prepare(args, kwargs)
+        if (any(isinstance(a, core_trace.Tracer) for a in arrays) or not entry.cacheable):
+            outs = core_trace.eval_graph(entry.graph, *arrays)
+            return tree_util.tree_unflatten(entry.out_tree, outs)
+        for a in arrays:
+            if a.is_deleted():
+                raise RuntimeError(f'Array has been deleted with shape={a.aval.str_short()}: '
+                                   'it was donated to an earlier jit call.')
+        dev = self._device_for(arrays)
+        prog = self._program(entry, dev, donated)
+        outs = prog(arrays, entry.graph.consts)
+        for i in donated:
+            arrays[i].delete()     # the Program may have reused its memory
+        return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _program(self, entry, dev, donated=()):
+        key = (id(dev), donated)
+        prog = entry.programs.get(key)
+        if prog is None:
+            prog = entry.programs[key] = Program(entry.graph, dev, self.fuse, donated)
+        return prog
+
+    def lower(self, *args, **kwargs):
+        entry, arrays, donated = self._prepare(args, kwargs)
+        if not entry.cacheable:
+            raise TypeError('jit(...).lower() got a function closing over traced values')
+        dev = self._device_for(arrays)
+        return Lowered(self, entry, self._program(entry, dev, donated))
+
+    def eval_shape(self, *args, **kwargs):
+        from tinyjax.api import ShapeDtypeStruct
+        entry, _, _ = self._prepare(args, kwargs)
+        return tree_util.tree_unflatten(entry.out_tree, [
+            ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in entry.graph.out_avals])
+
+    def trace(self, *args, **kwargs):
+        return self._prepare(args, kwargs)[0].graph
+
+    def clear_cache(self):
+        self._cache.clear()
+
+    def _cache_size(self):
+        return len(self._cache)
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def __repr__(self):
+        return f'<jit {getattr(self.fun, "__name__", self.fun)!r}>'
+
+
+def _check_hashable(v):
+    try:
+        hash(v)
+    except TypeError as e:
+        raise ValueError(
+            'Non-hashable static arguments are not supported. An error occurred while trying '
+            f'to hash an object of type {type(v)}, {v!r}. The error was:\nTypeError: {e}\n'
+            'Pass it as a tuple, or as a dynamic (array) argument.') from None
+    return v
+
+
+def _leaf_array(x, what):
+    if isinstance(x, Array):
+        return x
+    if isinstance(x, (bool, int, float, complex, np.ndarray, np.generic)) or \
+            hasattr(x, '__cuda_array_interface__'):
+        return core_trace.as_array(x)
+    raise TypeError(f'Error interpreting {what} to a jit-compiled function: value {x!r} of '
+                    f'type {type(x)} is not a valid JAX type (arrays, scalars, and pytrees '
+                    'of them). Mark it static (static_argnums) if it is a Python value.')
+
+
+class Lowered:
+    """What `jit(f).lower(*args)` returns: the optimised graph and the generated CUDA C."""
+
+    def __init__(self, jitfn, entry, program):
+        self._jit, self._entry, self.program = jitfn, entry, program
+
+    def as_text(self):
+        prog = self.program
+        owner = {}
+        for s in prog.steps:
+            label = s.kernel.name if s.kind == 'kernel' else (
+                'cuBLAS/NumPy matmul' if s.kind == 'dot' else f'opaque ({s.eqn.prim.name})')
+            for e in (s.kernel.eqns if s.kind == 'kernel' else [s.eqn]):
+                owner.setdefault(id(e), []).append(label)
+        lines = pretty_print(prog.graph).split('\n')
+        eqn_lines = lines[1:1 + len(prog.graph.eqns)] if prog.graph.eqns else []
+        width = max((len(x) for x in eqn_lines), default=0)
+        out = [lines[0]]
+        for e, ln in zip(prog.graph.eqns, eqn_lines):
+            out.append(f'{ln.ljust(width)}  # {", ".join(owner.get(id(e), ["?"]))}')
+        out += lines[1 + len(eqn_lines):]
+        out.append('')
+        out.append(f'{len(prog.kernels)} kernel(s), {len(prog.steps)} step(s)'
+                   f'{"" if prog.fused else " (fusion off)"}:')
+        for s in prog.steps:
+            if s.kind == 'kernel':
+                k = s.kernel
+                out.append(f'  {k.name}: {k.kind} over {list(k.shape)} fuses '
+                           f'{"+".join(k.prims)}; reads {k.bytes_read} B, writes '
+                           f'{k.bytes_written} B, {k.flops} flops')
+            else:
+                out.append(f'  {s.eqn.prim.name}: {s.kind}')
+        return '\n'.join(out)
+
+    def as_cuda(self):
+        return self.program.source()
+
+    def compile(self):
+        self.program._compile()
+        return Compiled(self)
+
+
+class Compiled:
+    def __init__(self, lowered):
+        self.lowered, self.program = lowered, lowered.program
+
+    @property
+    def kernels(self):
+        return [dict(name=k.name, kind=k.kind, prims=list(k.prims), shape=k.shape,
+                     bytes_read=k.bytes_read, bytes_written=k.bytes_written, flops=k.flops)
+                for k in self.program.kernels]
+
+    def cost_analysis(self):
+        ks = self.program.kernels
+        return {'flops': sum(k.flops for k in ks),
+                'bytes accessed': sum(k.bytes_read + k.bytes_written for k in ks),
+                'kernels': len(ks)}
+
+    def as_text(self):
+        return self.lowered.as_text()
+
+    def as_cuda(self):
+        return self.lowered.as_cuda()
+
+    def __call__(self, *args, **kwargs):
+        return self.lowered._jit(*args, **kwargs)
