@@ -1,4 +1,4 @@
-# tinyjax in a container. The default command runs the main job (the demo).
+# tinyjax in a container. The default command runs the main job (the MLP trainer).
 #
 #   docker build -t tinyjax .                              # GPU: CUDA 13 runtime image
 #   docker run --gpus all tinyjax
@@ -42,4 +42,4 @@ COPY . .
 # tinyjax/_kernels. The check runs outside the source tree so it sees the installed copy.
 RUN pip install --no-deps --force-reinstall . \
  && cd / && python -c "import tinyjax; print('tinyjax', tinyjax.__version__, 'kernels at', tinyjax.kernels_dir())"
-CMD ["python", "-m", "tinyjax.examples.demo"]
+CMD ["python", "-m", "tinyjax.examples.train_mlp"]

@@ -26,3 +26,4 @@ from tinyjax.tree_util import tree_map, tree_leaves, tree_structure  # noqa: F40
 
 from tinyjax import tree  # noqa: F401,E402  (jax.tree.map and friends)
 from tinyjax.transforms.jit import jit  # noqa: F401,E402
+from tinyjax import random  # noqa: F401,E402

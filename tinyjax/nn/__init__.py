@@ -175,3 +175,4 @@ def glu(x, axis=-1):
     a, b = jnp.split(asarray(x), 2, axis=axis)
     return a * sigmoid(b)
 
+from tinyjax.nn import initializers  # noqa: E402,F401
