@@ -57,17 +57,44 @@ def supported_dtype(dtype):
     return np.dtype(dtype) in _CTYPE
 
 
+def lowering_template(e, var):
+    """The C expression template for output `var` of e, or None if e has none.
+
+    A lowering is a format string, or a dict naming a header it needs and either one
+    'expr' or one expression per output ('outputs'), for multi-result primitives like
+    threefry2x32 whose outputs share an index space."""
+    low = e.prim.lowering
+    if isinstance(low, str):
+        return low
+    if isinstance(low, dict):
+        if 'outputs' in low:
+            return low['outputs'][e.outputs.index(var)]
+        return low.get('expr')
+    return None
+
+
+def headers_needed(eqns):
+    return sorted({e.prim.lowering['header'] for e in eqns
+                   if isinstance(e.prim.lowering, dict) and 'header' in e.prim.lowering})
+
+
 def is_fusible(e):
     """Elementwise or structural work the emitter can generate."""
-    if e.prim.multiple_results or len(e.outputs) != 1:
+    low = e.prim.lowering
+    multi = isinstance(low, dict) and 'outputs' in low
+    if (e.prim.multiple_results or len(e.outputs) != 1) and not multi:
         return False
-    avals = [e.outputs[0].aval] + [a.aval for a in e.inputs]
+    if multi and len({o.aval.shape for o in e.outputs}) != 1:
+        return False
+    if isinstance(low, dict) and any(lowering_template(e, o) is None for o in e.outputs):
+        return False
+    avals = [o.aval for o in e.outputs] + [a.aval for a in e.inputs]
     if not all(supported_dtype(a.dtype) for a in avals):
         return False
     name = e.prim.name
     if name == 'nextafter' and e.outputs[0].aval.dtype in HALF:
         return False   # computing in float would step by a float ulp, not a half ulp
-    return isinstance(e.prim.lowering, str) or name in STRUCTURAL
+    return lowering_template(e, e.outputs[0]) is not None or name in STRUCTURAL
 
 
 def c_literal(value, dtype):
@@ -246,7 +273,7 @@ class Emitter:
         if atom not in self.defs:
             return self._load(atom, idx)
         e = self.defs[atom]
-        ct, expr = self._eqn_expr(e, idx)
+        ct, expr = self._eqn_expr(e, idx, atom)
         key_text = ' '.join(idx) + ' ' + expr
         if re.fullmatch(r'[A-Za-z_]\w*', expr):   # a structural op that only moved an index
             self._scope_for(key_text)[1][key] = expr
@@ -287,16 +314,16 @@ class Emitter:
             return f'tj_rnd_bf({expr})'
         return f'({ctype(dtype)})({expr})'
 
-    def _eqn_expr(self, e, idx):
-        """(C type, expression) of e's output at idx."""
+    def _eqn_expr(self, e, idx, var):
+        """(C type, expression) of e's output `var` at idx."""
         name, p = e.prim.name, e.params
-        out = e.outputs[0].aval
+        out = var.aval
         oct_ = ctype(out.dtype)
         if name in STRUCTURAL:
             return oct_, self._structural(e, idx)
         args = [self.value(a, idx if a.aval.ndim else ()) for a in e.inputs]
         self.flops += 1
-        low = e.prim.lowering
+        low = lowering_template(e, var)
         if low == 'select':
             which, cases = args[0], args[1:]
             expr = cases[0]

@@ -140,9 +140,9 @@ class Partition:
         for k in reversed(range(len(self.eqns))):
             e = self.eqns[k]
             if self.kinds[k] == 'ew':
-                out = e.outputs[0]
-                cgroups, materialize = set(), out in self.outset
-                for c in self.consumers[out]:
+                cgroups = set()
+                materialize = any(o in self.outset for o in e.outputs)
+                for c in (c for o in e.outputs for c in self.consumers[o]):
                     for g in self.member[c]:
                         if self.groups[g].kind in ('loop', 'row'):
                             cgroups.add(g)

@@ -47,6 +47,8 @@ def module_source(kernels):
             '#include "tj_common.cuh"']
     if any(k.kind == 'row' for k in kernels):
         head.append('#include "tj_reduce.cuh"')
+    for name in fusion.codegen.headers_needed([e for k in kernels for e in k.eqns]):
+        head.append(f'#include "{name}"')
     return '\n'.join(head) + '\n\n' + '\n\n'.join(k.source for k in kernels) + '\n'
 
 
