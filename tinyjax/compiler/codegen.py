@@ -84,7 +84,7 @@ def is_fusible(e):
     multi = isinstance(low, dict) and 'outputs' in low
     if (e.prim.multiple_results or len(e.outputs) != 1) and not multi:
         return False
-    if multi and len({o.aval.shape for o in e.outputs}) != 1:
+    if multi and (len({o.aval.shape for o in e.outputs}) != 1 or 'statement' not in low):
         return False
     if isinstance(low, dict) and any(lowering_template(e, o) is None for o in e.outputs):
         return False
@@ -273,12 +273,27 @@ class Emitter:
         if atom not in self.defs:
             return self._load(atom, idx)
         e = self.defs[atom]
+        if len(e.outputs) > 1:
+            return self._statement(e, idx, atom)
         ct, expr = self._eqn_expr(e, idx, atom)
         key_text = ' '.join(idx) + ' ' + expr
         if re.fullmatch(r'[A-Za-z_]\w*', expr):   # a structural op that only moved an index
             self._scope_for(key_text)[1][key] = expr
             return expr
         return self._bind(key, ct, expr, key_text)
+
+    def _statement(self, e, idx, atom):
+        """A multi-result primitive: one statement computes all its outputs at idx."""
+        args = [self.value(a, idx if a.aval.ndim else ()) for a in e.inputs]
+        names = [self._tmp() for _ in e.outputs]
+        scope = self._scope_for(' '.join(idx) + ' ' + ' '.join(args))
+        for n, o in zip(names, e.outputs):
+            self._declare(scope, n, f'{ctype(o.aval.dtype)} {n};')
+        scope[0].append(e.prim.lowering['statement'].format(*args, *names, **e.params))
+        for n, o in zip(names, e.outputs):
+            scope[1][(o, idx)] = n
+        self.flops += 1
+        return names[e.outputs.index(atom)]
 
     def offset(self, shape, idx):
         for sp in self.spaces:
