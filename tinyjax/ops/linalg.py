@@ -47,11 +47,17 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element
         compute = np.dtype(np.int32)
     size = lambda a, ds: int(np.prod([a.shape[d] for d in ds], dtype=np.int64))
     nb = size(lhs, lb)
-    l3 = xp.transpose(lhs, list(lb) + lf + list(lc)).astype(compute).reshape(nb, size(lhs, lf), size(lhs, lc))
-    r3 = xp.transpose(rhs, list(rb) + list(rc) + rf).astype(compute).reshape(nb, size(rhs, rc), size(rhs, rf))
-    out = xp.matmul(l3, r3)
+    l3 = xp.transpose(lhs, list(lb) + lf + list(lc)).astype(compute, copy=False)
+    l3 = l3.reshape(nb, size(lhs, lf), size(lhs, lc))
+    r3 = xp.transpose(rhs, list(rb) + list(rc) + rf).astype(compute, copy=False)
+    r3 = r3.reshape(nb, size(rhs, rc), size(rhs, rf))
+    if l3.shape[2] == 1:
+        # An outer product (per-example gradients): BLAS gains nothing with K = 1.
+        out = l3 * r3
+    else:
+        out = xp.matmul(l3, r3)
     shape = [lhs.shape[d] for d in lb] + [lhs.shape[d] for d in lf] + [rhs.shape[d] for d in rf]
-    return out.reshape(shape).astype(out_dtype)
+    return out.reshape(shape).astype(out_dtype, copy=False)
 
 
 def _dot_jvp(primals, tangents, **params):
@@ -73,20 +79,36 @@ def _transpose_side(ct, other, self_aval, self_c, self_b, other_c, other_b, ct_s
     """Cotangent of one operand: contract ct with the other operand over the other's free dims."""
     nb = len(self_b)
     other_free = _free(common.aval_of(other).ndim, other_c, other_b)
-    dn = ((tuple(ct_other_free), tuple(other_free)), (tuple(range(nb)), tuple(other_b)))
-    res = dot_general_p.bind(ct, other, dimension_numbers=dn, precision=params['precision'],
-                             preferred_element_type=None)
-    # res axes: batch, self free (in order), then other's contracting dims in sorted order.
-    order_c = sorted(range(len(other_c)), key=lambda j: other_c[j])
-    src = [0] * self_aval.ndim
-    for i, d in enumerate(self_b):
-        src[d] = i
     self_free = _free(self_aval.ndim, self_c, self_b)
-    for k, d in enumerate(self_free):
-        src[d] = nb + k
-    for rank, j in enumerate(order_c):
-        src[self_c[j]] = nb + len(self_free) + rank
-    out = structural.transpose(res, tuple(src))
+    # The product's axes are: batch, then ct's kept axes (this operand's free dims) and the
+    # other's kept axes (its contracting dims, matching this operand's contracting dims),
+    # in operand order. Either order works; take the one needing no transpose if any.
+    order_c = sorted(range(len(other_c)), key=lambda j: other_c[j])
+    place = {}
+    for ct_first in (True, False):
+        src = [0] * self_aval.ndim
+        for i, d in enumerate(self_b):
+            src[d] = i
+        free_at = nb if ct_first else nb + len(other_c)
+        contract_at = nb + len(self_free) if ct_first else nb
+        for k, d in enumerate(self_free):
+            src[d] = free_at + k
+        for rank, j in enumerate(order_c):
+            src[self_c[j]] = contract_at + rank
+        place[ct_first] = tuple(src)
+    ct_first = place[True] == tuple(range(self_aval.ndim)) or \
+        place[False] != tuple(range(self_aval.ndim))
+    ct_dims = (tuple(ct_other_free), tuple(range(nb)))
+    other_dims = (tuple(other_free), tuple(other_b))
+    if ct_first:
+        dn = ((ct_dims[0], other_dims[0]), (ct_dims[1], other_dims[1]))
+        res = dot_general_p.bind(ct, other, dimension_numbers=dn, precision=params['precision'],
+                                 preferred_element_type=None)
+    else:
+        dn = ((other_dims[0], ct_dims[0]), (other_dims[1], ct_dims[1]))
+        res = dot_general_p.bind(other, ct, dimension_numbers=dn, precision=params['precision'],
+                                 preferred_element_type=None)
+    out = structural.transpose(res, place[ct_first])
     return structural.elementwise().convert(out, self_aval.dtype)
 
 
