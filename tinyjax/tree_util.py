@@ -6,25 +6,31 @@ _registry = {}
 
 
 class PyTreeDef:
-    __slots__ = ('kind', 'aux', 'children', 'num_leaves')
+    __slots__ = ('kind', 'aux', 'children', 'num_leaves', '_k', '_h')
 
     def __init__(self, kind, aux, children):
         self.kind, self.aux, self.children = kind, aux, tuple(children)
         self.num_leaves = 1 if kind == 'leaf' else sum(c.num_leaves for c in self.children)
+        self._k = self._h = None
 
     @property
     def num_nodes(self):
         return 1 + sum(c.num_nodes for c in self.children)
 
     def _key(self):
-        return (self.kind if isinstance(self.kind, str) else id(self.kind),
-                _hashable(self.aux), tuple(c._key() for c in self.children))
+        # Computed once: treedefs are immutable, and jit hashes one on every call.
+        if self._k is None:
+            self._k = (self.kind if isinstance(self.kind, str) else id(self.kind),
+                       _hashable(self.aux), tuple(c._key() for c in self.children))
+        return self._k
 
     def __eq__(self, other):
-        return isinstance(other, PyTreeDef) and self._key() == other._key()
+        return self is other or (isinstance(other, PyTreeDef) and self._key() == other._key())
 
     def __hash__(self):
-        return hash(self._key())
+        if self._h is None:
+            self._h = hash(self._key())
+        return self._h
 
     def unflatten(self, leaves):
         return tree_unflatten(self, leaves)
