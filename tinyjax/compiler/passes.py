@@ -9,7 +9,7 @@ are not graph outputs, since weakness never changes what a kernel computes.
 import numpy as np
 
 from tinyjax.core.array import from_numpy
-from tinyjax.core.ir import Eqn, Graph, Literal, Var
+from tinyjax.core.ir import Eqn, Graph, Literal, Var, dce
 
 
 
@@ -29,20 +29,6 @@ def _rebuild(graph, eqns, subst):
     new_eqns = [Eqn(e.prim, [sub(a) for a in e.inputs], e.params, e.outputs) for e in eqns]
     return Graph(graph.invars, new_eqns, [sub(a) for a in graph.outvars],
                  graph.constvars, graph.consts)
-
-
-def dce(graph):
-    """Drop equations none of whose outputs is used (every primitive here is pure)."""
-    live = {v for v in graph.outvars if isinstance(v, Var)}
-    kept = []
-    for e in reversed(graph.eqns):
-        if any(o in live for o in e.outputs):
-            kept.append(e)
-            live.update(a for a in e.inputs if isinstance(a, Var))
-    kept.reverse()
-    used_consts = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
-    return Graph(graph.invars, kept, graph.outvars,
-                 [v for v, _ in used_consts], [c for _, c in used_consts])
 
 
 def _literal_key(lit):

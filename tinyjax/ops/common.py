@@ -81,3 +81,23 @@ def check_same_dtypes(op, avals):
         raise TypeError(f'{op} requires arguments to have the same dtypes, got {shown}. '
                         'Convert them first (x.astype(...)), or use tinyjax.numpy, which '
                         'promotes types.')
+
+
+def align_elementwise_batch(args, dims):
+    """Operands of an elementwise op with the batch axis moved to the front: unbatched
+    0-d operands stay 0-d (they broadcast), every other operand gets the full shape."""
+    from tinyjax.ops import structural
+    size = batch_size(args, dims)
+    per_example = [aval_of(x).shape if d is None else
+                   aval_of(x).shape[:d] + aval_of(x).shape[d + 1:] for x, d in zip(args, dims)]
+    shape = next((s for s in per_example if s != ()), ())
+    full = (size,) + shape
+    out = []
+    for x, d, s in zip(args, dims, per_example):
+        if d is None:
+            out.append(x if s == () else
+                       structural.broadcast_in_dim(x, full, tuple(range(1, len(full)))))
+        else:
+            x = move_batch_axis(x, d, 0)
+            out.append(x if s == shape else structural.broadcast_in_dim(x, full, (0,)))
+    return out

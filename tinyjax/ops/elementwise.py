@@ -54,24 +54,8 @@ def _unbroadcast(ct, aval):
 
 
 def _batch_elementwise(prim):
-    """Batch axis to the front; 0-d unbatched operands stay, the rest broadcast to match."""
     def rule(args, dims, **params):
-        from tinyjax.ops import structural
-        size = common.batch_size(args, dims)
-        per_example = [common.aval_of(x).shape if d is None else
-                       common.aval_of(x).shape[:d] + common.aval_of(x).shape[d + 1:]
-                       for x, d in zip(args, dims)]
-        shape = next((s for s in per_example if s != ()), ())
-        full = (size,) + shape
-        out = []
-        for x, d, s in zip(args, dims, per_example):
-            if d is None:
-                out.append(x if s == () else
-                           structural.broadcast_in_dim(x, full, tuple(range(1, len(full)))))
-            else:
-                x = common.move_batch_axis(x, d, 0)
-                out.append(x if s == shape else structural.broadcast_in_dim(x, full, (0,)))
-        return prim.bind(*out, **params), 0
+        return prim.bind(*common.align_elementwise_batch(args, dims), **params), 0
     return rule
 
 

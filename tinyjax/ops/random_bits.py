@@ -92,23 +92,7 @@ def _threefry_jvp(primals, tangents):
 
 
 def _threefry_batch(args, dims):
-    """Batch axis to the front; unbatched 0-d operands stay 0-d, the rest broadcast."""
-    from tinyjax.ops import structural
-    size = common.batch_size(args, dims)
-    per_example = [common.aval_of(x).shape if d is None else
-                   common.aval_of(x).shape[:d] + common.aval_of(x).shape[d + 1:]
-                   for x, d in zip(args, dims)]
-    shape = next((s for s in per_example if s != ()), ())
-    full = (size,) + shape
-    out = []
-    for x, d, s in zip(args, dims, per_example):
-        if d is None:
-            out.append(x if s == () else
-                       structural.broadcast_in_dim(x, full, tuple(range(1, len(full)))))
-        else:
-            x = common.move_batch_axis(x, d, 0)
-            out.append(x if s == shape else structural.broadcast_in_dim(x, full, (0,)))
-    return threefry2x32_p.bind(*out), [0, 0]
+    return threefry2x32_p.bind(*common.align_elementwise_batch(args, dims)), [0, 0]
 
 
 threefry2x32_p = common.define('threefry2x32', _threefry_abstract, _threefry_impl,
