@@ -10,9 +10,14 @@ from tinyjax.transforms.pmap import ShardedArray
 
 @pytest.fixture(autouse=True)
 def eight_cpus():
+    # The CPU tests run on 8 CPU devices even where a GPU is the default backend; the
+    # gpu-marked tests switch the platform back themselves.
+    platform = jax.config.read('jax_platforms')
     jax.config.update('jax_num_cpu_devices', 8)
+    jax.config.update('jax_platforms', 'cpu')
     yield
     jax.config.update('jax_num_cpu_devices', 1)
+    jax.config.update('jax_platforms', platform)
 
 
 def _x(*shape, seed=0):
@@ -27,7 +32,7 @@ def test_devices_and_sharded_result():
     assert [s.device.id for s in y.shards] == list(range(8))
     np.testing.assert_allclose(np.asarray(y), np.sin(x) * 2, rtol=1e-6)
     np.testing.assert_allclose(y[3], np.sin(x[3]) * 2, rtol=1e-6)
-    np.testing.assert_allclose(y + 1, np.sin(x) * 2 + 1, rtol=1e-6)
+    np.testing.assert_allclose(y + 1, np.sin(x) * 2 + 1, rtol=1e-6, atol=1e-6)   # compiled sinf: 1 ulp
     z = jax.pmap(lambda v: v * 3)(y)                     # shards feed the next pmap directly
     assert all(a.device is b.device for a, b in zip(z.shards, y.shards))
     np.testing.assert_allclose(np.asarray(z), np.sin(x) * 6, rtol=1e-6)
@@ -106,3 +111,175 @@ def test_errors():
         jax.pmap(lambda v: lax.psum(v, 'j'), axis_name='i')(jnp.ones((2, 3)))
     with pytest.raises(ValueError, match='unique'):
         jax.pmap(lambda v: lax.ppermute(v, 'i', [(0, 1), (1, 1)]), axis_name='i')(jnp.ones((2, 3)))
+
+
+# --- compiled pmap: one trace per signature, segments between collectives ----------------
+def test_more_collectives_against_numpy():
+    n = 8
+    x = _x(n, 8, 3, seed=7)
+    run = lambda f: np.asarray(jax.pmap(f, axis_name='i')(x))
+    np.testing.assert_allclose(run(lambda v: lax.all_gather(v, 'i', axis=1)),
+                               np.broadcast_to(np.moveaxis(x, 0, 1)[None], (n, 8, n, 3)))
+    np.testing.assert_allclose(run(lambda v: lax.all_gather(v, 'i', axis=1, tiled=True)),
+                               np.broadcast_to(np.concatenate(list(x), 1)[None], (n, 8, n * 3)))
+    np.testing.assert_allclose(run(lambda v: lax.psum_scatter(v, 'i')), x.sum(0), rtol=1e-5)
+    want = np.stack([np.concatenate([x[j][i:i + 1] for j in range(n)], 0) for i in range(n)])
+    np.testing.assert_allclose(run(lambda v: lax.all_to_all(v, 'i', 0, 0, tiled=True)), want)
+    ints = np.arange(n * 4, dtype=np.int32).reshape(n, 4)
+    got = jax.pmap(lambda v: lax.psum(v, 'i'), axis_name='i')(ints)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(np.asarray(got), np.broadcast_to(ints.sum(0), ints.shape))
+    perm = [(i, (i + 3) % n) for i in range(0, n, 2)]       # half the members get zeros
+    want = np.zeros_like(x)
+    for s, d in perm:
+        want[d] = x[s]
+    np.testing.assert_allclose(run(lambda v: lax.ppermute(v, 'i', perm)), want)
+    np.testing.assert_allclose(run(lambda v: lax.pshuffle(v, 'i', list(range(n))[::-1])), x[::-1])
+
+
+def test_compiled_once_per_signature_and_split_at_collectives():
+    traces = []
+
+    def f(v, scale):
+        traces.append(1)
+        h = jnp.tanh(v) * scale
+        return lax.psum(h, 'i') + jnp.exp(v)
+    p = jax.pmap(f, axis_name='i', static_broadcasted_argnums=1)
+    x = _x(8, 5)
+    for _ in range(3):
+        out = p(x, 2.0)
+    assert len(traces) == 1 and p.trace_count == 1 and p._cache_size() == 1
+    np.testing.assert_allclose(np.asarray(out), np.tanh(x).sum(0) * 2 + np.exp(x), rtol=1e-5, atol=1e-6)
+    p(x, 3.0)                                   # a new static value traces again
+    p(_x(8, 6), 2.0)                            # so does a new shape
+    p(_x(4, 5), 2.0)                            # and a new device count
+    assert p.trace_count == 4
+    prog = next(iter(p._cache.values())).program
+    assert [s.kind for s in prog.steps] == ['segment', 'collective', 'segment']
+    assert all(len(s.programs) == 8 for s in prog.steps if s.kind == 'segment')
+    # Each segment is a jit Program: the elementwise work before psum is one fused kernel.
+    assert len(prog.steps[0].programs[0].kernels) == 1
+
+
+def test_compiled_matches_interpreted_spmd_eval():
+    from tinyjax.core.trace import make_graph
+    from tinyjax.transforms import batching
+    from tinyjax.transforms.spmd import spmd_eval
+    x = _x(8, 4, seed=3)
+
+    def f(v):
+        m = lax.pmax(v, 'i')
+        return lax.all_gather(jnp.sin(v - m), 'i', tiled=True).sum() + lax.axis_index('i')
+    compiled = np.asarray(jax.pmap(f, axis_name='i')(x))
+    devs = jax.devices()
+    batching._axis_names.append(('i', 8))
+    try:
+        g, _ = make_graph(lambda v: [f(v)], [jnp.asarray(x[0]).aval])
+    finally:
+        batching._axis_names.pop()
+    shards = [[jax.device_put(x[k], d) for k, d in enumerate(devs)]]
+    interp = np.asarray([np.asarray(s) for s in spmd_eval(g, shards, 'i', devs)[0]])
+    np.testing.assert_allclose(compiled, interp, rtol=1e-5)
+
+
+def test_sharded_array_behaviour_and_donation():
+    x = _x(8, 3)
+    y = jax.pmap(lambda v: v * 2)(x)
+    assert len(y) == 8 and y.ndim == 2 and y.dtype == np.float32
+    assert len(y.addressable_shards) == 8 and len(y.devices()) == 8
+    assert y.block_until_ready() is y
+    np.testing.assert_allclose(y[2:5], 2 * x[2:5])
+    np.testing.assert_allclose(jnp.sum(y, axis=0), (2 * x).sum(0), rtol=1e-5)
+    np.testing.assert_allclose(jax.jit(lambda a: a.T @ a)(y), (2 * x).T @ (2 * x), rtol=1e-4)
+    shards_before = [s._buf for s in y.shards]
+    p = jax.pmap(lambda v: jnp.exp(v) + 1, donate_argnums=0)
+    z = p(y)
+    np.testing.assert_allclose(np.asarray(z), np.exp(2 * x) + 1, rtol=1e-5)
+    assert y.is_deleted()
+    with pytest.raises(RuntimeError, match='deleted'):
+        p(y)
+    # The program wrote its result over the donated shards' memory.
+    assert any(np.shares_memory(a, s._buf) for a, s in zip(shards_before, z.shards))
+    w = jnp.ones(3)
+    out = jax.pmap(lambda v, c: v + c, in_axes=(0, None), donate_argnums=(0, 1))(x, w)
+    np.testing.assert_allclose(np.asarray(out), x + 1)
+
+
+def test_literals_constants_and_outputs_of_every_kind():
+    c = jnp.asarray(_x(3, seed=9))
+    x = _x(8, 3)
+    out = jax.pmap(lambda v: (v, lax.psum(1, 'i'), v * c, jnp.float32(2.0)), axis_name='i')(x)
+    np.testing.assert_allclose(np.asarray(out[0]), x)
+    np.testing.assert_array_equal(np.asarray(out[1]), np.full(8, 8))
+    np.testing.assert_allclose(np.asarray(out[2]), x * np.asarray(c), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out[3]), np.full(8, 2.0))
+
+
+def test_seed_program_normal_per_key():
+    from tinyjax import random
+    keys = random.split(random.PRNGKey(0), 8)
+    out = jax.pmap(lambda key: random.normal(key, (40, 30)))(keys)
+    assert out.shape == (8, 40, 30)
+    for i in range(8):
+        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(random.normal(keys[i], (40, 30))),
+                                   rtol=2e-6, atol=2e-6)
+
+
+def test_more_errors():
+    with pytest.raises(ValueError, match='unique'):
+        jax.pmap(lambda v: lax.ppermute(v, 'i', [(0, 5)]), axis_name='i')(jnp.ones((2, 3)))
+    with pytest.raises(ValueError, match='inconsistent sizes'):
+        jax.pmap(lambda a, b: a + b, in_axes=(0, 1))(jnp.ones((4, 3)), jnp.ones((4, 3)))
+    with pytest.raises(NameError, match='unbound axis name'):
+        jax.pmap(lambda v: lax.all_gather(v, 'k'))(jnp.ones((2, 3)))
+    with pytest.raises(ValueError, match='requires 3 logical devices'):
+        jax.pmap(lambda v: v, devices=jax.devices()[:2])(jnp.ones((3, 2)))
+
+
+# --- GPU: logical devices, NCCL (skipped without a GPU) ---------------------------------
+def _gpu_suite():
+    jax.config.update('jax_platforms', 'cuda')
+    x = _x(8, 16, seed=11)
+    run = lambda f: np.asarray(jax.pmap(f, axis_name='i')(x))
+    np.testing.assert_allclose(run(lambda v: lax.psum(v, 'i')), np.broadcast_to(x.sum(0), x.shape), rtol=1e-5)
+    np.testing.assert_allclose(run(lambda v: lax.pmax(v, 'i')), np.broadcast_to(x.max(0), x.shape))
+    np.testing.assert_allclose(run(lambda v: lax.all_gather(v, 'i', tiled=True)),
+                               np.broadcast_to(x.reshape(-1), (8, 8 * 16)))
+    np.testing.assert_allclose(run(lambda v: lax.psum_scatter(v, 'i', tiled=True)),
+                               x.sum(0).reshape(8, 2), rtol=1e-5)
+    np.testing.assert_allclose(run(lambda v: lax.ppermute(v, 'i', [(i, (i + 1) % 8) for i in range(8)])),
+                               np.roll(x, 1, axis=0))
+    np.testing.assert_allclose(run(lambda v: lax.all_to_all(v, 'i', 0, 0, tiled=True)),
+                               np.asarray(jax.vmap(lambda v: lax.all_to_all(v, 'i', 0, 0, tiled=True),
+                                                   axis_name='i')(x)))
+
+
+@pytest.mark.gpu
+def test_gpu_eight_logical_devices_on_one_gpu(monkeypatch):
+    from tinyjax.backends import collectives
+    monkeypatch.setenv('TINYJAX_NUM_GPU_DEVICES', '8')
+    monkeypatch.setenv('TINYJAX_NCCL', '0')        # device copies between logical devices
+    monkeypatch.setattr(collectives, '_chosen', {})
+    devs = jax.devices('gpu')
+    assert len(devs) == 8 and len({d.stream.ptr for d in devs}) == 8
+    _gpu_suite()
+
+
+@pytest.mark.gpu
+def test_gpu_nccl_one_rank_and_multi_rank(monkeypatch):
+    from tinyjax.backends import collectives
+    if collectives.nccl_module() is None:
+        pytest.skip('NCCL is not installed')
+    monkeypatch.setattr(collectives, '_chosen', {})
+    jax.config.update('jax_platforms', 'cuda')
+    x = _x(1, 32)
+    out = jax.pmap(lambda v: lax.psum(v, 'i') * 2, axis_name='i', devices=jax.devices('gpu')[:1])(x)
+    assert isinstance(next(iter(collectives._chosen.values())), collectives.NcclCollectives)
+    np.testing.assert_allclose(np.asarray(out), 2 * x, rtol=1e-6)
+    monkeypatch.setenv('TINYJAX_NUM_GPU_DEVICES', '8')
+    monkeypatch.setenv('NCCL_MULTI_RANK_GPU_ENABLE', '1')
+    monkeypatch.setattr(collectives, '_chosen', {})
+    if collectives.nccl_version() < 23000 and len({d.physical_id for d in jax.devices('gpu')}) < 8:
+        pytest.skip(f'NCCL {collectives.nccl_version()} cannot put 8 ranks on these GPUs')
+    _gpu_suite()
+    assert all(isinstance(c, collectives.NcclCollectives) for c in collectives._chosen.values())

@@ -5,7 +5,8 @@ from tinyjax import config as _config_module
 from tinyjax.config import config  # noqa: F401
 from tinyjax import backends as _backends
 from tinyjax.backends import (  # noqa: F401
-    devices, local_devices, device_count, local_device_count, default_backend)
+    devices, local_devices, device_count, local_device_count, default_backend,
+    process_index, process_count)
 from tinyjax.core.array import Array  # noqa: F401
 from tinyjax import errors, tree_util, dtypes  # noqa: F401
 from tinyjax import numpy  # noqa: F401
@@ -27,3 +28,4 @@ from tinyjax.tree_util import tree_map, tree_leaves, tree_structure  # noqa: F40
 from tinyjax import tree  # noqa: F401,E402  (jax.tree.map and friends)
 from tinyjax.transforms.jit import jit  # noqa: F401,E402
 from tinyjax import random  # noqa: F401,E402
+from tinyjax import distributed  # noqa: F401,E402

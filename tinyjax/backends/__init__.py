@@ -1,5 +1,12 @@
-"""Device discovery: the GPU is the default backend when CuPy sees one, else the CPU."""
+"""Device discovery: the GPU is the default backend when CuPy sees one, else the CPU.
+
+`TINYJAX_NUM_GPU_DEVICES=N` presents the GPUs as N logical devices (round-robin over
+the physical ones; one GPU can stand in for eight), each with its own stream.
+After `tinyjax.distributed.initialize`, `devices()` spans every process's devices
+(the other processes' as `RemoteDevice`s) and `local_devices()` is this process's.
+"""
 import functools
+import os
 
 from tinyjax import config as _config
 from tinyjax.backends import cpu, cuda
@@ -8,14 +15,65 @@ from tinyjax.core import array as _array
 _ALIASES = {'cuda': 'gpu', 'gpu': 'gpu', 'cpu': 'cpu'}
 
 
+class RemoteDevice:
+    """A device of another process: it appears in `devices()` but holds no local data."""
+
+    def __init__(self, id, process_index, platform, device_kind):
+        self.id, self.process_index = id, process_index
+        self.platform, self.device_kind = platform, device_kind
+
+    def _not_here(self, *args, **kwargs):
+        raise RuntimeError(f'{self!r} belongs to process {self.process_index}; its data is '
+                           'not addressable from this process')
+    put = to_numpy = accept = synchronize = context = _not_here
+
+    def __repr__(self):
+        return f'RemoteDevice(id={self.id}, process_index={self.process_index}, {self.platform})'
+
+
+class Topology:
+    """This process's place among several (set by tinyjax.distributed.initialize)."""
+
+    def __init__(self, process_index, process_count, platform, local, global_):
+        self.process_index, self.process_count = process_index, process_count
+        self.platform, self.local, self.devices = platform, list(local), list(global_)
+        self.client = None       # the coordinator client (backends/coordinator.py)
+
+
+_topology = None
+
+
+def set_topology(t):
+    global _topology
+    _topology = t
+
+
+def topology():
+    return _topology
+
+
 @functools.lru_cache(None)
 def _cpu_devices(n):
     return tuple(cpu.CpuDevice(i) for i in range(n))
 
 
+def _num_logical_gpus():
+    v = os.environ.get('TINYJAX_NUM_GPU_DEVICES', '').strip()
+    return int(v) if v else 0
+
+
 @functools.lru_cache(None)
+def _gpu_devices_for(n_logical):
+    count = cuda.gpu_count()
+    if not count:
+        return ()
+    if n_logical:
+        return tuple(cuda.CudaDevice(i, physical_id=i % count) for i in range(n_logical))
+    return tuple(cuda.CudaDevice(i) for i in range(count))
+
+
 def _gpu_devices():
-    return tuple(cuda.CudaDevice(i) for i in range(cuda.gpu_count()))
+    return _gpu_devices_for(_num_logical_gpus())
 
 
 def _requested_platform():
@@ -41,10 +99,16 @@ def default_backend():
     return 'gpu' if _gpu_devices() else 'cpu'
 
 
-def devices(backend=None):
+def _platform(backend):
     b = _ALIASES.get(str(backend).lower()) if backend is not None else default_backend()
     if b is None:
         raise RuntimeError(f"Unknown backend {backend!r}: use 'cpu' or 'gpu'")
+    return b
+
+
+def process_devices(backend=None):
+    """This process's own devices, ignoring any distributed setup."""
+    b = _platform(backend)
     if b == 'gpu':
         d = _gpu_devices()
         if not d:
@@ -53,19 +117,45 @@ def devices(backend=None):
     return list(_cpu_devices(int(_config.read('jax_num_cpu_devices'))))
 
 
-def local_devices(backend=None):
-    return devices(backend)
+def devices(backend=None):
+    t = _topology
+    if t is not None and _platform(backend) == t.platform:
+        return list(t.devices)
+    return process_devices(backend)
+
+
+def local_devices(process_index=None, backend=None):
+    t = _topology
+    if t is not None and _platform(backend) == t.platform:
+        if process_index is None or process_index == t.process_index:
+            return list(t.local)
+        return [d for d in t.devices if d.process_index == process_index]
+    return process_devices(backend)
 
 
 def device_count(backend=None):
     return len(devices(backend))
 
 
-local_device_count = device_count
+def local_device_count(backend=None):
+    return len(local_devices(backend=backend))
+
+
+def process_index(backend=None):
+    return _topology.process_index if _topology is not None else 0
+
+
+def process_count(backend=None):
+    return _topology.process_count if _topology is not None else 1
+
+
+def is_local(device):
+    return getattr(device, 'process_index', 0) == process_index() and \
+        not isinstance(device, RemoteDevice)
 
 
 def default_device():
-    return devices()[0]
+    return local_devices()[0]
 
 
 _array.set_default_device_fn(default_device)

@@ -1,14 +1,26 @@
 """The CPU backend: buffers are NumPy arrays."""
+import contextlib
+
 import numpy as np
+
+# One shared, reusable no-op context: eager ops enter `device.context()` on every call,
+# so on the CPU it must cost nothing.
+_NO_CONTEXT = contextlib.nullcontext()
 
 
 class CpuDevice:
     platform = 'cpu'
     device_kind = 'cpu'
     xp = np
+    stream = None
 
-    def __init__(self, id=0):
+    def __init__(self, id=0, process_index=0):
         self.id = id
+        self.process_index = process_index
+
+    def context(self):
+        """What eager ops and programs run under (a GPU makes its device and stream current)."""
+        return _NO_CONTEXT
 
     def put(self, value):
         return np.array(value, copy=True, order='C')

@@ -8,6 +8,7 @@ reader of its value has run (liveness), and a loop kernel may write in place ove
 input it reads only at its own index when that input dies there. Donated arguments join
 the same pool, which is how an output reuses an input buffer.
 """
+import copy
 import os
 import sys
 import time
@@ -23,6 +24,11 @@ from tinyjax.core.ir import Literal, Var
 
 _warned_no_cc = []
 checked_sources = []     # modules built by the NVRTC check below, for the tests to count
+
+# Set by tinyjax.profiler while a trace or a profile records launches: an object with
+# begin(device) -> mark and end(program, step_index, mark). None (the normal case) costs
+# the launch loop one check per step; the compiler never imports the profiler.
+step_hook = None
 
 
 def check_arches():
@@ -161,9 +167,17 @@ class Program:
         saved = list(core_trace._stack)
         core_trace._stack.clear()      # opaque rules that bind must not record into a trace
         try:
-            return self._run(args, consts)
+            with self.device.context():    # this GPU and its stream (pmap runs devices concurrently)
+                return self._run(args, consts)
         finally:
             core_trace._stack.extend(saved)
+
+    def on_device(self, device):
+        """The same plan for another device (pmap runs one copy per device); the kernels
+        are loaded for that device on its first call."""
+        other = copy.copy(self)
+        other.device, other._fns = device, None
+        return other
 
     def _run(self, args, consts):
         dev, xp, g = self.device, self.device.xp, self.graph
@@ -176,8 +190,10 @@ class Program:
         for pos in self.donated:
             slots[-1 - pos] = env[g.invars[pos]]
         level, nan_check = debug_level(), config.read('jax_debug_nans')
+        hook = step_hook
         for s_i, s in enumerate(self.steps):
             t0 = time.perf_counter() if level >= 2 else None
+            mark = hook.begin(dev) if hook is not None else None
             if s.kind == 'kernel':
                 self._launch(s, env, slots)
                 name = s.kernel.name
@@ -189,6 +205,8 @@ class Program:
                 for v, o in zip(s.outs, outs):
                     env[v] = _own(o._buf, [env[a] for a in s.ins], xp)
                 name = s.eqn.prim.name
+            if hook is not None:
+                hook.end(self, s_i, mark)
             if t0 is not None:
                 dev.synchronize()
                 print(f'[tinyjax] {name}: {(time.perf_counter() - t0) * 1e6:.1f} us',

@@ -165,18 +165,20 @@ def eager_apply(prim, vals, params, out_avals=None):
         if v.device is not dev:
             dev = dev.common(v.device)
     bufs = [dev.accept(v) for v in vals]
-    with np.errstate(all='ignore'):     # JAX computes inf/nan silently
+    # The device's context makes its GPU and stream current (a no-op on the CPU), so the
+    # op runs where its operands live and in order with that device's other work.
+    with dev.context(), np.errstate(all='ignore'):     # JAX computes inf/nan silently
         outs = prim.impl(dev.xp, *bufs, **params)
-    if not prim.multiple_results:
-        outs = [outs]
-    result = []
-    for o, aval in zip(outs, out_avals):
-        o = dev.xp.asarray(o)
-        if o.dtype != aval.dtype:
-            o = o.astype(aval.dtype)
-        if o.shape != aval.shape:
-            raise AssertionError(f'{prim.name}: rule gave shape {o.shape}, expected {aval.shape}')
-        result.append(ArrayImpl(o, dev, aval.weak_type))
+        if not prim.multiple_results:
+            outs = [outs]
+        result = []
+        for o, aval in zip(outs, out_avals):
+            o = dev.xp.asarray(o)
+            if o.dtype != aval.dtype:
+                o = o.astype(aval.dtype)
+            if o.shape != aval.shape:
+                raise AssertionError(f'{prim.name}: rule gave shape {o.shape}, expected {aval.shape}')
+            result.append(ArrayImpl(o, dev, aval.weak_type))
     if _nan_check is not None:
         _nan_check(prim, result)
     return result

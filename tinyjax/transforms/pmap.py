@@ -1,24 +1,31 @@
 """pmap: one shard of the mapped axis per device, collectives across the shards.
 
-The function is traced once for one shard (abstract values, the axis name bound), and
-the graph runs on every device. Ordinary equations run per device on that device's
-buffers; a collective over pmap's axis runs its `spmd` rule (ops/collectives.py), which
-combines the shards across devices. Results are ShardedArrays: one buffer per device,
-usable as an ordinary array, and fed to the next pmap without a gather.
+A call is cached by signature, as jit's is: (argument tree, shapes, dtypes, weak types,
+mapped axes, static_broadcasted_argnums values, devices). A miss traces the function once
+for one shard (abstract values, the axis name bound to the axis size) and builds an
+`SpmdProgram` (spmd.py): the graph cut at its collectives into segments, each compiled
+by jit's compiler into one Program per device. A hit only shards the arguments and runs
+the programs. Results are ShardedArrays: one buffer per device, usable as an ordinary
+array, and fed to the next pmap without a gather.
 
 Under another transformation (grad, vmap, a trace), pmap has vmap's semantics with the
 same axis name, so derivatives of pmapped code are derivatives of the batched program.
+
+Several processes (tinyjax.distributed.initialize): the mapped axis spans every
+process's devices; each process passes its local shards (leading axis = its local device
+count) and gets its local shards back, while collectives combine all of them.
 """
 import functools
 
-import numpy as np
-
-from tinyjax import backends, tree_util
+from tinyjax import backends, config, tree_util
+from tinyjax.backends.cuda import c_order
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
-from tinyjax.core.ir import Literal, ShapedArray
+from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
 from tinyjax.transforms import batching
+from tinyjax.transforms.jit import _check_hashable
+from tinyjax.transforms.spmd import SpmdProgram, spmd_eval  # noqa: F401 (spmd_eval re-exported)
 from tinyjax.transforms.tracing import flatten_fun
 
 
@@ -38,7 +45,9 @@ class ShardedArray(ArrayImpl):
         # Gathered onto the first shard's device the first time it is used as a whole.
         if self._stacked is None:
             dev = self.device
-            self._stacked = dev.xp.stack([dev.accept(s) for s in self.shards])
+            bufs = [dev.accept(s) for s in self.shards]
+            with dev.context():
+                self._stacked = dev.xp.stack(bufs)
         return self._stacked
 
     def devices(self):
@@ -47,6 +56,14 @@ class ShardedArray(ArrayImpl):
     @property
     def addressable_shards(self):
         return list(self.shards)
+
+    def delete(self):
+        for s in self.shards:
+            s.delete()
+        self._stacked = None
+
+    def is_deleted(self):
+        return any(s.is_deleted() for s in self.shards)
 
     def block_until_ready(self):
         for s in self.shards:
@@ -68,58 +85,77 @@ def _shard(x, axis, n, devs):
     if isinstance(x, ShardedArray) and axis == 0 and [s.device for s in x.shards] == list(devs):
         return list(x.shards)
     x = core_trace.as_array(x)
-    from tinyjax import lax
-    return [_put(lax.squeeze(lax.slice_in_dim(x, i, i + 1, 1, axis), (axis,)), devs[i])
-            for i in range(n)]
+    buf, src = x._buf, x.device
+    pieces = []
+    with src.context():     # slice where x lives, contiguous so programs may reuse it
+        for i in range(n):
+            piece = c_order(src.xp, src.xp.take(buf, i, axis=axis))
+            pieces.append(ArrayImpl(piece, src, x.weak_type))
+    return [_put(p, d) for p, d in zip(pieces, devs)]
 
 
-def spmd_eval(graph, shard_args, axis_name, devs):
-    """Run graph on every device; collectives over axis_name combine across devices."""
-    n = len(devs)
-    env = {}
-    const_cache = {}
-
-    def read(a):
-        if isinstance(a, Literal):
-            return [a.val] * n
-        return env[a]
-
-    for v, c in zip(graph.constvars, graph.consts):
-        env[v] = const_cache.setdefault(id(c), [_put(c, d) for d in devs])
-    for v, shards in zip(graph.invars, shard_args):
-        env[v] = shards
-    for e in graph.eqns:
-        ins = [read(a) for a in e.inputs]
-        spmd = getattr(e.prim, 'spmd', None)
-        names = e.params.get('axis_name')
-        names = names if isinstance(names, tuple) else (names,)
-        if spmd is not None and axis_name in names:
-            if len(names) > 1:
-                raise NotImplementedError(f'{e.prim.name} over several axis names {names} '
-                                          'inside pmap; nest the collectives instead')
-            params = dict(e.params)
-            params['axis_name'] = axis_name
-            outs = spmd(ins, devs, **params)
-        else:
-            per = [e.prim.bind(*[x[i] for x in ins], **e.params) for i in range(n)]
-            outs = [list(o) for o in zip(*per)] if e.prim.multiple_results else [per]
-        for v, o in zip(e.outputs, outs):
-            env[v] = o
-    return [read(a) for a in graph.outvars]
+class _Entry:
+    def __init__(self, program, out_tree, out_avals):
+        self.program, self.out_tree, self.out_avals = program, out_tree, out_avals
 
 
-def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnums=(),
-         devices=None, backend=None, axis_size=None, donate_argnums=(), global_arg_shapes=None):
-    static = (static_broadcasted_argnums,) if isinstance(static_broadcasted_argnums, int) \
-        else tuple(static_broadcasted_argnums)
+class PmapFunction:
+    def __init__(self, fun, axis_name, in_axes, out_axes, static, devices, backend,
+                 axis_size, donate):
+        functools.update_wrapper(self, fun)
+        self.fun, self.axis_name, self.in_axes, self.out_axes = fun, axis_name, in_axes, out_axes
+        self.static, self.donate = static, donate
+        self.devices, self.backend, self.axis_size = devices, backend, axis_size
+        self._cache = {}
+        self.trace_count = 0       # how many times the function was traced (tests read it)
 
-    @functools.wraps(fun)
-    def pmapped(*args, **kwargs):
+    def _cache_size(self):
+        return len(self._cache)
+
+    def clear_cache(self):
+        self._cache.clear()
+
+    def __call__(self, *args, **kwargs):
+        static = self.static
         dyn_idx = [i for i in range(len(args)) if i not in static]
         dyn = tuple(args[i] for i in dyn_idx)
-        axes_spec = in_axes
-        if isinstance(in_axes, (tuple, list)) and static:
-            axes_spec = tuple(a for i, a in enumerate(in_axes) if i not in static)
+        axes_spec = self.in_axes
+        if isinstance(axes_spec, (tuple, list)) and static:
+            axes_spec = tuple(a for i, a in enumerate(axes_spec) if i not in static)
+        f = self._with_statics(args, dyn_idx)
+        leaves = tree_util.tree_leaves((dyn, kwargs))
+        if any(isinstance(x, core_trace.Tracer) for x in leaves) or core_trace.current_builder():
+            return batching.vmap(f, in_axes=axes_spec, out_axes=self.out_axes,
+                                 axis_name=self.axis_name, axis_size=self.axis_size)(*dyn, **kwargs)
+
+        leaves, in_tree = tree_util.tree_flatten((dyn, kwargs))
+        n_pos = len(tree_util.tree_leaves(dyn))
+        axes = batching._broadcast_prefix(axes_spec, dyn, 'in_axes') + [0] * (len(leaves) - n_pos)
+        avals = [common.aval_of(x) for x in leaves]
+        for x, a in zip(leaves, avals):
+            if isinstance(x, ArrayImpl) and x.is_deleted():
+                raise RuntimeError(f'Array has been deleted with shape={a.str_short()}: it '
+                                   'was donated to an earlier call.')
+        norm = [None if ax is None else ax % a.ndim for a, ax in zip(avals, axes)]
+        n = self._mapped_size(avals, axes, norm)
+        devs, local = self._devices(n)
+        statics = tuple((i, _check_hashable(args[i])) for i in sorted(static) if i < len(args))
+        key = (in_tree, tuple(avals), tuple(norm), statics, len(args),
+               config.read('jax_enable_x64'), tuple(devs))
+        donated = self._donated_leaves(dyn_idx, dyn, norm)
+        entry = self._cache.get((key, donated))
+        if entry is None:
+            entry = self._cache[(key, donated)] = self._compile(f, in_tree, avals, norm, devs,
+                                                                local, donated)
+        shards = [_shard(x, d, len(local), local) for x, d in zip(leaves, norm)]
+        outs = entry.program(shards)
+        for i in donated:
+            if isinstance(leaves[i], ArrayImpl):
+                leaves[i].delete()      # a program may have written over its memory
+        return self._assemble(entry, outs, local)
+
+    def _with_statics(self, args, dyn_idx):
+        fun = self.fun
 
         def f(*d, **kw):
             full = list(args)
@@ -127,52 +163,84 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
                 full[i] = v
             return fun(*full, **kw)
         f.__name__ = getattr(fun, '__name__', 'fun')
-        leaves = tree_util.tree_leaves((dyn, kwargs))
-        if any(isinstance(x, core_trace.Tracer) for x in leaves) or core_trace.current_builder():
-            return batching.vmap(f, in_axes=axes_spec, out_axes=out_axes,
-                                 axis_name=axis_name, axis_size=axis_size)(*dyn, **kwargs)
-        leaves, in_tree = tree_util.tree_flatten((dyn, kwargs))
-        n_pos = len(tree_util.tree_leaves(dyn))
-        axes = batching._broadcast_prefix(axes_spec, dyn, 'in_axes') + [0] * (len(leaves) - n_pos)
-        avals = [common.aval_of(x) for x in leaves]
-        sizes = {a.shape[ax % a.ndim] for a, ax in zip(avals, axes) if ax is not None}
+        return f
+
+    def _mapped_size(self, avals, axes, norm):
+        sizes = {a.shape[d] for a, d in zip(avals, norm) if d is not None}
         if len(sizes) > 1:
-            shown = ', '.join(f'{a.str_short()} on axis {ax}' for a, ax in zip(avals, axes) if ax is not None)
+            shown = ', '.join(f'{a.str_short()} on axis {ax}'
+                              for a, ax in zip(avals, axes) if ax is not None)
             raise ValueError(f'pmap got inconsistent sizes for array axes to be mapped: {shown}')
-        n = sizes.pop() if sizes else axis_size
+        n = sizes.pop() if sizes else self.axis_size
         if n is None:
             raise ValueError('pmap needs at least one mapped input (an in_axes entry that is '
                              'not None), or axis_size')
-        devs = list(devices) if devices is not None else backends.devices(backend)
+        return n
+
+    def _devices(self, n):
+        """(members of the mapped axis, the ones this process runs)."""
+        devs = list(self.devices) if self.devices is not None else backends.devices(self.backend)
+        local = [d for d in devs if backends.is_local(d)]
+        if len(local) < len(devs):
+            # Several processes: each passes exactly its local shards.
+            if n != len(local):
+                raise ValueError(f'pmap over {len(devs)} devices in {backends.process_count()} '
+                                 f'processes: each process passes its local shards, so the '
+                                 f'mapped axis must have size {len(local)} here, got {n}')
+            return devs, local
         if n > len(devs):
             raise ValueError(f'compiling computation that requires {n} logical devices, but '
                              f'only {len(devs)} XLA devices are available (num_replicas={n}). '
                              'Map a smaller axis, or add devices (config jax_num_cpu_devices, '
                              'TINYJAX_NUM_GPU_DEVICES).')
-        devs = devs[:n]
-        norm = [None if ax is None else ax % a.ndim for a, ax in zip(avals, axes)]
-        ex_avals = [a if d is None else a.update(shape=a.shape[:d] + a.shape[d + 1:])
-                    for a, d in zip(avals, norm)]
+        return devs[:n], devs[:n]
+
+    def _donated_leaves(self, dyn_idx, dyn, norm):
+        # Broadcast (in_axes=None) arguments are never donated: every device reads the
+        # same buffer, so no device may write over it.
+        if not self.donate:
+            return ()
+        out, start = [], 0
+        for pos, a in zip(dyn_idx, dyn):
+            cnt = len(tree_util.tree_leaves(a))
+            if pos in self.donate:
+                out.extend(k for k in range(start, start + cnt) if norm[k] is not None)
+            start += cnt
+        return tuple(out)
+
+    def _compile(self, f, in_tree, avals, norm, devs, local, donated):
+        self.trace_count += 1
+        shard_avals = [a if d is None else a.update(shape=a.shape[:d] + a.shape[d + 1:])
+                       for a, d in zip(avals, norm)]
         store = []
         flat = flatten_fun(f, in_tree, store)
-        batching._axis_names.append((axis_name, n))
+        batching._axis_names.append((self.axis_name, len(devs)))
         try:
-            graph, _ = core_trace.make_graph(flat, ex_avals, name=f.__name__)
-            shards = [_shard(x, d, n, devs) for x, d in zip(leaves, norm)]
-            outs = spmd_eval(graph, shards, axis_name, devs)
+            graph, _ = core_trace.make_graph(flat, shard_avals, name=f.__name__)
+            program = SpmdProgram(graph, self.axis_name, devs, local, donated)
         finally:
             batching._axis_names.pop()
-        out_tree = store[0]
-        oax = batching._broadcast_prefix(out_axes, tree_util.tree_unflatten(out_tree, outs), 'out_axes')
+        return _Entry(program, store[0], graph.out_avals)
+
+    def _assemble(self, entry, outs, local):
+        oax = batching._broadcast_prefix(self.out_axes,
+                                         tree_util.tree_unflatten(entry.out_tree, outs), 'out_axes')
         results = []
-        for shards, a, ax in zip(outs, graph.out_avals, oax):
-            shards = [core_trace.as_array(s) for s in shards]
+        for shards, a, ax in zip(outs, entry.out_avals, oax):
             if ax is None:
                 results.append(shards[0])
             elif ax == 0:
                 results.append(ShardedArray(shards, a.weak_type))
             else:
                 from tinyjax import numpy as jnp
-                results.append(jnp.stack([_put(s, devs[0]) for s in shards], axis=ax))
-        return tree_util.tree_unflatten(out_tree, results)
-    return pmapped
+                results.append(jnp.stack([_put(s, local[0]) for s in shards], axis=ax))
+        return tree_util.tree_unflatten(entry.out_tree, results)
+
+
+def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnums=(),
+         devices=None, backend=None, axis_size=None, donate_argnums=(), global_arg_shapes=None):
+    if not callable(fun):
+        raise TypeError(f'Expected a callable value, got {fun!r}')
+    as_tuple = lambda v: (v,) if isinstance(v, int) else tuple(v or ())
+    return PmapFunction(fun, axis_name, in_axes, out_axes, as_tuple(static_broadcasted_argnums),
+                        devices, backend, axis_size, as_tuple(donate_argnums))

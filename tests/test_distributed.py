@@ -1,0 +1,86 @@
+"""Several processes: the coordinator store, the host transport, and a two-process pmap
+on loopback (127.0.0.1 only, every wait bounded)."""
+import threading
+
+import numpy as np
+import pytest
+
+from tinyjax.backends import collectives, coordinator
+
+
+@pytest.fixture
+def store():
+    server = coordinator.CoordinatorServer('127.0.0.1', 0)
+    clients = []
+
+    def connect():
+        c = coordinator.CoordinatorClient(*server.address, timeout=10)
+        clients.append(c)
+        return c
+    yield connect
+    for c in clients:
+        c.close()
+    server.close()
+
+
+def test_store_set_get_delete_and_timeout(store):
+    a, b = store(), store()
+    a.set('k', b'hello')
+    assert b.get('k') == b'hello'
+    b.delete('k')
+    with pytest.raises(TimeoutError, match="no value for 'k'"):
+        a.get('k', timeout=0.2)
+    got = []
+    t = threading.Thread(target=lambda: got.append(b.get('late', timeout=5)))
+    t.start()                      # a get blocks until another client sets the key
+    a.set('late', b'x' * 3_000_000)
+    t.join(timeout=10)
+    assert got == [b'x' * 3_000_000]
+
+
+def test_barrier(store):
+    clients = [store() for _ in range(3)]
+    done = []
+    threads = [threading.Thread(target=lambda r=r: (clients[r].barrier('b', r, 3, timeout=10),
+                                                    done.append(r))) for r in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=15)
+    assert sorted(done) == [0, 1, 2]
+
+
+def test_pack_roundtrip():
+    import ml_dtypes
+    arrays = [np.arange(6, dtype=np.float32).reshape(2, 3), np.array(3, np.int64),
+              np.ones((2, 0), np.uint8), np.array([1.5, -2], ml_dtypes.bfloat16),
+              np.array([True, False])]
+    back = collectives.unpack(collectives.pack(arrays))
+    for a, b in zip(arrays, back):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a.astype(np.float64), b.astype(np.float64))
+
+
+def test_address_parsing():
+    assert coordinator.parse_address('127.0.0.1:1234') == ('127.0.0.1', 1234)
+    with pytest.raises(ValueError, match='host:port'):
+        coordinator.parse_address('localhost')
+
+
+def test_two_processes_pmap_psum_on_loopback():
+    from tinyjax.examples import launch_two_processes
+    reports = launch_two_processes.launch(num_processes=2, local_devices=2, timeout=120)
+    assert [r['process_index'] for r in reports] == [0, 1]
+    rows = np.arange(12, dtype=np.float32).reshape(4, 3)
+    for r in reports:
+        assert r['process_count'] == 2 and r['devices'] == 4 and r['local_devices'] == 2
+        np.testing.assert_allclose(r['psum'], np.broadcast_to(rows.sum(0), (2, 3)))
+        assert r['all_gather_rows'] == 4
+    assert reports[0]['axis_index'] == [0, 1] and reports[1]['axis_index'] == [2, 3]
+
+
+def test_single_process_defaults():
+    import tinyjax as jax
+    assert jax.process_index() == 0 and jax.process_count() == 1
+    assert not jax.distributed.is_initialized()
+    assert jax.local_devices() == jax.devices()

@@ -1,0 +1,105 @@
+"""Several processes, one pmap: `tinyjax.distributed.initialize` as in JAX.
+
+    tinyjax.distributed.initialize('127.0.0.1:1234', num_processes=2, process_id=0)
+
+Process 0 starts the coordinator (backends/coordinator.py, a key-value store over TCP)
+in a thread on the given address; every process connects to it, publishes its local
+devices and reads everyone's. Afterwards `devices()` spans all processes (global ids,
+process 0's first; other processes' devices are `RemoteDevice`s), `local_devices()` is
+this process's, and a pmap over `devices()` runs each process's shards locally while its
+collectives combine all of them: NCCL across processes on GPUs (the unique id passes
+through the coordinator), the coordinator itself on the CPU.
+"""
+import atexit
+import json
+import os
+
+from tinyjax import backends
+from tinyjax.backends import coordinator
+
+_state = {}
+
+
+def initialize(coordinator_address=None, num_processes=None, process_id=None,
+               local_device_ids=None, *, initialization_timeout=300):
+    if backends.topology() is not None:
+        raise RuntimeError('distributed.initialize should only be called once.')
+    coordinator_address = coordinator_address or os.environ.get('JAX_COORDINATOR_ADDRESS')
+    num_processes = int(num_processes if num_processes is not None
+                        else os.environ.get('JAX_NUM_PROCESSES', 1))
+    process_id = int(process_id if process_id is not None else os.environ.get('JAX_PROCESS_ID', 0))
+    if coordinator_address is None:
+        raise ValueError('distributed.initialize needs coordinator_address ("host:port")')
+    if not 0 <= process_id < num_processes:
+        raise ValueError(f'process_id {process_id} is not in [0, {num_processes})')
+    host, port = coordinator.parse_address(coordinator_address)
+    server = coordinator.CoordinatorServer(host, port) if process_id == 0 else None
+    try:
+        client = coordinator.CoordinatorClient(host, port, timeout=initialization_timeout)
+        mine = backends.process_devices()
+        if local_device_ids is not None:
+            ids = [local_device_ids] if isinstance(local_device_ids, int) else list(local_device_ids)
+            mine = [mine[i] for i in ids]
+        platform = mine[0].platform
+        client.set(f'init/devices/{process_id}', json.dumps(
+            {'platform': platform, 'kind': mine[0].device_kind, 'count': len(mine)}).encode())
+        infos = [json.loads(client.get(f'init/devices/{p}')) for p in range(num_processes)]
+        if any(i['platform'] != platform for i in infos):
+            raise RuntimeError(f'processes disagree on the platform: {[i["platform"] for i in infos]}')
+        local, every = _global_devices(mine, infos, process_id)
+        topo = backends.Topology(process_id, num_processes, platform, local, every)
+        topo.client = client
+        client.barrier('initialize', process_id, num_processes)
+    except BaseException:
+        if server is not None:
+            server.close()
+        raise
+    backends.set_topology(topo)
+    _state.update(client=client, server=server)
+    atexit.register(shutdown)
+
+
+def _global_devices(mine, infos, process_id):
+    """This process's devices renumbered with global ids, and the full list."""
+    from tinyjax.backends import cpu, cuda
+    every, local, gid = [], [], 0
+    for p, info in enumerate(infos):
+        for i in range(info['count']):
+            if p == process_id:
+                d = mine[i]
+                d = cpu.CpuDevice(gid, process_index=p) if d.platform == 'cpu' else \
+                    cuda.CudaDevice(gid, physical_id=d.physical_id, process_index=p)
+                local.append(d)
+            else:
+                d = backends.RemoteDevice(gid, p, info['platform'], info['kind'])
+            every.append(d)
+            gid += 1
+    return local, every
+
+
+def shutdown(timeout=60):
+    """Wait for every process, then close the connection (process 0: the coordinator)."""
+    topo = backends.topology()
+    if topo is None:
+        return
+    client, server = _state.pop('client', None), _state.pop('server', None)
+    try:
+        # Process 0 serves the others: it must not close the store while they still use it.
+        client.barrier('shutdown', topo.process_index, topo.process_count, timeout)
+    except (TimeoutError, ConnectionError, OSError):
+        pass
+    finally:
+        client.close()
+        if server is not None:
+            server.close()
+        backends.set_topology(None)
+        from tinyjax.backends import collectives
+        collectives._chosen.clear()
+
+
+def is_initialized():
+    return backends.topology() is not None
+
+
+process_index = backends.process_index
+process_count = backends.process_count
