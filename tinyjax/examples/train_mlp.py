@@ -184,6 +184,12 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """Train, print the report, and return the final test accuracy."""
+    return train(argv)['test_acc']
+
+
+def train(argv=None):
+    """Run the trainer; returns {'test_acc', 'history', 'params'}."""
     args = parse_args(argv)
     (xtr, ytr), (xte, yte) = load_digits(args.seed) if args.dataset == 'digits' else load_mnist(args.data_dir)
     num_classes = int(max(ytr.max(), yte.max()) + 1)
@@ -253,7 +259,7 @@ def main(argv=None):
         print(f'saved checkpoint to {args.save}')
     if args.plot:
         plot_curves(args.plot, history)
-    return test_acc
+    return {'test_acc': test_acc, 'history': history, 'params': params}
 
 
 if __name__ == '__main__':
