@@ -1,11 +1,34 @@
 """The CPU backend: buffers are NumPy arrays."""
 import contextlib
+import ctypes
+import functools
+import os
 
 import numpy as np
 
 # One shared, reusable no-op context: eager ops enter `device.context()` on every call,
 # so on the CPU it must cost nothing.
 _NO_CONTEXT = contextlib.nullcontext()
+
+
+@functools.lru_cache(None)
+def keep_freed_memory():
+    """Ask glibc to keep large freed blocks instead of unmapping them.
+
+    By default glibc serves blocks over its mmap threshold with fresh mmaps and returns
+    them on free, so every call of a compiled program page-faults its large temporaries
+    afresh: measured here, jit(vmap(grad)) of an MLP ran 4x slower than with reuse.
+    GPU buffers come from CuPy's pool and are unaffected. TINYJAX_MALLOPT=0 turns it off.
+    """
+    if os.environ.get('TINYJAX_MALLOPT', '1') == '0':
+        return False
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+    except OSError:
+        return False                      # not glibc: nothing to tune
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    limit = 1 << 30
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, limit)) and bool(libc.mallopt(M_TRIM_THRESHOLD, limit))
 
 
 class CpuDevice:
@@ -15,6 +38,7 @@ class CpuDevice:
     stream = None
 
     def __init__(self, id=0, process_index=0):
+        keep_freed_memory()
         self.id = id
         self.process_index = process_index
 
