@@ -5,23 +5,16 @@
 Prints a markdown table. Not a test: timings depend on the machine.
 """
 import argparse
-import time
 
 import numpy as np
 
 import tinyjax as jax
 import tinyjax.numpy as jnp
+from peers import Timer
 
 
 def timeit(f, repeat):
-    f()
-    best = float('inf')
-    for _ in range(3):
-        t = time.perf_counter()
-        for _ in range(repeat):
-            f()
-        best = min(best, (time.perf_counter() - t) / repeat)
-    return best
+    return Timer(jax.default_backend() == 'gpu', repeats=repeat).measure(f)
 
 
 PRIMS = {

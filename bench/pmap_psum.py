@@ -12,26 +12,17 @@ machine).
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tinyjax as jax  # noqa: E402
 from tinyjax import lax  # noqa: E402
+from peers import Timer  # noqa: E402
 
 
 def timeit(f, repeat, sync=lambda: None):
-    f()
-    sync()
-    best = float('inf')
-    for _ in range(3):
-        t = time.perf_counter()
-        for _ in range(repeat):
-            f()
-        sync()
-        best = min(best, (time.perf_counter() - t) / repeat)
-    return best
+    return Timer(jax.default_backend() == 'gpu', repeats=repeat).measure(f, sync=sync, events=False, best=True)
 
 
 def bench_pmap(devs, size, repeat):
@@ -77,7 +68,7 @@ def main():
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(',')]
     jax.config.update('jax_num_cpu_devices', a.devices)
-    print(f'| backend | devices | shard elements | pmap(psum) | raw NCCL all-reduce | how |')
+    print('| backend | devices | shard elements | pmap(psum) | raw NCCL all-reduce | how |')
     print('| --- | --- | --- | --- | --- | --- |')
     cpus = jax.devices('cpu')
     for size in sizes:

@@ -5,12 +5,16 @@
 Runs on the default backend (the GPU when there is one). Prints the speedup.
 """
 import argparse
-import time
 
 import numpy as np
 
 import tinyjax as jax
 import tinyjax.numpy as jnp
+from peers import Timer
+
+
+def timeit(f, n=3):
+    return Timer(jax.default_backend() == 'gpu', min_seconds=0, repeats=n, warmup=1).measure(f)
 
 
 def make_loss(jnp):
@@ -32,14 +36,6 @@ def _loss(jnp, params, x, y):
 
 
 loss = make_loss(jnp)
-
-
-def timeit(f, n=3):
-    f()
-    t = time.perf_counter()
-    for _ in range(n):
-        f()
-    return (time.perf_counter() - t) / n
 
 
 def main():

@@ -236,8 +236,7 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
         def push(*b):
             return jvp(partial, dyn, tree_util.tree_unflatten(tree, list(b)), has_aux=has_aux)
         res = vmap(push, out_axes=(None, -1, None) if has_aux else (None, -1))(*basis)
-        out, jac = res[0], res[1]
-        jac = _split_jac(jac, avals, tree, argnums, axis='last')
+        jac = _split_jac(res[1], avals, tree, argnums, axis='last')
         return (jac, res[2]) if has_aux else jac
     return jacfun
 
