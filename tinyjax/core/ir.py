@@ -91,9 +91,19 @@ class Graph:
     __repr__ = __str__
 
 
-def _fmt_param(v):
+def _has_graph(v):
+    return isinstance(v, Graph) or (isinstance(v, (list, tuple)) and any(isinstance(x, Graph) for x in v))
+
+
+def _fmt_param(v, indent=0):
+    """A parameter as text; graphs (control flow, custom rules) print nested, indented
+    to `indent` columns as JAX prints a jaxpr's sub-jaxprs."""
+    pad = '\n' + ' ' * indent
     if isinstance(v, Graph):
-        return pretty_print(v).replace('\n', '\n  ')
+        return pretty_print(v).replace('\n', pad)
+    if isinstance(v, (list, tuple)) and _has_graph(v):
+        inner = ''.join(pad + '  ' + _fmt_param(x, indent + 2) for x in v)
+        return '(' + inner + pad + ')'
     if isinstance(v, np.dtype):
         return v.name
     if isinstance(v, (list, tuple)):
@@ -130,7 +140,11 @@ def pretty_print(graph):
     for e in graph.eqns:
         outs = ' '.join(decl(v) for v in e.outputs)
         params = ''
-        if e.params:
+        if any(_has_graph(v) for v in e.params.values()):
+            # One parameter per line, nested graphs indented beneath (as JAX prints).
+            params = '[' + ''.join(f'\n      {k}={_fmt_param(v, 6)}'
+                                   for k, v in sorted(e.params.items())) + '\n    ]'
+        elif e.params:
             params = '[' + ' '.join(f'{k}={_fmt_param(v)}' for k, v in sorted(e.params.items())) + ']'
         args = ' '.join(name(v) for v in e.inputs)
         lines.append(f'    {outs} = {e.prim.name}{params} {args}')
