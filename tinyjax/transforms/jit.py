@@ -79,6 +79,9 @@ class JitFunction:
         self._donate_pos = set(self.donate_argnums) | {
             params.index(n) for n in donate_names if n in params}
         self._cache = {}
+        self._fast = {}
+        self._has_static = bool(self.static_argnums or self.static_argnames)
+        self._donate_order = tuple(sorted(self._donate_pos))
 
     # -- argument handling ------------------------------------------------------------
     def _split(self, args, kwargs):
@@ -113,6 +116,20 @@ class JitFunction:
         return f
 
     def _prepare(self, args, kwargs):
+        # Fast path for the common call: positional arrays only, nothing static. The key
+        # skips building and hashing a pytree definition on every call.
+        simple = not kwargs and not self._has_static and all(isinstance(a, Array) for a in args)
+        if simple:
+            fast_key = (tuple(a.aval for a in args), config.read('jax_enable_x64'))
+            entry = self._fast.get(fast_key)
+            if entry is not None:
+                return entry, list(args), tuple(p for p in self._donate_order if p < len(args))
+        entry, arrays, donated = self._prepare_slow(args, kwargs)
+        if simple and entry.cacheable:
+            self._fast[fast_key] = entry
+        return entry, arrays, donated
+
+    def _prepare_slow(self, args, kwargs):
         statics, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
         dyn_positions = [i for i, _ in dyn_args]
         dyn = tuple(a for _, a in dyn_args)
@@ -199,6 +216,7 @@ class JitFunction:
 
     def clear_cache(self):
         self._cache.clear()
+        self._fast.clear()
 
     def _cache_size(self):
         return len(self._cache)
