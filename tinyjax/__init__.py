@@ -29,3 +29,4 @@ from tinyjax import tree  # noqa: F401,E402  (jax.tree.map and friends)
 from tinyjax.transforms.jit import jit  # noqa: F401,E402
 from tinyjax import random  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
+from tinyjax import nn, scipy, profiler  # noqa: F401,E402
