@@ -30,3 +30,4 @@ from tinyjax.transforms.jit import jit  # noqa: F401,E402
 from tinyjax import random  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
 from tinyjax import nn, scipy, profiler  # noqa: F401,E402
+from tinyjax import debug  # noqa: F401,E402

@@ -62,7 +62,7 @@ def cse(graph):
         ins = [subst.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
         pk = _param_key(e.params)
         key = None
-        if pk is not None:
+        if pk is not None and not e.prim.effectful:
             key = (e.prim, tuple(a if isinstance(a, Var) else _literal_key(a) for a in ins), pk)
         if key is not None and key in seen:
             prev = seen[key]

@@ -157,11 +157,11 @@ def pretty_print(graph):
 
 
 def dce(graph):
-    """Drop equations whose outputs nothing uses (every primitive here is pure)."""
+    """Drop equations whose outputs nothing uses (effectful ones stay)."""
     live = {v for v in graph.outvars if isinstance(v, Var)}
     kept = []
     for e in reversed(graph.eqns):
-        if any(v in live for v in e.outputs):
+        if e.prim.effectful or any(v in live for v in e.outputs):
             kept.append(e)
             live.update(a for a in e.inputs if isinstance(a, Var))
     kept.reverse()

@@ -25,6 +25,7 @@ class Primitive:
         self.batch = None
         self.lowering = None
         self.eager = None
+        self.effectful = False
 
     def bind(self, *args, **params):
         from tinyjax.core.trace import bind

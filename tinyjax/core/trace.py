@@ -109,7 +109,7 @@ class GraphBuilder:
         if not multi:
             out_avals = [out_avals]
         concrete = [None] * len(out_avals)
-        if self.concrete:
+        if self.concrete and not prim.effectful:   # an effect runs when the graph runs
             cvals = [self.concrete_of(a) for a in args]
             if all(c is not None for c in cvals):
                 concrete = eager_apply(prim, cvals, params, out_avals)
