@@ -112,10 +112,12 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     iota = lax.broadcasted_iota(comp, out_shape, 0)
     bdims = tuple(range(1, len(out_shape)))
     s = lax.broadcast_in_dim(start, out_shape, bdims)
-    d = lax.broadcast_in_dim(lax.sub(stop, start), out_shape, bdims)
+    e = lax.broadcast_in_dim(stop, out_shape, bdims)
     if div > 0:
         step = lax.div(lax.sub(stop, start), asarray(np.asarray(div, comp)))
-        out = lax.add(s, lax.div(lax.mul(iota, d), asarray(np.asarray(div, comp))))
+        # start*(1-t) + stop*t with t = k/div: JAX's formula, so the values match bit for bit.
+        t = lax.div(iota, asarray(np.asarray(div, comp)))
+        out = lax.add(lax.mul(s, lax.sub(asarray(np.asarray(1, comp)), t)), lax.mul(e, t))
         if endpoint and num > 1:
             from tinyjax.numpy.manipulation import concatenate
             out = concatenate([lax.slice_in_dim(out, 0, num - 1), lax.expand_dims(stop, (0,))], 0)

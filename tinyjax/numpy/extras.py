@@ -13,7 +13,7 @@ __all__ = ['isclose', 'allclose', 'array_equal', 'array_equiv', 'meshgrid', 'ind
            'corrcoef', 'select', 'triu_indices', 'tril_indices', 'diag_indices',
            'unravel_index', 'ravel_multi_index', 'bincount', 'convolve', 'correlate', 'interp',
            'polyval', 'cross', 'logaddexp2', 'gcd', 'lcm', 'ldexp', 'modf',
-           'iscomplexobj', 'isrealobj', 'iscomplex', 'isreal']
+           'iscomplexobj', 'isrealobj', 'iscomplex', 'isreal', 'histogram', 'histogram_bin_edges']
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -424,3 +424,38 @@ def iscomplex(x):
 
 def isreal(x):
     return ufuncs.equal(ufuncs.imag(x), 0)
+
+
+def histogram_bin_edges(a, bins=10, range=None, weights=None):
+    a = asarray(a)
+    dt = a.dtype if dtypes.is_inexact(a.dtype) else dtypes.default_float()
+    if np.ndim(bins) == 1:
+        return asarray(bins, dt)
+    from tinyjax.numpy.creation import linspace
+    if range is None:
+        lo, hi = reductions.min(a).astype(dt), reductions.max(a).astype(dt)
+    else:
+        lo, hi = asarray(range[0], dt), asarray(range[1], dt)
+    # A degenerate range widens by 0.5 each way, as NumPy does.
+    same = ufuncs.equal(lo, hi)
+    lo = ufuncs.where(same, ufuncs.subtract(lo, 0.5), lo)
+    hi = ufuncs.where(same, ufuncs.add(hi, 0.5), hi)
+    return linspace(lo, hi, int(bins) + 1).astype(dt)
+
+
+def histogram(a, bins=10, range=None, weights=None, density=None):
+    """Counts per bin (float, as JAX), the last bin closed on the right."""
+    from tinyjax.numpy.sorting import searchsorted
+    a = manipulation.ravel(asarray(a))
+    edges = histogram_bin_edges(a, bins, range)
+    n = edges.shape[0] - 1
+    idx = ufuncs.subtract(searchsorted(edges, a, side='right'), 1)
+    idx = ufuncs.where(ufuncs.equal(a, edges[-1]), n - 1, idx)
+    inside = ufuncs.logical_and(ufuncs.greater_equal(a, edges[0]), ufuncs.less_equal(a, edges[-1]))
+    w = asarray(1.0, edges.dtype) if weights is None else manipulation.ravel(asarray(weights)).astype(edges.dtype)
+    w = ufuncs.where(inside, broadcast_to(w, a.shape), 0)
+    counts = broadcast_to(asarray(np.asarray(0, edges.dtype)), (n,)).at[ufuncs.clip(idx, 0, n - 1)].add(w)
+    if density:
+        widths = ufuncs.subtract(edges[1:], edges[:-1])
+        counts = ufuncs.divide(counts, ufuncs.multiply(reductions.sum(counts), widths))
+    return counts, edges

@@ -97,8 +97,8 @@ asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh
 atan2 = arctan2
 negative = _unary(lambda x: lax.neg(x) if x.dtype != dtypes.bool_ else _bool_neg(x), 'negative', False)
 positive = _unary(lambda x: x, 'positive', False)
-sign = _unary(lambda x: lax.sign(x) if x.dtype != dtypes.bool_ else x, 'sign', False)
-square = _unary(lambda x: lax.square(x) if x.dtype != dtypes.bool_ else x, 'square', False)
+sign = _unary(lax.sign, 'sign', False)
+square = _unary(lambda x: lax.square(x if x.dtype != dtypes.bool_ else lax._convert(x, dtypes.default_int())), 'square', False)
 floor = _unary(lambda x: lax.floor(x) if _is_float(x) else x, 'floor', False)
 ceil = _unary(lambda x: lax.ceil(x) if _is_float(x) else x, 'ceil', False)
 trunc = _unary(lambda x: lax.mul(lax.sign(x), lax.floor(lax.abs(x))) if _is_float(x) else x,

@@ -1,0 +1,74 @@
+"""Expressions evaluated by both JAX and tinyjax; tests/test_jax_parity.py compares the
+dtype, shape, weak type and values with the lines recorded from JAX 0.10.2 in
+jax_parity.txt. Regenerate with: /path/to/jax-venv/bin/python tests/data/jax_parity.py jax"""
+import sys
+
+import numpy as np
+
+SETUP = '''
+x = jnp.arange(6.0).reshape(2, 3) - 2.5
+i = jnp.arange(6).reshape(2, 3)
+b = i > 2
+h = x.astype(jnp.float16)
+'''
+
+EXPRS = [
+    'x.sum()', 'i.sum()', 'b.sum()', 'i.mean()', 'h.mean()', 'h.sum()', 'i / 2', 'i // 2', 'i ** 2',
+    'x ** 2', 'i * 2.5', 'b + 1', 'b * b', 'h + 1.0', 'h * x', 'jnp.float32(2) * i',
+    'jnp.int8(3) + i', 'jnp.uint8(3) + 300', 'jnp.abs(i)', 'jnp.sqrt(i)', 'jnp.argmax(x)',
+    'jnp.cumsum(b)', 'jnp.prod(i)', 'jnp.var(i)', 'jnp.maximum(i, 2.5)', 'jnp.where(b, i, 0.5)',
+    'jnp.clip(i, 1, 3)', 'jnp.round(x)', 'jnp.floor(i)', 'jnp.sign(x)', 'jnp.linspace(0, 1, 4)',
+    'jnp.linspace(-2.5, 2.5, 11)', 'jnp.linspace(0., 1., 7)', 'jnp.arange(0, 1, 0.25)',
+    'jnp.zeros(3, int)', 'jnp.eye(2, dtype=bool)', 'x @ x.T', 'i @ i.T', 'jnp.dot(i, x.T)',
+    'jnp.concatenate([i, x])', 'jnp.stack([b, b])', 'x.astype(int)', 'jnp.array([1, 2.0])',
+    'jnp.array([True, 2])', 'jnp.mean(b)', 'jnp.min(i, axis=0)', 'jnp.any(i)', 'jnp.std(x, ddof=1)',
+    'jnp.exp(b)', 'jnp.remainder(i, -4)', 'jnp.square(b)', 'jnp.true_divide(b, 2)', 'lax.add(x, 1.0)',
+    'jnp.isnan(i)', '-b', '~b', 'i >> 1', 'jnp.nan_to_num(x / 0)', 'jnp.median(x)',
+    'jnp.sort(x, axis=0)', 'jnp.argsort(-x)', 'x[:, None, 1]', 'x[i[0] % 2]', 'x.at[0, 1].set(9)',
+    'jnp.einsum("ij,kj->ik", x, x)', 'jnp.tile(b, 2)', 'jnp.repeat(i, 2)', 'jnp.sign(b)',
+    'jnp.negative(i)', 'jnp.cbrt(i)', 'jnp.logaddexp(x, 1)', 'jnp.hypot(i, i)', 'jnp.cumprod(b)',
+    'jnp.diff(b)', 'jnp.sum(b, dtype=jnp.float32)', 'jnp.max(b)', 'jnp.argmin(b)',
+    'jnp.power(i, 2.0)', 'jnp.power(2, i)', 'jnp.power(x, i)', 'jnp.float_power(i, 2)',
+    'jnp.floor_divide(x, 2)', 'jnp.fmod(i, 4)', 'jnp.ldexp(x, i)', 'jnp.bincount(i.ravel())',
+    'jnp.unique(i % 3)', 'jnp.histogram(x)[0]', 'jnp.histogram(x)[1]',
+    'jax.grad(lambda a: (a ** 3).sum())(x)', 'jax.grad(lambda a: jnp.max(a))(x)',
+    'jax.grad(lambda a: jnp.linalg.norm(a))(x)', 'jax.jacfwd(jnp.tanh)(x[0])',
+    'jax.hessian(lambda a: (a ** 4).sum())(x[0])', 'jax.nn.gelu(x)', 'jax.nn.softplus(x)',
+    'jax.nn.one_hot(i[0], 4)', 'jax.nn.log_softmax(x)', 'jax.random.normal(jax.random.PRNGKey(1), (3,))',
+    'jax.random.randint(jax.random.PRNGKey(2), (4,), 0, 10)',
+    'jax.random.uniform(jax.random.PRNGKey(3), (2,), minval=-1.)', 'jnp.trace(x[:, :2])',
+    'jnp.diag(jnp.arange(3))', 'jnp.kron(b, i)', 'jnp.tril(x)', 'jnp.roll(i, 1)', 'jnp.flip(i)',
+    'jnp.pad(i, 1, mode="edge")', 'jnp.where(x > 0)[0]', 'jnp.nonzero(b)[1]',
+    'jnp.take_along_axis(x, i % 3, 1)', 'jnp.searchsorted(jnp.arange(5.), 2.5)',
+    'jnp.interp(1.5, jnp.arange(3.), jnp.arange(3.) ** 2)', 'lax.rsqrt(jnp.abs(x) + 1)',
+    'lax.integer_pow(x, 3)', 'lax.clamp(0.0, x, 1.0)', 'lax.cumsum(i, axis=1, reverse=True)',
+    'lax.dynamic_slice(x, (1, 1), (1, 2))', 'lax.top_k(x[0], 2)[0]', 'jnp.linalg.det(x[:, :2])',
+    'jnp.linalg.inv(jnp.eye(2) * 2)', 'x.T.flatten()', 'i.astype(jnp.bfloat16) * 1.5',
+    'jnp.mean(i, where=b)', 'jnp.percentile(x, 30)',
+]
+
+
+def describe(jax, jnp, lax, expr):
+    env = {'jax': jax, 'jnp': jnp, 'lax': lax}
+    exec(SETUP, env)
+    try:
+        r = eval(expr, env)
+    except Exception as e:
+        return f'{expr} | ERROR {type(e).__name__}'
+    a = np.asarray(r)
+    vals = a.ravel()[:6].tolist() if a.dtype == bool else \
+        np.round(a.astype(np.float64), 4).ravel()[:6].tolist()
+    return f'{expr} | {a.dtype} | {a.shape} | {getattr(r, "weak_type", "-")} | {vals}'
+
+
+if __name__ == '__main__':
+    if sys.argv[1:] == ['jax']:
+        import jax
+        import jax.numpy as jnp
+        from jax import lax
+    else:
+        import tinyjax as jax
+        import tinyjax.numpy as jnp
+        from tinyjax import lax
+    for e in EXPRS:
+        print(describe(jax, jnp, lax, e))
