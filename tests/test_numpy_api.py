@@ -41,7 +41,9 @@ def test_creation():
     close(jnp.triu(a, 1), np.triu(a, 1))
     close(jnp.array([[1, 2], [3, 4]]), np.array([[1, 2], [3, 4]]))
     assert jnp.array([1, 2.0]).dtype == jnp.float32
-    assert not jnp.array(1.0).weak_type and jnp.asarray(1.0).weak_type
+    # As in JAX: Python scalars stay weakly typed through array() and full(); bools never are.
+    assert jnp.array(1.0).weak_type and jnp.asarray(1.0).weak_type and not jnp.array(True).weak_type
+    assert jnp.full(2, 3.0).weak_type and not jnp.full(2, 3.0, jnp.float32).weak_type
     s = jnp.array([x[0], x[1]])
     close(s, np.asarray(x))
 

@@ -45,6 +45,33 @@ EXPRS = [
     'lax.dynamic_slice(x, (1, 1), (1, 2))', 'lax.top_k(x[0], 2)[0]', 'jnp.linalg.det(x[:, :2])',
     'jnp.linalg.inv(jnp.eye(2) * 2)', 'x.T.flatten()', 'i.astype(jnp.bfloat16) * 1.5',
     'jnp.mean(i, where=b)', 'jnp.percentile(x, 30)',
+
+    'jnp.zeros((2, 0)).sum(0)', 'jnp.ones(3, dtype=jnp.uint8) - 2', 'jnp.int32(5) / jnp.int32(2)', 'jnp.array(2**31 - 1) + 1',
+    'jnp.float16(1) + jnp.bfloat16(1)', 'jnp.uint32(1) + jnp.int32(1)', 'jnp.int8(1) + jnp.uint8(1)', 'jnp.array(3) * 1.5',
+    'x[-1]', 'x[..., ::-2]', 'x[jnp.array([True, False])]', 'x[1:, jnp.array([0, 2])]', 'i[:, [2, 0]]', 'x[None]',
+    'x.at[:, 0].add(1.0)', 'x.at[jnp.array([0, 0])].add(1.0)', 'x.at[5].set(1.0)', 'x[7]', 'jnp.take(x, 10, mode="clip")',
+    'jax.vmap(lambda r: r.sum())(x)', 'jax.vmap(jnp.dot, (0, None))(x, jnp.ones(3))', 'jax.jit(lambda a: a * 2)(i)',
+    'jax.jit(lambda a, n: a ** n, static_argnums=1)(x, 3)', 'jax.value_and_grad(lambda a: jnp.sum(a ** 2))(x)[1]',
+    'jax.grad(lambda a: jnp.sum(jnp.abs(a)))(x)', 'jax.grad(lambda a: jnp.sum(jnp.sort(a)))(x)',
+    'jax.grad(lambda a: jnp.sum(jnp.where(a > 0, a, 0.)))(x)', 'jax.grad(lambda a: jnp.sum(a[::2]))(x[0])',
+    'jax.grad(lambda a: jnp.prod(a))(x[0])', 'jax.grad(lambda a: jnp.sum(jnp.cumsum(a)))(x[0])',
+    'jax.grad(lambda a: jax.nn.relu(a).sum())(x)', 'jax.grad(lambda a: jnp.mean(jax.nn.softmax(a) ** 2))(x)',
+    'jax.jacrev(lambda a: a[::-1] * 2)(x[0])', 'jax.grad(lambda a: lax.fori_loop(0, 3, lambda k, c: c * a, 1.))(2.)',
+    'jax.grad(lambda a: lax.cond(a > 0, jnp.sin, jnp.cos, a))(1.)', 'lax.scan(lambda c, v: (c + v, c * v), 0., x[0])[1]',
+    'jnp.split(jnp.arange(6), [2, 3])[1]', 'jnp.array_split(jnp.arange(5), 3)[2]', 'jnp.moveaxis(x, 0, 1)', 'jnp.squeeze(x[None])',
+    'jnp.expand_dims(i, (0, 2)).shape', 'jnp.broadcast_to(b, (3, 2, 3))', 'jnp.vstack([i, i])', 'jnp.hstack([x, x])',
+    'jnp.meshgrid(jnp.arange(2), jnp.arange(3))[0]', 'jnp.isclose(x, x + 1e-9)', 'jnp.allclose(x, x)',
+    'jnp.nanmean(jnp.array([1., jnp.nan]))', 'jnp.quantile(x, 0.25)', 'jnp.cov(x)', 'jnp.corrcoef(x)', 'jnp.outer(i[0], x[0])',
+    'jnp.full((2,), 3)', 'jnp.full_like(x, 2)', 'jnp.zeros_like(b)', 'jnp.ones_like(i, dtype=float)', 'jnp.identity(2, dtype=int)',
+    'jnp.logspace(0, 2, 3)', 'jnp.tri(3)', 'jnp.triu(x)', 'jnp.rot90(x)', 'jnp.count_nonzero(b)', 'jnp.average(x, weights=jnp.arange(3.), axis=1)',
+    'jnp.atleast_2d(3.0)', 'jnp.lexsort((i[0], x[0]))', 'jnp.partition(x[0], 1)', 'jnp.convolve(x[0], jnp.ones(2))', 'jnp.polyval(jnp.ones(3), 2.)',
+    'jnp.linalg.norm(x, ord=2)', 'jnp.linalg.norm(x, axis=1, ord=1)', 'jnp.linalg.svd(x, compute_uv=False)',
+    'jnp.linalg.eigh(jnp.eye(2) * 3)[0]', 'jnp.linalg.solve(jnp.eye(2) * 2, jnp.ones(2))', 'jnp.linalg.slogdet(jnp.eye(2) * 2)[1]',
+    'jax.scipy.special.logsumexp(x, axis=1)', 'jax.nn.sigmoid(x)', 'jax.nn.silu(x)', 'jax.nn.elu(x)', 'jax.nn.leaky_relu(x)',
+    'jax.random.split(jax.random.PRNGKey(0))', 'jax.random.fold_in(jax.random.PRNGKey(0), 7)', 'jax.random.bernoulli(jax.random.PRNGKey(4), 0.3, (5,))',
+    'jax.random.permutation(jax.random.PRNGKey(5), 6)', 'jax.random.choice(jax.random.PRNGKey(6), 10, (3,), replace=False)',
+    'jax.random.categorical(jax.random.PRNGKey(7), x)', 'jax.random.truncated_normal(jax.random.PRNGKey(8), -1., 1., (3,))',
+    'jax.nn.initializers.glorot_uniform()(jax.random.PRNGKey(9), (2, 3))', 'jax.tree_util.tree_leaves({"b": 1, "a": (2, None)})',
 ]
 
 
@@ -65,6 +92,7 @@ if __name__ == '__main__':
     if sys.argv[1:] == ['jax']:
         import jax
         import jax.numpy as jnp
+        import jax.scipy.special  # noqa: F401
         from jax import lax
     else:
         import tinyjax as jax

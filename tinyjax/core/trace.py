@@ -123,7 +123,7 @@ def as_array(x):
     if isinstance(x, Array):
         return x
     if isinstance(x, (bool, int, float, complex)):
-        return _host_array(np.asarray(x, dtypes.python_scalar_dtype(x)), True)
+        return _host_array(np.asarray(x, dtypes.python_scalar_dtype(x)), not isinstance(x, bool))
     if isinstance(x, (np.ndarray, np.generic)):
         return _host_array(np.asarray(x, dtypes.canonicalize(x.dtype)), False)
     if hasattr(x, '__cuda_array_interface__') or hasattr(x, '__dlpack__'):

@@ -25,7 +25,7 @@ def asarray(a, dtype=None, order=None, copy=None):
                 info = np.iinfo(dt)
                 if not info.min <= a <= info.max:
                     raise OverflowError(f'Python int {a} too large to convert to {dt.name}')
-            return _device_put(np.asarray(a, dt), weak=True)
+            return _device_put(np.asarray(a, dt), weak=not isinstance(a, bool))
         return _device_put(np.asarray(a).astype(dtype))
     if isinstance(a, (list, tuple)):
         if any(isinstance(x, Array) or isinstance(x, (list, tuple)) and _has_array(x) for x in a):
@@ -54,11 +54,7 @@ def asarray(a, dtype=None, order=None, copy=None):
 def array(object, dtype=None, copy=True, order='K', ndmin=0):
     out = asarray(object, dtype)
     if isinstance(object, Array) and copy and isinstance(out, ArrayImpl) and out is object:
-        out = ArrayImpl(out.device.xp.array(out._buf, copy=True), out.device, False)
-    if isinstance(out, Array) and out.weak_type and not isinstance(object, (bool, int, float, complex)):
-        out = lax.convert_element_type(out, out.dtype)
-    if isinstance(object, (bool, int, float, complex)) and dtype is None:
-        out = lax.convert_element_type(out, out.dtype)   # jnp.array(1.0) is strongly typed
+        out = ArrayImpl(out.device.xp.array(out._buf, copy=True), out.device, out.weak_type)
     while out.ndim < ndmin:
         out = lax.expand_dims(out, (0,))
     return out

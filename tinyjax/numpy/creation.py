@@ -28,8 +28,9 @@ def _dt(dtype, default):
 def full(shape, fill_value, dtype=None, *, device=None):
     shape = _shape(shape, 'full')
     fv = asarray(fill_value)
-    dt = _dt(dtype, fv.dtype)
-    fv = lax.convert_element_type(fv, dt) if fv.dtype != dt or fv.weak_type else fv
+    if dtype is not None:      # a Python scalar fill without a dtype stays weakly typed
+        dt = _dt(dtype, fv.dtype)
+        fv = lax.convert_element_type(fv, dt) if fv.dtype != dt or fv.weak_type else fv
     return broadcast_to(fv, shape, 'full')
 
 
