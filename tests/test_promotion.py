@@ -78,6 +78,9 @@ def test_broadcast_and_promote_property(d1, d2, s1, s2, data):
                                   (a.astype(np.float32) * b.astype(np.float32)))
 
 
-def test_incompatible_shapes_raise_type_error():
-    with pytest.raises(TypeError, match=r'add.*\(3,\).*\(4,\)'):
+def test_incompatible_shapes_raise_the_errors_jax_raises():
+    with pytest.raises(ValueError, match=r'add.*\(3,\).*\(4,\)'):     # jnp: ValueError
         jnp.ones(3) + jnp.ones(4)
+    from tinyjax import lax
+    with pytest.raises(TypeError, match=r'add.*\(3,\).*\(4,\)'):     # lax: TypeError
+        lax.add(jnp.ones(3), jnp.ones(4))

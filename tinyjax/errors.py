@@ -21,6 +21,10 @@ class ConcretizationTypeError(TypeError):
             'argument static (jit(f, static_argnums=...)) so its value is known.')
 
 
+class TracerBoolConversionError(ConcretizationTypeError):
+    """bool() of a traced value: Python `if`/`while` on an array under jit."""
+
+
 class TracerArrayConversionError(TypeError):
     def __init__(self, tracer):
         super().__init__(

@@ -171,8 +171,8 @@ def _wrapped_starts(operand, start_indices):
     from tinyjax.ops.common import aval_of, scalar
     shape = aval_of(operand).shape
     if len(start_indices) != len(shape):
-        raise TypeError(f'need one start index per axis of the operand {shape}, got '
-                        f'{len(start_indices)}')
+        raise ValueError(f'dynamic_slice: need one start index per axis of the operand {shape}, '
+                         f'got {len(start_indices)}')
     out = []
     for i, n in zip(start_indices, shape):
         if isinstance(i, (int, np.integer)):

@@ -98,14 +98,20 @@ class ArrayImpl(Array):
                              'ambiguous. Use a.any() or a.all()')
         return bool(self._value())
 
+    def _scalar(self, what):
+        if self.size != 1:
+            raise TypeError(f'only length-1 arrays can be converted to Python scalars with '
+                            f'{what}; got shape {self.shape}. Index or reduce it first.')
+        return self._value().reshape(())
+
     def __float__(self):
-        return float(self._value().reshape(()))
+        return float(self._scalar('float()'))
 
     def __int__(self):
-        return int(self._value().reshape(()))
+        return int(self._scalar('int()'))
 
     def __complex__(self):
-        return complex(self._value().reshape(()))
+        return complex(self._scalar('complex()'))
 
     def __index__(self):
         if not dtypes.is_int(self.dtype) and not dtypes.is_bool(self.dtype):

@@ -31,7 +31,9 @@ class Tracer(Array):
         raise errors.ConcretizationTypeError(self, what)
 
     def __bool__(self):
-        return bool(self._need_concrete('bool()'))
+        if self.concrete is None:
+            raise errors.TracerBoolConversionError(self, 'bool() (a Python `if` or `while`)')
+        return bool(self.concrete)
 
     def __float__(self):
         return float(self._need_concrete('float()'))

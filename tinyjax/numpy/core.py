@@ -116,7 +116,8 @@ def broadcast_shapes(*shapes, op='broadcast_shapes'):
         return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
         shown = ', '.join(str(tuple(s)) for s in shapes)
-        raise TypeError(f'{op} got incompatible shapes for broadcasting: {shown}.') from None
+        raise ValueError(f'{op}: incompatible shapes for broadcasting: {shown}. Each axis must '
+                         'match or be 1, counting from the last axis.') from None
 
 
 def broadcast_to(x, shape, op='broadcast_to'):

@@ -16,7 +16,7 @@ def _shape(shape, op):
             raise TypeError(f'{op}: shapes must be tuples of integers, got {shape!r}; shapes '
                             'must be concrete (static) under jit') from None
         if s < 0:
-            raise ValueError(f'{op}: negative dimensions are not allowed, got shape {shape}')
+            raise TypeError(f'{op}: negative dimensions are not allowed, got shape {shape}')
         out.append(s)
     return tuple(out)
 

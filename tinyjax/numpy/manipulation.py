@@ -47,7 +47,8 @@ def transpose(a, axes=None):
         axes = tuple(reversed(range(a.ndim)))
     axes = tuple(canonicalize_axis(x, a.ndim, 'transpose') for x in axes)
     if sorted(axes) != list(range(a.ndim)):
-        raise ValueError(f'transpose: axes {axes} do not match an array of rank {a.ndim}')
+        raise TypeError(f'transpose: axes {axes} are not a permutation of the axes of an array '
+                        f'of rank {a.ndim}')
     return lax.transpose(a, axes)
 
 
@@ -155,7 +156,7 @@ def concatenate(arrays, axis=0, dtype=None):
         xs = [x.astype(dtype) for x in xs]
     nd = xs[0].ndim
     if any(x.ndim != nd for x in xs):
-        raise ValueError(f'concatenate: all arrays must have the same rank, got shapes '
+        raise TypeError(f'concatenate: all arrays must have the same rank, got shapes '
                          f'{[x.shape for x in xs]}')
     ax = canonicalize_axis(axis, nd, 'concatenate')
     for x in xs:

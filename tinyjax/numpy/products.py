@@ -137,10 +137,16 @@ def einsum(subscripts, *operands, optimize=None, precision=None, preferred_eleme
         raise ValueError(f'einsum: {len(in_specs)} operand specs in {subscripts!r} but '
                          f'{len(ops)} operands given')
     in_specs, out = _expand_ellipsis(in_specs, out, ops)
+    sizes = {}
     for spec, op in zip(in_specs, ops):
         if len(spec) != op.ndim:
             raise ValueError(f'einsum: spec {spec!r} has {len(spec)} axes but operand has shape '
                              f'{op.shape}')
+        for c, n in zip(spec, op.shape):
+            if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
+                raise ValueError(f'einsum: index {c!r} has size {sizes[c]} in one operand and '
+                                 f'{n} in another ({subscripts!r} with shapes '
+                                 f'{[o.shape for o in ops]})')
     pet = _pe(preferred_element_type)
     terms = [_take_diagonals(op, spec) for op, spec in zip(ops, in_specs)]
     # Sum out indices that appear in one term only and not in the output.

@@ -46,7 +46,7 @@ def _index_scalar(v, dtype):
 # --- dynamic_slice --------------------------------------------------------------------
 def _ds_abstract(operand, *starts, slice_sizes):
     if len(starts) != operand.ndim or len(slice_sizes) != operand.ndim:
-        raise TypeError(f'dynamic_slice: need one start index and one slice size per axis of '
+        raise ValueError(f'dynamic_slice: need one start index and one slice size per axis of '
                         f'the operand {operand.shape}; got {len(starts)} start indices and '
                         f'slice_sizes={slice_sizes}')
     for s in starts:

@@ -107,7 +107,7 @@ def reshape(x, new_sizes):
 # --- transpose ----------------------------------------------------------------------
 def _transpose_abstract(x, permutation):
     if sorted(permutation) != list(range(x.ndim)):
-        raise ValueError(f'transpose: permutation {permutation} is not a permutation of the '
+        raise TypeError(f'transpose: permutation {permutation} is not a permutation of the '
                          f'axes of an array of shape {x.shape}')
     return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype, x.weak_type)
 
