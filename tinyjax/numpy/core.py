@@ -84,13 +84,32 @@ def result_type(*args):
     return dtypes.result_type_weak(*pairs)[0]
 
 
+_SCALARS = (bool, int, float, complex)
+
+
 def promote(*args):
     """Convert args to arrays of one dtype by JAX's promotion (Python scalars weak)."""
-    xs = [asarray(a) for a in args]
+    xs = [a if isinstance(a, _SCALARS) else asarray(a) for a in args]
     if len(xs) < 2:
-        return xs
-    dt, weak = dtypes.result_type_weak(*[(x.dtype, x.weak_type) for x in xs])
-    return [x if x.dtype == dt and x.weak_type == weak else convert(x, dt, weak) for x in xs]
+        return [asarray(x) for x in xs]
+    pairs = [(dtypes.python_scalar_dtype(x), not isinstance(x, bool)) if isinstance(x, _SCALARS)
+             else (x.dtype, x.weak_type) for x in xs]
+    dt, weak = dtypes.result_type_weak(*pairs)
+    out = []
+    for x in xs:
+        if isinstance(x, _SCALARS):
+            # Made directly in the result type (C-cast like a convert), not converted after.
+            host = asarray(x)._buf if isinstance(x, int) and not isinstance(x, bool) and \
+                not _fits_int(x) else np.asarray(x, dtypes.python_scalar_dtype(x))
+            out.append(_device_put(np.asarray(host).astype(dt), weak and not isinstance(x, bool)))
+        else:
+            out.append(x if x.dtype == dt and x.weak_type == weak else convert(x, dt, weak))
+    return out
+
+
+def _fits_int(x):
+    info = np.iinfo(dtypes.default_int())
+    return info.min <= x <= info.max
 
 
 def convert(x, dtype, weak=False):
