@@ -9,6 +9,7 @@ input it reads only at its own index when that input dies there. Donated argumen
 the same pool, which is how an output reuses an input buffer.
 """
 import copy
+import weakref
 import os
 import sys
 import time
@@ -166,10 +167,12 @@ class Program:
         self._compile()
         saved = list(core_trace._stack)
         core_trace._stack.clear()      # opaque rules that bind must not record into a trace
+        core_trace._compiled_depth += 1
         try:
             with self.device.context():    # this GPU and its stream (pmap runs devices concurrently)
                 return self._run(args, consts)
         finally:
+            core_trace._compiled_depth -= 1
             core_trace._stack.extend(saved)
 
     def on_device(self, device):
@@ -303,3 +306,26 @@ def _check_nans(name, bufs, xp):
                                                           else b).any()):
             raise FloatingPointError(f'invalid value (nan) encountered in {name} '
                                      '(jax_debug_nans is on)')
+
+
+# Control-flow bodies under jit: each body graph is compiled once per device (see
+# core.trace.run_graph) and cached with the graph, which lives as long as the program
+# whose equation holds it.
+_body_programs = weakref.WeakKeyDictionary()
+
+
+def run_body(graph, args):
+    dev = args[0].device if args else backends_default_device()
+    per_graph = _body_programs.setdefault(graph, {})
+    prog = per_graph.get(id(dev))
+    if prog is None:
+        prog = per_graph[id(dev)] = Program(graph, dev, fuse=True)
+    return prog(list(args), graph.consts)
+
+
+def backends_default_device():
+    from tinyjax.core.array import default_device
+    return default_device()
+
+
+core_trace.set_graph_runner(run_body)

@@ -245,3 +245,23 @@ def eval_graph(graph, *args):
         for v, o in zip(e.outputs, outs):
             env[v] = o
     return [read(a) for a in graph.outvars]
+
+
+# Loop and branch bodies (scan, while_loop, cond) run through run_graph. Inside a
+# compiled program the compiler registers a runner that compiles each body once, so a
+# loop's iterations run fused kernels instead of one primitive at a time.
+_graph_runner = None
+_compiled_depth = 0
+
+
+def set_graph_runner(fn):
+    global _graph_runner
+    _graph_runner = fn
+
+
+def run_graph(graph, *args):
+    """eval_graph for the bodies of control flow, compiled when running under jit."""
+    if _graph_runner is not None and _compiled_depth and not _stack and \
+            all(isinstance(a, ArrayImpl) for a in args):
+        return _graph_runner(graph, args)
+    return eval_graph(graph, *args)

@@ -263,7 +263,7 @@ def _cond_abstract(index, *ops, branches):
 
 def _cond_eager(index, *ops, branches):
     i = min(max(int(np.asarray(index)), 0), len(branches) - 1)
-    return _trace().eval_graph(branches[i], *ops)
+    return _trace().run_graph(branches[i], *ops)
 
 
 def _unify_residuals(res_avals_per_branch):
@@ -395,8 +395,8 @@ def _while_abstract(*avals, cond_graph, body_graph, cond_nconsts, body_nconsts):
 def _while_eager(*args, cond_graph, body_graph, cond_nconsts, body_nconsts):
     core = _trace()
     cc, bc, carry = _while_split(args, cond_nconsts, body_nconsts)
-    while bool(np.asarray(core.eval_graph(cond_graph, *cc, *carry)[0])):
-        carry = core.eval_graph(body_graph, *bc, *carry)
+    while bool(np.asarray(core.run_graph(cond_graph, *cc, *carry)[0])):
+        carry = core.run_graph(body_graph, *bc, *carry)
     return carry
 
 

@@ -35,7 +35,7 @@ def _eager(*args, body, length, reverse, num_consts, num_carry, unroll):
     ys = [[] for _ in y_avals]
     for i in (reversed(range(length)) if reverse else range(length)):
         x = [structural.squeeze(structural.slice_in_dim(v, i, i + 1, 1, 0), (0,)) for v in xs]
-        outs = core.eval_graph(body, *consts, *carry, *x)
+        outs = core.run_graph(body, *consts, *carry, *x)
         carry = outs[:num_carry]
         for acc, y in zip(ys, outs[num_carry:]):
             acc.append(y)
