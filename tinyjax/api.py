@@ -6,7 +6,7 @@ from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
-from tinyjax.transforms.tracing import trace_to_graph
+from tinyjax.transforms.tracing import trace_to_graph, with_positions
 
 
 class ShapeDtypeStruct:
@@ -63,12 +63,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     def wrapped(*args, **kwargs):
         dyn_idx = [i for i in range(len(args)) if i not in static]
 
-        def f(*dyn):
-            full = list(args)
-            for i, v in zip(dyn_idx, dyn):
-                full[i] = v
-            return fun(*full, **kwargs)
-        f.__name__ = getattr(fun, '__name__', 'fun')
+        f = with_positions(fun, args, dyn_idx, kwargs)
         dyn = tuple(args[i] for i in dyn_idx)
         leaves = tree_util.tree_leaves(dyn)
         graph, _, out_tree = trace_to_graph(f, dyn, avals=[_abstract(x) for x in leaves])

@@ -9,7 +9,7 @@ from tinyjax import dtypes, lax, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.ops import common
 from tinyjax.transforms import autodiff
-from tinyjax.transforms.tracing import trace_to_graph
+from tinyjax.transforms.tracing import trace_to_graph, with_positions
 
 
 def _leaf_aval(x, what):
@@ -151,13 +151,7 @@ def _split_argnums(fun, argnums, args, kwargs, allow_int, name):
     dyn = tuple(args[i] for i in nums)
     _check_inexact(dyn, allow_int, name)
 
-    def partial(*dyn_args):
-        full = list(args)
-        for i, v in zip(nums, dyn_args):
-            full[i] = v
-        return fun(*full, **kwargs)
-    partial.__name__ = getattr(fun, '__name__', 'fun')
-    return partial, dyn
+    return with_positions(fun, args, nums, kwargs), dyn
 
 
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False,

@@ -26,7 +26,7 @@ from tinyjax.ops import common
 from tinyjax.transforms import batching
 from tinyjax.transforms.jit import _check_hashable
 from tinyjax.transforms.spmd import SpmdProgram, spmd_eval  # noqa: F401 (spmd_eval re-exported)
-from tinyjax.transforms.tracing import flatten_fun
+from tinyjax.transforms.tracing import flatten_fun, with_positions
 
 
 class ShardedArray(ArrayImpl):
@@ -155,15 +155,7 @@ class PmapFunction:
         return self._assemble(entry, outs, local)
 
     def _with_statics(self, args, dyn_idx):
-        fun = self.fun
-
-        def f(*d, **kw):
-            full = list(args)
-            for i, v in zip(dyn_idx, d):
-                full[i] = v
-            return fun(*full, **kw)
-        f.__name__ = getattr(fun, '__name__', 'fun')
-        return f
+        return with_positions(self.fun, args, dyn_idx)
 
     def _mapped_size(self, avals, axes, norm):
         sizes = {a.shape[d] for a, d in zip(avals, norm) if d is not None}

@@ -16,6 +16,19 @@ def flatten_fun(f, in_tree, out_store):
     return flat
 
 
+def with_positions(fun, args, positions, kwargs=None):
+    """fun as a function of the positional arguments at `positions`; the other
+    positional arguments (and `kwargs`) stay as given. Keyword arguments passed to the
+    result go through to fun."""
+    def f(*values, **kw):
+        full = list(args)
+        for i, v in zip(positions, values):
+            full[i] = v
+        return fun(*full, **({**kwargs, **kw} if kwargs else kw))
+    f.__name__ = getattr(fun, '__name__', 'fun')
+    return f
+
+
 def trace_to_graph(f, args, kwargs=None, concrete=False, avals=None, name=None):
     """Trace f(*args, **kwargs) to a graph over the flattened arguments.
 
