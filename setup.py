@@ -35,7 +35,7 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['tinyjax', 'tinyjax.*']) + ['tinyjax._kernels'],
     package_dir={'tinyjax._kernels': 'kernels'},
-    package_data={'tinyjax._kernels': ['*.cuh', '*.h', '*.md', '**/*.cuh', '**/*.h']},
+    package_data={'tinyjax._kernels': ['*.cuh', '*.h', '*.cpp', '*.md', '**/*.cuh', '**/*.h']},
     include_package_data=False,
     install_requires=['numpy>=1.24', 'ml_dtypes>=0.2'],
     extras_require={

@@ -61,3 +61,27 @@ static inline double tj_host_erfinv(double x) {
 }
 static inline float erfinv(float x) { return (float)tj_host_erfinv((double)x); }
 static inline double erfinv(double x) { return tj_host_erfinv(x); }
+
+// TJ_WRAP(k) defines tjw_k(void** pointers, const long long* scalars), which calls kernel k
+// with its pointer parameters from `pointers` and its integer parameters (which follow
+// them) from `scalars`: one C signature through which kernels/tj_pylaunch.cpp calls any
+// kernel.
+#include <type_traits>
+#include <utility>
+template <typename... A> constexpr int tj_pointer_count() {
+    return (0 + ... + (std::is_pointer<A>::value ? 1 : 0));
+}
+template <typename T> static inline T tj_wrap_arg(void** p, const long long* s, int i, int np) {
+    if constexpr (std::is_pointer<T>::value) return (T)p[i];
+    else return (T)s[i - np];
+}
+template <typename... A, size_t... I>
+static inline void tj_wrap_call(void (*f)(A...), void** p, const long long* s,
+                                std::index_sequence<I...>) {
+    f(tj_wrap_arg<A>(p, s, (int)I, tj_pointer_count<A...>())...);
+}
+template <typename... A> static inline void tj_wrap_call(void (*f)(A...), void** p,
+                                                         const long long* s) {
+    tj_wrap_call(f, p, s, std::index_sequence_for<A...>{});
+}
+#define TJ_WRAP(k) extern "C" void tjw_##k(void** p, const long long* s) { tj_wrap_call(k, p, s); }

@@ -80,16 +80,27 @@ class CpuDevice:
     def load_kernels(self, source, names):
         """Build `source` for the host (kernels/tj_host_shim.h) and return its functions."""
         from tinyjax.compiler import hostcc
-        lib = hostcc.build(source)
-        return {n: getattr(lib, n) for n in names}
+        lib = hostcc.build(source, wrap=names)
+        return {n: (getattr(lib, n), ctypes.cast(getattr(lib, 'tjw_' + n), ctypes.c_void_p).value)
+                for n in names}
 
     @staticmethod
-    def launch(fn, grid, block, args):
-        # One host thread runs the whole grid-stride loop: grid and block do not apply.
-        import ctypes
-        fn(*[ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) else
-             (ctypes.c_int(int(a)) if a.dtype == np.int32 else ctypes.c_longlong(int(a)))
-             for a in args])
+    def kernel_caller(fn, grid, block, scalars):
+        """A launcher for a compiled Program's step, called with the step's arrays. One host
+        thread runs the whole grid-stride loop, so grid and block do not apply."""
+        from tinyjax.compiler import hostcc
+        function, wrapper = fn
+        launch = hostcc.launcher()
+        if launch is not None:
+            ints = tuple(int(x) for x in scalars)
+            return lambda bufs: launch(wrapper, bufs, ints)
+        # Kernel scalars are NumPy scalars of the parameter's exact C type.
+        tail = [ctypes.c_int(int(x)) if x.dtype == np.int32 else ctypes.c_longlong(int(x))
+                for x in scalars]
+
+        def call(bufs):
+            function(*[ctypes.c_void_p(b.ctypes.data) for b in bufs], *tail)
+        return call
 
     def __repr__(self):
         return f'CpuDevice(id={self.id})'

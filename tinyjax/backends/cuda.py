@@ -150,6 +150,15 @@ class CudaDevice:
         with self._context:
             fn(tuple(grid), tuple(block), tuple(args), stream=self.stream)
 
+    def kernel_caller(self, fn, grid, block, scalars):
+        """A launcher for a compiled Program's step: called with the step's buffers,
+        inside the Program's `context()`, on this device's stream."""
+        grid, block, scalars, stream = tuple(grid), tuple(block), tuple(scalars), self.stream
+
+        def call(bufs):
+            fn(grid, block, (*bufs, *scalars), stream=stream)
+        return call
+
     def __repr__(self):
         if self.physical_id != self.id:
             return f'CudaDevice(id={self.id}, gpu={self.physical_id})'

@@ -11,7 +11,9 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from tinyjax import errors
@@ -45,12 +47,20 @@ def host_source(source):
 _loaded = {}
 
 
-def build(source, name='program'):
-    """A ctypes.CDLL of `source` built for the host (cached in memory and on disk)."""
-    full = host_source(source)
+def build(source, name='program', wrap=()):
+    """A ctypes.CDLL of `source` built for the host (cached in memory and on disk).
+
+    Each kernel named in `wrap` also gets the uniform entry point tjw_<name> that the
+    launcher extension calls (TJ_WRAP in kernels/tj_host_shim.h)."""
+    full = host_source(source) + ''.join(f'TJ_WRAP({n})\n' for n in wrap)
     k = cache.key('host', full, FLAGS, compiler_version())
-    if k in _loaded:
-        return _loaded[k]
+    if k not in _loaded:
+        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, FLAGS, name)))
+    return _loaded[k]
+
+
+def _compiled(k, full, flags, name):
+    """Path of the cached shared library for key k, compiling `full` on a miss."""
     path = cache.entry_path(k, 'so')
     if cache.load(k, 'so') is None:
         cxx = compiler()
@@ -61,7 +71,7 @@ def build(source, name='program'):
             src = Path(tmp) / f'{name}.cpp'
             src.write_text(full)
             out = Path(tmp) / f'{name}.so'
-            proc = subprocess.run([cxx, *FLAGS, str(src), '-o', str(out)],
+            proc = subprocess.run([cxx, *flags, str(src), '-o', str(out)],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 saved = cache.save_failed_source(name, full, 'cpp')
@@ -69,6 +79,31 @@ def build(source, name='program'):
                     f'host compile of {name} failed:\n{proc.stderr}\nsource saved at {saved}',
                     log=proc.stderr, source_path=str(saved))
             cache.store(k, 'so', out.read_bytes())
-    lib = ctypes.CDLL(str(path))
-    _loaded[k] = lib
-    return lib
+    return path
+
+
+@functools.lru_cache(None)
+def launcher():
+    """The launch function of kernels/tj_pylaunch.cpp built as a CPython extension for
+    this interpreter and NumPy, or None when it cannot be built (no Python or NumPy
+    headers): callers then pass pointers through ctypes, about 1 us more per array."""
+    if compiler() is None or os.environ.get('TINYJAX_HOST_LAUNCHER', '1') == '0':
+        return None
+    import importlib.machinery
+    import importlib.util
+    import sysconfig
+    import numpy as np
+    full = headers.read_header('tj_pylaunch.cpp')
+    flags = FLAGS + (f'-I{sysconfig.get_paths()["include"]}', f'-I{np.get_include()}')
+    k = cache.key('pylaunch', full, flags, compiler_version(), sys.version, np.__version__)
+    try:
+        path = _compiled(k, full, flags, 'tj_pylaunch')
+        loader = importlib.machinery.ExtensionFileLoader('tj_pylaunch', str(path))
+        spec = importlib.util.spec_from_file_location('tj_pylaunch', str(path), loader=loader)
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    except (errors.CompileError, ImportError, OSError) as e:
+        warnings.warn(f'tinyjax: the host kernel launcher could not be built ({e}); '
+                      'compiled programs call kernels through ctypes instead', RuntimeWarning)
+        return None
+    return module.launch

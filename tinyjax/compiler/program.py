@@ -82,6 +82,8 @@ class Program:
         self.donated = set(donated)
         self._plan_buffers()
         self._fns = None
+        self._runner = None
+        self._needs_context = device.platform != 'cpu'
         if debug_level() >= 1:
             for k in self.kernels:
                 print(f'[tinyjax] kernel {k.name}: {"+".join(k.prims)} over {k.shape} '
@@ -164,50 +166,83 @@ class Program:
 
     # -- run --------------------------------------------------------------------------------
     def __call__(self, args, consts):
-        self._compile()
-        saved = list(core_trace._stack)
-        core_trace._stack.clear()      # opaque rules that bind must not record into a trace
+        run = self._runner
+        if run is None:
+            self._compile()
+            run = self._runner = self._build_runner()
+        saved = None
+        if core_trace._stack:          # opaque rules that bind must not record into a trace
+            saved = list(core_trace._stack)
+            core_trace._stack.clear()
         core_trace._compiled_depth += 1
         try:
-            with self.device.context():    # this GPU and its stream (pmap runs devices concurrently)
-                return self._run(args, consts)
+            if self._needs_context:    # this GPU and its stream (pmap runs devices concurrently)
+                with self.device.context():
+                    return run(args, consts)
+            return run(args, consts)
         finally:
             core_trace._compiled_depth -= 1
-            core_trace._stack.extend(saved)
+            if saved is not None:
+                core_trace._stack.extend(saved)
 
     def on_device(self, device):
         """The same plan for another device (pmap runs one copy per device); the kernels
         are loaded for that device on its first call."""
         other = copy.copy(self)
-        other.device, other._fns = device, None
+        other.device, other._fns, other._runner = device, None, None
+        other._needs_context = device.platform != 'cpu'
         return other
 
-    def _run(self, args, consts):
-        dev, xp, g = self.device, self.device.xp, self.graph
-        env = {}
-        for v, a in zip(g.invars, args):
-            env[v] = dev.accept(a)
-        for v, c in zip(g.constvars, consts):
-            env[v] = dev.accept(c)
-        slots = {}
-        for pos in self.donated:
-            slots[-1 - pos] = env[g.invars[pos]]
-        level, nan_check = debug_level(), config.read('jax_debug_nans')
-        hook = step_hook
-        for s_i, s in enumerate(self.steps):
+    def _build_runner(self):
+        """Resolve everything about a call that does not depend on the argument values:
+        every value gets a position in a list, every step becomes a closure over its
+        positions, launch dimensions and output layout. A call is then one loop."""
+        g, dev = self.graph, self.device
+        index = {}
+        for v in list(g.invars) + list(g.constvars):
+            index[v] = len(index)
+        for s in self.steps:
+            for v in s.outs:
+                index.setdefault(v, len(index))
+        seen_slots = set()     # a slot's first writer allocates it typed; later ones view it
+        steps = [self._step_closure(s, index, seen_slots) for s in self.steps]
+        outset = set(v for v in g.outvars if isinstance(v, Var))
+        freed = [tuple(index[v] for v in self.freed_after[i] if v not in outset)
+                 for i in range(len(self.steps))]
+        step_outs = [tuple(index[v] for v in s.outs) for s in self.steps]
+        n_in, n_vals = len(g.invars), len(index)
+        donated = [(-1 - pos, pos) for pos in sorted(self.donated)]
+        outputs = [self._output_closure(a, index) for a in g.outvars]
+        accept, timed = dev.accept, debug_level() >= 2
+
+        def run(args, consts):
+            vals = [None] * n_vals
+            for i, a in enumerate(args):
+                vals[i] = accept(a)
+            for i, c in enumerate(consts, n_in):
+                vals[i] = accept(c)
+            slots = {}
+            for slot, pos in donated:
+                slots[slot] = vals[pos]
+            if step_hook is None and not timed and not config.read('jax_debug_nans'):
+                for step, dead in zip(steps, freed):
+                    step(vals, slots)
+                    for i in dead:
+                        vals[i] = None
+            else:
+                self._run_instrumented(steps, freed, step_outs, vals, slots)
+            return [out(vals) for out in outputs]
+        return run
+
+    def _run_instrumented(self, steps, freed, step_outs, vals, slots):
+        """The same loop with TINYJAX_DEBUG=2 timings, jax_debug_nans and the profiler hook."""
+        dev, xp = self.device, self.device.xp
+        level, nan_check, hook = debug_level(), config.read('jax_debug_nans'), step_hook
+        for s_i, (s, step) in enumerate(zip(self.steps, steps)):
+            name = s.kernel.name if s.kind == 'kernel' else s.eqn.prim.name
             t0 = time.perf_counter() if level >= 2 else None
             mark = hook.begin(dev) if hook is not None else None
-            if s.kind == 'kernel':
-                self._launch(s, env, slots)
-                name = s.kernel.name
-            else:
-                ins = [ArrayImpl(env[a], dev, a.aval.weak_type) if isinstance(a, Var)
-                       else a.val for a in s.eqn.inputs]
-                outs = core_trace.eager_apply(s.eqn.prim, ins, s.eqn.params,
-                                              [o.aval for o in s.eqn.outputs])
-                for v, o in zip(s.outs, outs):
-                    env[v] = _own(o._buf, [env[a] for a in s.ins], xp)
-                name = s.eqn.prim.name
+            step(vals, slots)
             if hook is not None:
                 hook.end(self, s_i, mark)
             if t0 is not None:
@@ -215,45 +250,90 @@ class Program:
                 print(f'[tinyjax] {name}: {(time.perf_counter() - t0) * 1e6:.1f} us',
                       file=sys.stderr)
             if nan_check:
-                _check_nans(name, [env[v] for v in s.outs], xp)
-            for v in self.freed_after[s_i]:
-                if v not in g.outvars:
-                    env.pop(v, None)
-        return [self._output(a, env) for a in g.outvars]
+                _check_nans(name, [vals[i] for i in step_outs[s_i]], xp)
+            for i in freed[s_i]:
+                vals[i] = None
 
-    def _launch(self, s, env, slots):
-        dev, xp, k = self.device, self.device.xp, s.kernel
-        ins = []
-        for v in s.ins:
-            b = env[v]
-            if b.dtype != v.aval.dtype:
-                b = b.astype(v.aval.dtype)
-            ins.append(xp.ascontiguousarray(b))
-        outs = []
+    def _step_closure(self, s, index, seen_slots):
+        dev, xp = self.device, self.device.xp
+        out_idx = [index[v] for v in s.outs]
+        if s.kind != 'kernel':
+            prim, params, out_avals = s.eqn.prim, s.eqn.params, [o.aval for o in s.eqn.outputs]
+            spec = [(index[a], a.aval.weak_type) if isinstance(a, Var) else (None, a.val)
+                    for a in s.eqn.inputs]
+            in_idx = [index[a] for a in s.ins]
+
+            def eager_step(vals, slots):
+                ins = [ArrayImpl(vals[i], dev, w) if i is not None else w for i, w in spec]
+                outs = core_trace.eager_apply(prim, ins, params, out_avals)
+                inputs = [vals[i] for i in in_idx]
+                for i, o in zip(out_idx, outs):
+                    vals[i] = _own(o._buf, inputs, xp)
+            return eager_step
+
+        k = s.kernel
+        in_spec = [(index[v], v.aval.dtype) for v in s.ins]
+        out_spec = []
         for v in s.outs:
             slot = s.slots[v]
-            raw = slots.get(slot)
-            if raw is None:
-                raw = slots[slot] = dev.empty(self.slot_sizes[slot])
-            view = _view(raw, v.aval, xp)
-            outs.append(view)
-            env[v] = view
-        if k.n == 0:
-            return
+            fresh = slot >= 0 and slot not in seen_slots
+            seen_slots.add(slot)
+            out_spec.append((index[v], slot, fresh, v.aval.dtype, v.aval.shape,
+                             self.slot_sizes[slot] if slot >= 0 else 0))
         fn = self._fns.get(k.name)
         if fn is None:
-            return _run_with_numpy(k, ins, outs, xp)
-        scalar = np.int32(k.n) if k.itype == 'int' else np.int64(k.n)
-        dev.launch(fn, *launch_dims(k, dev), ins + outs + [scalar])
+            caller = None
+        else:
+            scalar = np.int32(k.n) if k.itype == 'int' else np.int64(k.n)
+            grid, block = launch_dims(k, dev)
+            caller = dev.kernel_caller(fn, grid, block, (scalar,))
+        contiguous = xp.ascontiguousarray
+        empty = xp.empty
 
-    def _output(self, a, env):
+        def kernel_step(vals, slots):
+            ins = []
+            for i, dt in in_spec:
+                b = vals[i]
+                if b.dtype is not dt and b.dtype != dt:
+                    b = b.astype(dt)
+                ins.append(contiguous(b))
+            outs = []
+            for i, slot, fresh, dt, shape, nbytes in out_spec:
+                if fresh:
+                    buf = slots[slot] = empty(shape, dt)
+                else:
+                    raw = slots.get(slot)
+                    if raw is None:
+                        raw = slots[slot] = empty(nbytes or 1, np.uint8)
+                    buf = _retype(raw, dt, shape)
+                vals[i] = buf
+                outs.append(buf)
+            if caller is not None:
+                caller(ins + outs)
+            elif k.n:
+                _run_with_numpy(k, ins, outs, xp)
+        return kernel_step
+
+    def _output_closure(self, a, index):
         dev = self.device
         if isinstance(a, Literal):
-            return from_numpy(np.asarray(a.val), a.aval.weak_type, dev)
-        buf = env[a]
-        if buf.dtype != a.aval.dtype:
-            buf = buf.astype(a.aval.dtype)
-        return ArrayImpl(buf, dev, a.aval.weak_type)
+            val, weak = np.asarray(a.val), a.aval.weak_type
+            return lambda vals: from_numpy(val, weak, dev)
+        i, aval = index[a], a.aval
+
+        def output(vals):
+            buf = vals[i]
+            if buf.dtype != aval.dtype:
+                return ArrayImpl(buf.astype(aval.dtype), dev, aval.weak_type)
+            return ArrayImpl.from_parts(buf, dev, aval)
+        return output
+
+
+def _retype(raw, dtype, shape):
+    """The buffer `raw` (a slot: same byte size) seen as `dtype` and `shape`."""
+    if raw.dtype == dtype and raw.shape == shape:
+        return raw
+    return raw.reshape(-1).view(np.uint8).view(dtype).reshape(shape)
 
 
 def _own(buf, inputs, xp):
@@ -267,11 +347,6 @@ def _own(buf, inputs, xp):
 
 def _nbytes(v):
     return v.aval.size * v.aval.dtype.itemsize
-
-
-def _view(raw, aval, xp):
-    nb = aval.size * aval.dtype.itemsize
-    return raw[:nb].view(aval.dtype).reshape(aval.shape)
 
 
 def launch_dims(k, dev):

@@ -69,6 +69,13 @@ class ArrayImpl(Array):
         self.device = device
         self.aval = ShapedArray(buf.shape, buf.dtype, weak_type)
 
+    @classmethod
+    def from_parts(cls, buf, device, aval):
+        """An array of `buf` whose abstract value is already known (compiled outputs)."""
+        self = cls.__new__(cls)
+        self._buf, self.device, self.aval = buf, device, aval
+        return self
+
     def devices(self):
         return {self.device}
 

@@ -17,7 +17,7 @@ import numpy as np
 from tinyjax import backends, config, tree_util
 from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
-from tinyjax.core.array import Array, ArrayImpl
+from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
 from tinyjax.core.ir import pretty_print
 from tinyjax.transforms.tracing import flatten_fun
 
@@ -82,6 +82,8 @@ class JitFunction:
         self._fast = {}
         self._has_static = bool(self.static_argnums or self.static_argnames)
         self._donate_order = tuple(sorted(self._donate_pos))
+        # (avals, device, x64) -> (Program, consts, unflatten): see __call__.
+        self._direct = None if (self._has_static or self._donate_pos) else {}
 
     # -- argument handling ------------------------------------------------------------
     def _split(self, args, kwargs):
@@ -176,6 +178,19 @@ class JitFunction:
 
     # -- calling -------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        # The hot path: a repeat call with positional arrays on one device, nothing static
+        # or donated, finds its Program in one dict lookup.
+        if self._direct is not None and not kwargs:
+            for a in args:
+                if type(a) is not ArrayImpl or type(a._buf) is _DeletedBuffer:
+                    break
+            else:
+                key = (tuple([a.aval for a in args]), args[0].device if args else None,
+                       config.read('jax_enable_x64'))
+                hit = self._direct.get(key)
+                if hit is not None:
+                    prog, consts, unflatten = hit
+                    return unflatten(prog(args, consts))
         entry, arrays, donated = self._prepare(args, kwargs)
         if (any(isinstance(a, core_trace.Tracer) for a in arrays) or not entry.cacheable):
             outs = core_trace.eval_graph(entry.graph, *arrays)
@@ -189,6 +204,10 @@ class JitFunction:
         outs = prog(arrays, entry.graph.consts)
         for i in donated:
             arrays[i].delete()     # the Program may have reused its memory
+        if (self._direct is not None and not kwargs and args and self._device is None
+                and all(type(a) is ArrayImpl and a.device is dev for a in args)):
+            key = (tuple(a.aval for a in args), dev, config.read('jax_enable_x64'))
+            self._direct[key] = (prog, entry.graph.consts, _unflattener(entry.out_tree))
         return tree_util.tree_unflatten(entry.out_tree, outs)
 
     def _program(self, entry, dev, donated=()):
@@ -217,6 +236,8 @@ class JitFunction:
     def clear_cache(self):
         self._cache.clear()
         self._fast.clear()
+        if self._direct is not None:
+            self._direct.clear()
 
     def _cache_size(self):
         return len(self._cache)
@@ -318,3 +339,9 @@ class Compiled:
 
     def __call__(self, *args, **kwargs):
         return self.lowered._jit(*args, **kwargs)
+
+
+def _unflattener(treedef):
+    if treedef.kind == 'leaf':
+        return lambda outs: outs[0]
+    return functools.partial(tree_util.tree_unflatten, treedef)
