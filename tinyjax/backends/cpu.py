@@ -77,10 +77,16 @@ class CpuDevice:
         """Raw memory for a buffer slot; views of it hold kernel outputs."""
         return np.empty(max(int(nbytes), 1), np.uint8)
 
-    def load_kernels(self, source, names):
-        """Build `source` for the host (kernels/tj_host_shim.h) and return its functions."""
+    @staticmethod
+    def build_module(source, names):
+        """Build `source` for the host (kernels/tj_host_shim.h); safe to call from threads."""
         from tinyjax.compiler import hostcc
-        lib = hostcc.build(source, wrap=names)
+        return hostcc.build(source, wrap=names), names
+
+    @staticmethod
+    def load_module(module):
+        """{name: (function, address of its uniform wrapper)} for a built module."""
+        lib, names = module
         return {n: (getattr(lib, n), ctypes.cast(getattr(lib, 'tjw_' + n), ctypes.c_void_p).value)
                 for n in names}
 

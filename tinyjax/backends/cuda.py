@@ -134,10 +134,14 @@ class CudaDevice:
         with self._context:
             return self.xp.empty(max(int(nbytes), 1), self.xp.uint8)
 
-    def load_kernels(self, source, names):
-        """NVRTC-compile `source` to a cubin for this GPU's arch, load it, get the kernels."""
+    def build_module(self, source, names):
+        """NVRTC-compile `source` to a cubin for this GPU's arch; safe to call from threads."""
         from tinyjax.compiler import nvrtc
-        cubin = nvrtc.compile_cubin(source, self.arch)
+        return nvrtc.compile_cubin(source, self.arch), names
+
+    def load_module(self, module):
+        """Load a built cubin on this GPU: {name: kernel function}."""
+        cubin, names = module
         with self._dev:
             module = self.xp.cuda.function.Module()
             module.load(cubin)

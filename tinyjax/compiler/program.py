@@ -8,7 +8,9 @@ reader of its value has run (liveness), and a loop kernel may write in place ove
 input it reads only at its own index when that input dies there. Donated arguments join
 the same pool, which is how an output reuses an input buffer.
 """
+import concurrent.futures
 import copy
+import functools
 import weakref
 import os
 import sys
@@ -57,6 +59,40 @@ def module_source(kernels):
     for name in fusion.codegen.headers_needed([e for k in kernels for e in k.eqns]):
         head.append(f'#include "{name}"')
     return '\n'.join(head) + '\n\n' + '\n\n'.join(k.source for k in kernels) + '\n'
+
+
+def compile_workers():
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+def compile_chunks(kernels, n):
+    """Kernels split into at most n groups of similar total source length (longest
+    first into the lightest group); each group keeps the program's kernel order."""
+    n = max(1, min(n, len(kernels)))
+    loads, groups = [0] * n, [[] for _ in range(n)]
+    for pos, k in sorted(enumerate(kernels), key=lambda pk: (-len(pk[1].source), pk[0])):
+        g = loads.index(min(loads))
+        loads[g] += len(k.source)
+        groups[g].append(pos)
+    return [[kernels[p] for p in sorted(g)] for g in groups if g]
+
+
+def run_parallel(jobs):
+    """Results of calling each job, in order; several at once in threads."""
+    if len(jobs) <= 1:
+        return [job() for job in jobs]
+    with concurrent.futures.ThreadPoolExecutor(min(len(jobs), compile_workers())) as pool:
+        return list(pool.map(lambda job: job(), jobs))
+
+
+def _nvrtc_check(src, arch):
+    from tinyjax.compiler import nvrtc
+    nvrtc.compile_cubin(src, arch, 'check')
+    checked_sources.append((arch, src))
 
 
 class Step:
@@ -142,27 +178,37 @@ class Program:
         return module_source(self.kernels)
 
     def _compile(self):
+        """Build the kernels: split into up to one module per CPU (balanced by source
+        length, so the split is the same on every run and the disk cache hits), compiled
+        in parallel threads — NVRTC releases the GIL and g++ runs as a subprocess — then
+        loaded here, in the calling thread."""
         if self._fns is not None:
             return
-        src = self.source()
-        names = [k.name for k in self.kernels]
-        for arch in check_arches():
-            from tinyjax.compiler import nvrtc
-            nvrtc.compile_cubin(src, arch, 'check')
-            checked_sources.append((arch, src))
         if not self.kernels:
             self._fns = {}
             return
+        chunks = compile_chunks(self.kernels, compile_workers())
+        sources = [module_source(c) for c in chunks]
+        checks = [functools.partial(_nvrtc_check, src, arch)
+                  for arch in check_arches() for src in sources]
+        host_fallback = False
         if self.device.platform == 'cpu':
             from tinyjax.compiler import hostcc
+            hostcc.precompiled_std()       # once, before the threads that use it
             if hostcc.compiler() is None:
+                host_fallback = True
                 if not _warned_no_cc:
                     _warned_no_cc.append(1)
                     warnings.warn('tinyjax: no C++ compiler found; jit runs fused kernels with '
                                   'NumPy instead of the generated code', RuntimeWarning)
-                self._fns = {n: None for n in names}
-                return
-        self._fns = self.device.load_kernels(src, names)
+        builds = [] if host_fallback else [
+            functools.partial(self.device.build_module, src, [k.name for k in c])
+            for src, c in zip(sources, chunks)]
+        built = run_parallel(checks + builds)[len(checks):]
+        fns = {k.name: None for k in self.kernels}
+        for module in built:
+            fns.update(self.device.load_module(module))
+        self._fns = fns
 
     # -- run --------------------------------------------------------------------------------
     def __call__(self, args, consts):
