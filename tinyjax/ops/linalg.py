@@ -4,6 +4,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common, structural
+from tinyjax.ops.precision import canonicalize_precision
 
 
 def _free(ndim, *dim_lists):
@@ -154,9 +155,11 @@ def _dot_batch(args, dims, dimension_numbers, precision=None, preferred_element_
 
 dot_general_p = common.define('dot_general', _dot_abstract, _dot_impl, _dot_jvp,
                               _dot_transpose, _dot_batch)
+dot_general_p.quiet_params = ('precision', 'preferred_element_type')
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    precision = canonicalize_precision(precision)
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(int(d) for d in lc), tuple(int(d) for d in rc)),
           (tuple(int(d) for d in lb), tuple(int(d) for d in rb)))
