@@ -1,12 +1,17 @@
 """Matmul precision: lax.Precision, `precision=` on every product, the
-jax_default_matmul_precision option and its context manager, and jit caching. Expected
-values and messages were recorded from JAX 0.10.2."""
+jax_default_matmul_precision option and its context manager, jit caching, and on a GPU
+TF32 against full float32. Expected values and messages were recorded from JAX 0.10.2."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import tinyjax as jax
 import tinyjax.numpy as jnp
 from tinyjax import dtypes, lax
+from tinyjax.ops.precision import allows_tf32
 
 P = lax.Precision
 # jax.lax.Precision(value) for each value JAX accepts (recorded).
@@ -167,6 +172,15 @@ def test_grad_vmap_and_transpose_keep_the_precision():
     np.testing.assert_allclose(g, (1 - t ** 2) @ np.asarray(y, np.float64).T, rtol=1e-5)
 
 
+def test_tf32_rule():
+    f32, bf16 = np.dtype(np.float32), dtypes.bfloat16
+    assert allows_tf32(None, f32, f32) and allows_tf32((P.HIGH, P.HIGH), f32, f32)
+    assert not allows_tf32((P.HIGHEST, P.HIGHEST), f32, f32)
+    assert not allows_tf32((P.DEFAULT, P.HIGHEST), f32, f32)   # the more precise side wins
+    # bfloat16 values are exact in TF32, so upcast bf16 operands may always take it.
+    assert allows_tf32((P.HIGHEST, P.HIGHEST), bf16, bf16)
+
+
 def test_bfloat16_operands_on_the_cpu():
     rng = np.random.default_rng(1)
     a = rng.standard_normal((64, 96)).astype(dtypes.bfloat16)
@@ -178,3 +192,93 @@ def test_bfloat16_operands_on_the_cpu():
     narrow = jnp.dot(jnp.asarray(a), jnp.asarray(b), precision='highest')
     assert narrow.dtype == dtypes.bfloat16
     np.testing.assert_allclose(np.asarray(narrow, np.float64), exact, rtol=1e-2, atol=2e-2)
+
+
+def test_cpu_path_never_imports_cublas():
+    code = ('import sys, numpy as np, tinyjax as jax, tinyjax.numpy as jnp\n'
+            'x = jnp.ones((8, 8))\n'
+            'for p in (None, "bfloat16", "tensorfloat32", "float32"):\n'
+            '    assert float(jax.jit(lambda a: jnp.sum(jnp.dot(a, a, precision=p)))(x)) == 512\n'
+            'print(sorted(m for m in sys.modules if "cublas" in m))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         env={**os.environ, 'TINYJAX_PLATFORM': 'cpu'})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '[]'
+
+
+def test_cublas_switches_are_set_then_restored(monkeypatch):
+    """The GPU branch with CuPy's two switches stubbed (no GPU here): TF32 on for DEFAULT,
+    off for HIGHEST, not requested below sm_80, and the old settings back afterwards."""
+    import types
+    from tinyjax.ops import precision as prec
+    state = {'mode': 0, 'type': 1, 'cc': '90'}
+    gemm = types.SimpleNamespace(
+        COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7,
+        get_compute_type=lambda dt: state['type'],
+        set_compute_type=lambda dt, t: state.update(type=t))
+    cublas = types.SimpleNamespace(
+        CUBLAS_DEFAULT_MATH=0, CUBLAS_TF32_TENSOR_OP_MATH=3,
+        getMathMode=lambda h: state['mode'], setMathMode=lambda h, m: state.update(mode=m))
+    device = types.SimpleNamespace(get_compute_capability=lambda: state['cc'],
+                                   get_cublas_handle=lambda: 1234)
+    cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(device=device))
+    core = types.SimpleNamespace(_routines_linalg=gemm)
+    for name, mod in {'cupy': cupy, 'cupy._core': core, 'cupy._core._routines_linalg': gemm,
+                      'cupy_backends.cuda.libs': types.SimpleNamespace(cublas=cublas),
+                      'cupy_backends.cuda.libs.cublas': cublas}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    seen = []
+    for cc, tf32, before in (('90', True, (0, 1)), ('90', False, (0, 1)), ('70', True, (0, 1)),
+                             ('90', False, (3, 7))):        # e.g. CUPY_TF32=1 set TF32
+        state.update(cc=cc, mode=before[0], type=before[1])
+        with prec.cublas_float32_math(tf32):
+            seen.append((state['mode'], state['type']))
+        assert (state['mode'], state['type']) == before      # restored
+    assert seen == [(3, 7), (0, 1), (0, 1), (0, 1)]
+
+
+# --- on a GPU ----------------------------------------------------------------------------
+
+def _gpu_matmul_errors(dtype=np.float32, **kw):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024)).astype(dtype)
+    b = rng.standard_normal((1024, 1024)).astype(dtype)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    gpu = jax.devices('gpu')[0]
+    ga, gb = jax.device_put(a, gpu), jax.device_put(b, gpu)
+
+    def err(precision, jit=False):
+        f = lambda x, y: jnp.matmul(x, y, precision=precision, **kw)
+        out = (jax.jit(f) if jit else f)(ga, gb)
+        return out.dtype, np.linalg.norm(np.asarray(out, np.float64) - ref) / np.linalg.norm(ref)
+    return err
+
+
+@pytest.mark.gpu
+def test_gpu_tf32_for_default_and_full_float32_for_highest():
+    import cupy
+    from cupy._core import _routines_linalg as gemm
+    from cupy_backends.cuda.libs import cublas
+    err = _gpu_matmul_errors()
+    handle = cupy.cuda.device.get_cublas_handle()
+    before = (cublas.getMathMode(handle), gemm.get_compute_type(np.float32))
+    highest = err('highest')[1]
+    assert highest < 1e-5                           # float32: ~3e-7 in NumPy
+    for p in (None, 'default', 'tensorfloat32', 'bfloat16'):
+        tf32 = err(p)[1]
+        assert 1e-4 < tf32 < 3e-3, (p, tf32)        # TF32: ~3e-4 rounded, ~8e-4 truncated
+        assert err(p, jit=True)[1] == pytest.approx(tf32, rel=0.5)
+    assert err('float32', jit=True)[1] < 1e-5
+    with jax.default_matmul_precision('float32'):
+        assert err(None, jit=True)[1] < 1e-5
+    assert (cublas.getMathMode(handle), gemm.get_compute_type(np.float32)) == before
+
+
+@pytest.mark.gpu
+def test_gpu_bfloat16_operands():
+    err = _gpu_matmul_errors(dtypes.bfloat16)
+    dt, e = err(None)
+    assert dt == dtypes.bfloat16 and e < 5e-3        # one bf16 rounding of the result
+    err = _gpu_matmul_errors(dtypes.bfloat16, preferred_element_type=jnp.float32)
+    dt, e = err('highest')
+    assert dt == np.float32 and e < 1e-5             # exact products, float32 sums

@@ -4,7 +4,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common, structural
-from tinyjax.ops.precision import canonicalize_precision
+from tinyjax.ops.precision import allows_tf32, canonicalize_precision, cublas_float32_math
 
 
 def _free(ndim, *dim_lists):
@@ -55,8 +55,11 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element
     if l3.shape[2] == 1:
         # An outer product (per-example gradients): BLAS gains nothing with K = 1.
         out = l3 * r3
+    elif xp is not np and compute in (np.float32, np.complex64):
+        with cublas_float32_math(allows_tf32(precision, lhs.dtype, rhs.dtype)):
+            out = xp.matmul(l3, r3)
     else:
-        out = xp.matmul(l3, r3)
+        out = xp.matmul(l3, r3)      # NumPy: every precision is full precision, as in JAX
     shape = [lhs.shape[d] for d in lb] + [lhs.shape[d] for d in lf] + [rhs.shape[d] for d in rf]
     return out.reshape(shape).astype(out_dtype, copy=False)
 

@@ -1,9 +1,15 @@
 """Matmul precision: `lax.Precision`, how a `precision=` argument is canonicalised (as JAX
 does it), and what each level means on each device.
 
-On the CPU every level computes in full precision, as JAX's CPU backend does.
+On the CPU every level computes in full precision, as JAX's CPU backend does. On a GPU,
+float32 matmuls follow JAX's GPU semantics: DEFAULT and HIGH may use TF32 tensor cores
+(sm_80 and later), HIGHEST computes in full float32. A pair (lhs, rhs) is as precise as
+its more precise side.
 """
+import contextlib
 import enum
+
+import numpy as np
 
 from tinyjax import config
 
@@ -58,3 +64,44 @@ def canonicalize_precision(precision, op='dot_general'):
         '- a tuple of two lax.Precision values or strings;\n'
         f'but got {precision!r}. For full float32 accuracy pass precision="highest" '
         '(lax.Precision.HIGHEST). tinyjax does not support lax.DotAlgorithm presets.')
+
+
+_HALF = ('float16', 'bfloat16')
+
+
+def allows_tf32(precision, lhs_dtype, rhs_dtype):
+    """May a float32 GEMM with these operands round its inputs to TF32?
+
+    16-bit float operands upcast to float32 lose nothing to TF32 (10 mantissa bits hold
+    bfloat16's 7 and float16's 10), so their float32-result matmuls take tensor cores
+    whatever the precision."""
+    if np.dtype(lhs_dtype).name in _HALF and np.dtype(rhs_dtype).name in _HALF:
+        return True
+    return precision is None or max(p.value for p in precision) < Precision.HIGHEST.value
+
+
+@contextlib.contextmanager
+def cublas_float32_math(tf32):
+    """CuPy's float32 GEMMs with TF32 tensor cores on or off; the previous settings return
+    afterwards. Two switches, because CuPy routes GEMMs two ways: 2-D products through
+    its per-dtype compute type (`CUPY_TF32` seeds it), batched ones through cuBLAS with
+    CUBLAS_COMPUTE_32F, which follows the handle's math mode. GPU only: imports cuBLAS."""
+    import cupy
+    from cupy._core import _routines_linalg as gemm
+    from cupy_backends.cuda.libs import cublas
+    tf32 = tf32 and int(cupy.cuda.device.get_compute_capability()) >= 80
+    handle = cupy.cuda.device.get_cublas_handle()
+
+    def switch(mode, compute_type):
+        cublas.setMathMode(handle, mode)
+        gemm.set_compute_type(np.float32, compute_type)
+    want = ((cublas.CUBLAS_TF32_TENSOR_OP_MATH, gemm.COMPUTE_TYPE_TF32) if tf32
+            else (cublas.CUBLAS_DEFAULT_MATH, gemm.COMPUTE_TYPE_DEFAULT))
+    old = (cublas.getMathMode(handle), gemm.get_compute_type(np.float32))
+    if old != want:
+        switch(*want)
+    try:
+        yield
+    finally:
+        if old != want:
+            switch(*old)
