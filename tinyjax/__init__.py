@@ -2,7 +2,7 @@
 __version__ = '0.1.0'
 
 from tinyjax import config as _config_module
-from tinyjax.config import config  # noqa: F401
+from tinyjax.config import config, default_matmul_precision  # noqa: F401
 from tinyjax import backends as _backends
 from tinyjax.backends import (  # noqa: F401
     devices, local_devices, device_count, local_device_count, default_backend,

@@ -1,4 +1,5 @@
 """Runtime options under JAX's names: `tinyjax.config.update('jax_enable_x64', True)`."""
+import contextlib
 import os
 
 
@@ -15,10 +16,28 @@ _DEFAULTS = {
     'jax_platforms': os.environ.get('TINYJAX_PLATFORM') or os.environ.get('JAX_PLATFORMS') or None,
     'jax_num_cpu_devices': int(os.environ.get('JAX_NUM_CPU_DEVICES', '1')),
     'jax_debug_nans': _env_bool('jax_debug_nans', False),
-    'jax_default_matmul_precision': None,
+    # None, or one of _MATMUL_PRECISIONS: what a dot_general given no precision takes.
+    'jax_default_matmul_precision': os.environ.get('JAX_DEFAULT_MATMUL_PRECISION') or None,
 }
 _values = dict(_DEFAULTS)
 _listeners = []
+# Options that change what tracing produces (default dtypes, the precision baked into each
+# dot_general): jit and pmap key their caches on these values.
+_TRACE_OPTIONS = ('jax_enable_x64', 'jax_default_matmul_precision')
+_trace_context = tuple(_values[k] for k in _TRACE_OPTIONS)
+# JAX's accepted values (it also takes lax.DotAlgorithmPreset names, which tinyjax lacks).
+_MATMUL_PRECISIONS = ['default', 'high', 'highest', 'bfloat16', 'tensorfloat32', 'float32']
+
+
+def _check(name, value):
+    if name == 'jax_default_matmul_precision' and value is not None and \
+            not (isinstance(value, str) and value in _MATMUL_PRECISIONS):
+        raise ValueError(f'{name}: new enum value must be None or in {_MATMUL_PRECISIONS}, '
+                         f'got {value!r} of type {type(value)}; for full float32 matmuls '
+                         "use 'float32' (or 'highest').")
+
+
+_check('jax_default_matmul_precision', _values['jax_default_matmul_precision'])
 
 
 class Config:
@@ -28,7 +47,10 @@ class Config:
         if name not in _values:
             raise AttributeError(f'Unrecognized config option: {name!r}; '
                                  f'tinyjax knows {sorted(_values)}')
+        global _trace_context
+        _check(name, value)
         _values[name] = value
+        _trace_context = tuple(_values[k] for k in _TRACE_OPTIONS)
         for fn in _listeners:
             fn(name, value)
 
@@ -46,6 +68,23 @@ config = Config()
 
 def read(name):
     return _values[name]
+
+
+def trace_context():
+    """The option values that tracing depends on, as one hashable tuple (a cache-key part)."""
+    return _trace_context
+
+
+@contextlib.contextmanager
+def default_matmul_precision(value):
+    """`with tinyjax.default_matmul_precision('float32'):` as in JAX: the precision a
+    dot_general traced inside takes when given none. Process-wide, not per thread."""
+    old = _values['jax_default_matmul_precision']
+    config.update('jax_default_matmul_precision', value)
+    try:
+        yield
+    finally:
+        config.update('jax_default_matmul_precision', old)
 
 
 def on_change(fn):

@@ -15,6 +15,7 @@ from tinyjax.ops.structural import (  # noqa: F401
 from tinyjax.ops.reduction import (  # noqa: F401
     reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, argmax, argmin)
 from tinyjax.ops.linalg import dot_general  # noqa: F401
+from tinyjax.ops.precision import Precision  # noqa: F401
 
 not_ = bitwise_not
 and_, or_, xor = bitwise_and, bitwise_or, bitwise_xor

@@ -1,4 +1,5 @@
 """The graph IR: abstract values, variables, equations and graphs (like JAX's jaxpr)."""
+import enum
 import itertools
 import math
 
@@ -108,6 +109,8 @@ def _fmt_param(v, indent=0):
         return v.name
     if isinstance(v, (list, tuple)):
         return '(' + ', '.join(_fmt_param(x) for x in v) + (',)' if len(v) == 1 else ')')
+    if isinstance(v, enum.Enum):
+        return repr(v)          # Precision.HIGH, as JAX prints it
     if callable(v) and hasattr(v, '__name__'):
         return v.__name__
     return repr(v) if isinstance(v, str) else str(v)
@@ -140,12 +143,13 @@ def pretty_print(graph):
     for e in graph.eqns:
         outs = ' '.join(decl(v) for v in e.outputs)
         params = ''
-        if any(_has_graph(v) for v in e.params.values()):
+        shown = sorted((k, v) for k, v in e.params.items()
+                       if v is not None or k not in e.prim.quiet_params)
+        if any(_has_graph(v) for _, v in shown):
             # One parameter per line, nested graphs indented beneath (as JAX prints).
-            params = '[' + ''.join(f'\n      {k}={_fmt_param(v, 6)}'
-                                   for k, v in sorted(e.params.items())) + '\n    ]'
-        elif e.params:
-            params = '[' + ' '.join(f'{k}={_fmt_param(v)}' for k, v in sorted(e.params.items())) + ']'
+            params = '[' + ''.join(f'\n      {k}={_fmt_param(v, 6)}' for k, v in shown) + '\n    ]'
+        elif shown:
+            params = '[' + ' '.join(f'{k}={_fmt_param(v)}' for k, v in shown) + ']'
         args = ' '.join(name(v) for v in e.inputs)
         lines.append(f'    {outs} = {e.prim.name}{params} {args}')
     outs = ', '.join(name(v) for v in graph.outvars)

@@ -26,6 +26,9 @@ class Primitive:
         self.lowering = None
         self.eager = None
         self.effectful = False
+        # Parameters the jaxpr printer leaves out when None (dot_general's precision, as
+        # JAX prints it).
+        self.quiet_params = ()
 
     def bind(self, *args, **params):
         from tinyjax.core.trace import bind

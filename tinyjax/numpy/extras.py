@@ -6,6 +6,7 @@ import numpy as np
 from tinyjax import dtypes, lax
 from tinyjax.numpy import manipulation, reductions, ufuncs
 from tinyjax.numpy.core import asarray, broadcast_all, broadcast_to, canonicalize_axis, promote
+from tinyjax.ops.precision import canonicalize_precision
 
 __all__ = ['isclose', 'allclose', 'array_equal', 'array_equiv', 'meshgrid', 'indices', 'diff',
            'ediff1d', 'append', 'nansum', 'nanmean', 'nanmax', 'nanmin', 'nanprod', 'nanvar',
@@ -331,11 +332,15 @@ def _conv(a, v, mode, flip):
     raise ValueError(f"mode must be 'full', 'same' or 'valid', got {mode!r}")
 
 
+# Computed with elementwise ops, not a matmul: full precision whatever `precision` says
+# (it is still checked, as JAX checks it).
 def convolve(a, v, mode='full', *, precision=None, preferred_element_type=None):
+    canonicalize_precision(precision, 'convolve')
     return _conv(a, v, mode, flip=True)
 
 
 def correlate(a, v, mode='valid', *, precision=None, preferred_element_type=None):
+    canonicalize_precision(precision, 'correlate')
     return _conv(a, v, mode, flip=False)
 
 

@@ -15,6 +15,7 @@ from tinyjax.numpy.manipulation import diagonal as _diagonal, trace as _trace
 from tinyjax.numpy.products import matmul, tensordot  # noqa: F401
 from tinyjax.numpy.products import outer as _outer
 from tinyjax.ops import decompositions as dec
+from tinyjax.ops.precision import canonicalize_precision
 
 EighResult = collections.namedtuple('EighResult', ['eigenvalues', 'eigenvectors'])
 QRResult = collections.namedtuple('QRResult', ['Q', 'R'])
@@ -365,6 +366,7 @@ def outer(x1, x2, /):
 
 
 def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
+    canonicalize_precision(precision, 'vecdot')     # elementwise: full precision always
     x1, x2 = asarray(x1), asarray(x2)
     return reductions.sum(ufuncs.multiply(x1, x2), axis=axis)
 

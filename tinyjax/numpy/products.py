@@ -4,6 +4,7 @@ import string
 import numpy as np
 
 from tinyjax import dtypes, lax
+from tinyjax.ops.precision import canonicalize_precision
 from tinyjax.numpy.core import asarray, broadcast_shapes, promote
 from tinyjax.numpy.manipulation import ravel, reshape, transpose
 
@@ -13,6 +14,7 @@ def _pe(preferred_element_type):
 
 
 def dot(a, b, *, precision=None, preferred_element_type=None):
+    precision = canonicalize_precision(precision, 'dot')
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         from tinyjax.numpy.ufuncs import multiply
@@ -34,6 +36,7 @@ def _check_contract(op, a, b, contract):
 
 
 def matmul(a, b, *, precision=None, preferred_element_type=None):
+    precision = canonicalize_precision(precision, 'matmul')
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f'matmul: input operands must not be 0-d (got shapes {a.shape} and '
@@ -71,10 +74,12 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
+    precision = canonicalize_precision(precision, 'vdot')
     return dot(ravel(a), ravel(b), precision=precision, preferred_element_type=preferred_element_type)
 
 
 def inner(a, b, *, precision=None, preferred_element_type=None):
+    precision = canonicalize_precision(precision, 'inner')
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         from tinyjax.numpy.ufuncs import multiply
@@ -91,6 +96,7 @@ def outer(a, b, out=None):
 
 
 def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
+    precision = canonicalize_precision(precision, 'tensordot')
     a, b = promote(a, b)
     if isinstance(axes, int):
         if axes < 0 or axes > min(a.ndim, b.ndim):
@@ -125,6 +131,7 @@ def kron(a, b):
 
 def einsum(subscripts, *operands, optimize=None, precision=None, preferred_element_type=None):
     """Contract operands left to right with dot_general; diagonals and sums handled first."""
+    precision = canonicalize_precision(precision, 'einsum')
     ops = promote(*operands)
     if '->' in subscripts:
         ins, out = subscripts.replace(' ', '').split('->')

@@ -4,6 +4,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common, structural
+from tinyjax.ops.precision import allows_tf32, canonicalize_precision, cublas_float32_math
 
 
 def _free(ndim, *dim_lists):
@@ -54,8 +55,11 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element
     if l3.shape[2] == 1:
         # An outer product (per-example gradients): BLAS gains nothing with K = 1.
         out = l3 * r3
+    elif xp is not np and compute in (np.float32, np.complex64):
+        with cublas_float32_math(allows_tf32(precision, lhs.dtype, rhs.dtype)):
+            out = xp.matmul(l3, r3)
     else:
-        out = xp.matmul(l3, r3)
+        out = xp.matmul(l3, r3)      # NumPy: every precision is full precision, as in JAX
     shape = [lhs.shape[d] for d in lb] + [lhs.shape[d] for d in lf] + [rhs.shape[d] for d in rf]
     return out.reshape(shape).astype(out_dtype, copy=False)
 
@@ -154,9 +158,11 @@ def _dot_batch(args, dims, dimension_numbers, precision=None, preferred_element_
 
 dot_general_p = common.define('dot_general', _dot_abstract, _dot_impl, _dot_jvp,
                               _dot_transpose, _dot_batch)
+dot_general_p.quiet_params = ('precision', 'preferred_element_type')
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    precision = canonicalize_precision(precision)
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(int(d) for d in lc), tuple(int(d) for d in rc)),
           (tuple(int(d) for d in lb), tuple(int(d) for d in rb)))

@@ -14,6 +14,7 @@ import numpy as np
 
 from tinyjax import tree_util
 from tinyjax.core.ir import Var
+from tinyjax.ops.precision import allows_tf32
 from tinyjax.profiler import roofline as _roofline
 from tinyjax.profiler.report import KernelRow, Report, Side
 from tinyjax.profiler.timing import Recorder, clock_for, median, step_name
@@ -98,7 +99,9 @@ def step_row(program, i, seconds):
     flops, precision = 0, None
     if s.kind == 'dot':
         flops = dot_flops(e)
-        precision = _roofline.precision_for(e.outputs[0].aval.dtype)
+        lhs, rhs = (v.aval.dtype for v in e.inputs)
+        tf32 = program.device.platform == 'gpu' and allows_tf32(e.params['precision'], lhs, rhs)
+        precision = _roofline.precision_for(e.outputs[0].aval.dtype, tf32)
     return KernelRow(step_name(program, i), s.kind, [e.prim.name], len(seconds),
                      median(seconds), read, written, flops, tuple(e.outputs[0].aval.shape),
                      precision)

@@ -25,7 +25,7 @@ TF = 1e12
 
 # NVIDIA's published peak rates, dense (the datasheets quote sparse tensor rates too, at
 # twice these). fp32 is the non-tensor (CUDA core) rate, which is what a float32 matmul
-# gets unless TF32 is allowed (CuPy: CUPY_TF32=1).
+# gets at Precision.HIGHEST; DEFAULT and HIGH allow TF32 (tinyjax/ops/precision.py).
 PEAKS = {
     # H100 SXM5 (also H200, same SM count and clocks): NVIDIA H100 Tensor Core GPU datasheet
     ('90', 'sxm'): dict(fp64=34 * TF, fp32=67 * TF, tf32=494.7 * TF, bf16=989.4 * TF,
@@ -48,13 +48,13 @@ def _peak_entry(device):
     return PEAKS.get((cc, board)) or PEAKS.get((cc, '')) or PEAKS.get((cc, 'sxm'))
 
 
-def precision_for(dtype):
-    """Which peak a matmul of `dtype` runs against."""
+def precision_for(dtype, tf32=False):
+    """Which peak a matmul with result `dtype` runs against (`tf32`: TF32 allowed)."""
     dt = np.dtype(dtype)
     if dt == np.float64:
         return 'fp64'
     if dt == np.float32:
-        return 'tf32' if os.environ.get('CUPY_TF32') == '1' else 'fp32'
+        return 'tf32' if tf32 else 'fp32'
     if dt.itemsize == 2:
         return 'bf16' if dt.name == 'bfloat16' else 'fp16'
     return 'fp32'

@@ -14,7 +14,8 @@ import inspect
 
 import numpy as np
 
-from tinyjax import backends, config, tree_util
+from tinyjax import backends, tree_util
+from tinyjax.config import trace_context
 from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
@@ -122,7 +123,7 @@ class JitFunction:
         # skips building and hashing a pytree definition on every call.
         simple = not kwargs and not self._has_static and all(isinstance(a, Array) for a in args)
         if simple:
-            fast_key = (tuple(a.aval for a in args), config.read('jax_enable_x64'))
+            fast_key = (tuple(a.aval for a in args), trace_context())
             entry = self._fast.get(fast_key)
             if entry is not None:
                 return entry, list(args), tuple(p for p in self._donate_order if p < len(args))
@@ -137,9 +138,10 @@ class JitFunction:
         dyn = tuple(a for _, a in dyn_args)
         leaves, in_tree = tree_util.tree_flatten((dyn, dyn_kwargs))
         arrays = [_leaf_array(x, self._arg_name(dyn_positions, dyn, k)) for k, x in enumerate(leaves)]
-        # x64 changes what tracing produces (default dtypes), so it is part of the key.
+        # x64 and the default matmul precision change what tracing produces (default
+        # dtypes, dot_general's precision), so they are part of the key.
         key = (in_tree, tuple(a.aval for a in arrays), statics, static_kw,
-               config.read('jax_enable_x64'))
+               trace_context())
         entry = self._cache.get(key)
         if entry is None:
             f = self._call_with(statics, static_kw, dyn_positions, len(args))

@@ -17,7 +17,8 @@ count) and gets its local shards back, while collectives combine all of them.
 """
 import functools
 
-from tinyjax import backends, config, tree_util
+from tinyjax import backends, tree_util
+from tinyjax.config import trace_context
 from tinyjax.backends.cuda import c_order
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
@@ -141,7 +142,7 @@ class PmapFunction:
         devs, local = self._devices(n)
         statics = tuple((i, _check_hashable(args[i])) for i in sorted(static) if i < len(args))
         key = (in_tree, tuple(avals), tuple(norm), statics, len(args),
-               config.read('jax_enable_x64'), tuple(devs))
+               trace_context(), tuple(devs))
         donated = self._donated_leaves(dyn_idx, dyn, norm)
         entry = self._cache.get((key, donated))
         if entry is None:
