@@ -147,3 +147,17 @@ def test_step_hook_and_debug_nans_use_the_instrumented_loop():
     finally:
         jax.config.update('jax_debug_nans', False)
     assert program.step_hook is None
+
+
+def test_matmul_precision_switch_is_not_served_from_the_direct_cache():
+    f = jax.jit(lambda a, b: a @ b)
+    a = jnp.ones((4, 4))
+    f(a, a)
+    f(a, a)
+    with jax.default_matmul_precision('highest'):
+        np.testing.assert_array_equal(np.asarray(f(a, a)), np.full((4, 4), 4.0))
+    assert len(f._direct) == 2 and f._cache_size() == 2
+    text = str(f.trace(a, a))
+    assert 'precision' not in text
+    with jax.default_matmul_precision('highest'):
+        assert 'Precision.HIGHEST' in str(f.trace(a, a))

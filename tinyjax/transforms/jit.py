@@ -83,7 +83,7 @@ class JitFunction:
         self._fast = {}
         self._has_static = bool(self.static_argnums or self.static_argnames)
         self._donate_order = tuple(sorted(self._donate_pos))
-        # (avals, device, x64) -> (Program, consts, unflatten): see __call__.
+        # (avals, device, trace context) -> (Program, consts, unflatten): see __call__.
         self._direct = None if (self._has_static or self._donate_pos) else {}
 
     # -- argument handling ------------------------------------------------------------
@@ -188,7 +188,7 @@ class JitFunction:
                     break
             else:
                 key = (tuple([a.aval for a in args]), args[0].device if args else None,
-                       config.read('jax_enable_x64'))
+                       trace_context())
                 hit = self._direct.get(key)
                 if hit is not None:
                     prog, consts, unflatten = hit
@@ -208,7 +208,7 @@ class JitFunction:
             arrays[i].delete()     # the Program may have reused its memory
         if (self._direct is not None and not kwargs and args and self._device is None
                 and all(type(a) is ArrayImpl and a.device is dev for a in args)):
-            key = (tuple(a.aval for a in args), dev, config.read('jax_enable_x64'))
+            key = (tuple(a.aval for a in args), dev, trace_context())
             self._direct[key] = (prog, entry.graph.consts, _unflattener(entry.out_tree))
         return tree_util.tree_unflatten(entry.out_tree, outs)
 
