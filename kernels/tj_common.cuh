@@ -154,3 +154,25 @@ template <typename T> TJ_DEV T tj_srl(T x, T y) {
 }
 
 template <typename I> TJ_DEV I tj_clampi(I x, I lo, I hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+// --- vectors: N consecutive elements moved as one load or store --------------------
+// Loop kernels use them when every buffer they read or write at their own index is
+// aligned to the vector's size (capped at 16 bytes, the widest single load).
+#ifdef TJ_HOST
+#define TJ_UNROLL
+#else
+#define TJ_UNROLL _Pragma("unroll")
+#endif
+template <typename T, int N> struct alignas(sizeof(T) * N > 16 ? 16 : sizeof(T) * N) tj_vec {
+    T v[N];
+};
+template <int N, typename T> TJ_DEV bool tj_aligned(const T* p) {
+    const unsigned long long a = sizeof(T) * N > 16 ? 16 : sizeof(T) * N;
+    return ((unsigned long long)p & (a - 1)) == 0;
+}
+template <int N, typename T, typename I> TJ_DEV tj_vec<T, N> tj_vec_load(const T* p, I v) {
+    return reinterpret_cast<const tj_vec<T, N>*>(p)[v];
+}
+template <int N, typename T, typename I> TJ_DEV void tj_vec_store(T* p, I v, const tj_vec<T, N>& x) {
+    reinterpret_cast<tj_vec<T, N>*>(p)[v] = x;
+}
