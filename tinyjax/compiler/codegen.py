@@ -21,7 +21,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import Literal, Var
 
-CODEGEN_VERSION = '1'
+CODEGEN_VERSION = '2'
 BLOCK = 256
 
 _CTYPE = {

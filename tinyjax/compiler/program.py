@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from tinyjax import config, dtypes
-from tinyjax.compiler import fusion, passes
+from tinyjax.compiler import codegen_reduce, fusion, passes
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl, from_numpy
 from tinyjax.core.ir import Literal, Var
@@ -243,8 +243,8 @@ class Program:
         fn = self._fns.get(k.name)
         if fn is None:
             return _run_with_numpy(k, ins, outs, xp)
-        scalar = np.int32(k.n) if k.itype == 'int' else np.int64(k.n)
-        dev.launch(fn, *launch_dims(k, dev), ins + outs + [scalar])
+        for grid, block, scalars in launches(k, dev):
+            dev.launch(fn, grid, block, ins + outs + scalars)
 
     def _output(self, a, env):
         dev = self.device
@@ -274,16 +274,29 @@ def _view(raw, aval, xp):
     return raw[:nb].view(aval.dtype).reshape(aval.shape)
 
 
-def launch_dims(k, dev):
-    """(grid, block) for a kernel: grid-stride loops need no more blocks than fill the GPU."""
+def launches(k, dev):
+    """(grid, block, trailing arguments) of each launch of kernel k: one, or one per pass
+    for a row kernel whose rows are split into chunks (see codegen_reduce), which also
+    gets a scratch buffer for its partials. Grid-stride loops need no more blocks than
+    fill the GPU."""
     sms = getattr(dev, 'sm_count', 1)
+    index = np.int32 if k.itype == 'int' else np.int64
+
+    def grid(blocks):
+        return (max(1, min(blocks, sms * 32)), 1, 1)
+
     if k.kind == 'loop':
         block = fusion.codegen.BLOCK
-        grid = max(1, min(-(-k.n // block), sms * 32))
-    else:
-        block = min(512, max(32, -(-k.cols // 32) * 32))
-        grid = max(1, min(k.n, sms * 32))
-    return (grid, 1, 1), (block, 1, 1)
+        return [(grid(-(-k.n // block)), (block, 1, 1), [index(k.n)])]
+    layout = k.layout
+    if layout.warp:
+        block = codegen_reduce.WARP_BLOCK
+        return [(grid(-(-k.n // (block // 32))), (block, 1, 1), [index(k.n)])]
+    chunks = codegen_reduce.split_chunks(k.n, k.cols, sms)
+    pass_ids = range(layout.reductions + 1) if chunks > 1 else [-1]
+    part = dev.empty(8 * layout.reductions * k.n * chunks if chunks > 1 else 8)
+    return [(grid(k.n * layout.tasks_per_row(chunks, p)), (codegen_reduce.ROW_BLOCK, 1, 1),
+             [part, index(k.n), index(chunks), np.int32(p)]) for p in pass_ids]
 
 
 def _run_with_numpy(k, ins, outs, xp):
