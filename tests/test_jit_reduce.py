@@ -172,3 +172,22 @@ def test_split_rows_with_mixed_accumulators(x64, h100):
     np.testing.assert_array_equal(got[1], x.astype(np.float32).max(1))
     np.testing.assert_array_equal(got[2], (x > 0).sum(1))
     np.testing.assert_array_equal(got[3], (x * 100).astype(np.int64).min(1))
+
+
+@pytest.mark.gpu
+def test_gpu_row_layouts_match_numpy_and_repeat_bitwise():
+    gpu = jax.devices('gpu')[0]
+    rng = np.random.default_rng(8)
+    full = (rng.random(1 << 26) < 0.125).astype(np.float32)  # sums stay below 2^24: exact
+    short = rng.standard_normal((1003, 33)).astype(np.float32)  # warp rows
+    long_rows = rng.standard_normal((3, 300000)).astype(np.float32) * 4
+    # (float32 sums over 300000 columns: 1e-3 leaves room for any summation order)
+    for f, x, ref, rtol in ((jnp.sum, full, lambda x: x.sum(dtype=np.float64), 0),
+                            (softmax, short, _np_softmax, 1e-5),
+                            (softmax, long_rows, _np_softmax, 1e-3),
+                            (layernorm, long_rows, _np_layernorm, 1e-3)):
+        g = jax.jit(f)
+        a, b = g(jax.device_put(x, gpu)), g(jax.device_put(x, gpu))
+        assert a.device.platform == 'gpu'
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+        np.testing.assert_allclose(np.asarray(a), ref(x), rtol=rtol, atol=1e-6)

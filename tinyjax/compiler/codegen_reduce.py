@@ -142,10 +142,14 @@ def split_chunks(rows, cols, sm_count):
 
 
 def _warp_rows_head(it):
+    # Each block takes n_warps consecutive rows at a time, one per warp (the host walks
+    # them in order, which keeps its reads sequential).
     return ['  const int n_warps = tj_warps_per_block();',
-            '  for (int w = tj_warp_first(); w < tj_warp_end(); ++w) {',
-            f'    for ({it} row = ({it})blockIdx.x * n_warps + w; row < n_rows; '
-            f'row += ({it})gridDim.x * n_warps) {{']
+            f'  for ({it} first = ({it})blockIdx.x * n_warps; first < n_rows; '
+            f'first += ({it})gridDim.x * n_warps) {{',
+            '    for (int w = tj_warp_first(); w < tj_warp_end(); ++w) {',
+            f'      const {it} row = first + w;',
+            '      if (row >= n_rows) break;']
 
 
 def _block_rows_head(it, cols, layout):
