@@ -188,6 +188,22 @@ def rowwise(b):
     return out
 
 
+def full_sum(b):
+    """jnp.sum of one long vector: a single row, split across the whole GPU."""
+    n = b.sizes['chain_n']
+    x = random_input(b.rng, (n,))
+    limit = b.copy_seconds(x.nbytes // 2)    # reading x moves as many bytes as copying half
+    t = b.time_tinyjax(b.tj.jit(lambda x: b.tjnp.sum(x)), x)
+    times, skipped = b.time_peers([x], {
+        'jax': lambda jax: jax.jit(lambda x: jax.numpy.sum(x)),
+        'torch': lambda torch: lambda x: torch.sum(x),
+        'cupy': lambda cp: lambda x: cp.sum(x),
+        'numpy': lambda np_: lambda x: np_.sum(x),
+    })
+    return [b.record('full_sum', f'sum n={n}', t, times, skipped, 'device copy', limit,
+                     bytes=x.nbytes)]
+
+
 def dispatch(b):
     n = b.sizes['dispatch_n']
     x = random_input(b.rng, (n,))
@@ -346,5 +362,6 @@ def _first_call_seconds(lib, cache, gpu):
 
 
 CASES = {'fused_chain': fused_chain, 'fusion_speedup': fusion_speedup, 'rowwise': rowwise,
+         'full_sum': full_sum,
          'dispatch': dispatch, 'mlp_step': mlp_step, 'per_example_grad': per_example_grad,
          'compile': compile_times}

@@ -2,7 +2,7 @@
 
     python bench/run.py [--case NAME ...] [--small] [--set KEY=VALUE ...] [--json PATH] [--md PATH]
 
-Cases: fused_chain, fusion_speedup, rowwise, dispatch, mlp_step, per_example_grad,
+Cases: fused_chain, fusion_speedup, rowwise, full_sum, dispatch, mlp_step, per_example_grad,
 compile (bench/cases.py). Each record gives tinyjax's median time, every installed peer's
 time on the same inputs in the same run (the table shows peer / tinyjax: above 1 means
 tinyjax is faster), and where a physical limit applies the fraction of it reached: a

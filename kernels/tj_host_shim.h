@@ -2,7 +2,8 @@
 // kernels the GPU would. One host "thread" walks every grid-stride loop: the grid and the
 // block are both 1x1x1, so `for (i = blockIdx.x*blockDim.x + threadIdx.x; i < n;
 // i += blockDim.x*gridDim.x)` visits every index once, and a block reduction is the
-// identity (the single thread already holds the whole row).
+// identity (the single thread already holds the whole row). Row kernels with a warp per
+// row run several one-thread host warps per block in turn (tj_reduce.cuh).
 #pragma once
 #define TJ_HOST 1
 #include <cmath>

@@ -55,8 +55,9 @@ class Kernel:
     """One generated kernel: its source and what it reads, writes and computes."""
 
     def __init__(self, name, kind, source, inputs, outputs, itype, n, cols, prims, flops,
-                 scatter_reads, shape, eqns):
+                 scatter_reads, shape, eqns, layout=None):
         self.name, self.kind, self.source, self.eqns = name, kind, source, eqns
+        self.layout = layout    # row kernels: codegen_reduce.RowLayout
         self.inputs, self.outputs = inputs, outputs
         self.itype, self.n, self.cols, self.prims, self.shape = itype, n, cols, prims, shape
         self.flops = flops
@@ -210,7 +211,7 @@ class Partition:
         self._remove(ga)
         self._remove(gb)
         gid = self._add(cand)
-        if self.validate(cand) and self._cost_ok(cand):
+        if self.validate(cand):
             return True
         self._remove(gid)
         self._add_back(ga, a)
@@ -222,17 +223,6 @@ class Partition:
         self.groups[gid] = group
         for k in group.eqns:
             self.member[k].add(gid)
-
-    def _cost_ok(self, g):
-        if g.kind != 'row':
-            return True
-        x, axes = g.space
-        rows = math.prod(s for i, s in enumerate(x) if i not in axes)
-        cols = math.prod(x[i] for i in axes)
-        # One block per row: writing a large operand-shaped output from a handful of rows
-        # would serialise it; keep such elementwise work in its own (parallel) kernel.
-        big_out = any(tuple(r.aval.shape) == tuple(x) for r in self.roots(g))
-        return not (big_out and rows < 32 and cols > 4096)
 
     def _phase2(self):
         failed = set()
@@ -279,7 +269,7 @@ class Partition:
         eqns = [self.eqns[k] for k in sorted(g.eqns)]
         try:
             if g.kind == 'loop':
-                g.result = codegen.generate_loop(name, eqns, roots, g.space) + (None, None)
+                g.result = codegen.generate_loop(name, eqns, roots, g.space) + (None, None, None)
             else:
                 g.result = codegen_reduce.generate_row(name, eqns, roots, *g.space)
         except NotFusible:
@@ -331,7 +321,7 @@ def plan(graph, fuse=True):
             for k in sorted(g.eqns):   # should not happen: run the members one by one
                 steps.append(('opaque', part.eqns[k]))
             continue
-        em, src, it, rows, cols = g.result
+        em, src, it, rows, cols, layout = g.result
         if g.kind == 'loop':
             n, shape = math.prod(g.space), tuple(g.space)
             flops = em.flops * n
@@ -340,5 +330,5 @@ def plan(graph, fuse=True):
             flops = em.flops
         steps.append(('kernel', Kernel(name, g.kind, src, list(em.params), list(g.roots), it, n,
                                        cols, prims, flops, em.scatter_reads, shape,
-                                       [part.eqns[k] for k in sorted(g.eqns)])))
+                                       [part.eqns[k] for k in sorted(g.eqns)], layout)))
     return steps

@@ -20,7 +20,8 @@ import warnings
 import numpy as np
 
 from tinyjax import config, dtypes
-from tinyjax.compiler import fusion, passes
+from tinyjax.compiler import codegen_reduce, fusion, passes
+from tinyjax.compiler.codegen import VEC
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl, from_numpy
 from tinyjax.core.ir import Literal, Var
@@ -328,11 +329,10 @@ class Program:
                              self.slot_sizes[slot] if slot >= 0 else 0))
         fn = self._fns.get(k.name)
         if fn is None:
-            caller = None
+            callers, scratch = [], 0
         else:
-            scalar = np.int32(k.n) if k.itype == 'int' else np.int64(k.n)
-            grid, block = launch_dims(k, dev)
-            caller = dev.kernel_caller(fn, grid, block, (scalar,))
+            plan, scratch = launches(k, dev)
+            callers = [dev.kernel_caller(fn, grid, block, scalars) for grid, block, scalars in plan]
         contiguous = xp.ascontiguousarray
         empty = xp.empty
 
@@ -354,10 +354,15 @@ class Program:
                     buf = _retype(raw, dt, shape)
                 vals[i] = buf
                 outs.append(buf)
-            if caller is not None:
-                caller(ins + outs)
-            elif k.n:
-                _run_with_numpy(k, ins, outs, xp)
+            if not k.n:
+                return
+            if fn is None:
+                return _run_with_numpy(k, ins, outs, xp)
+            bufs = ins + outs
+            if scratch:      # per call: threads may run the same Program concurrently
+                bufs.append(empty(scratch, np.uint8))
+            for call in callers:
+                call(bufs)
         return kernel_step
 
     def _output_closure(self, a, index):
@@ -395,16 +400,30 @@ def _nbytes(v):
     return v.aval.size * v.aval.dtype.itemsize
 
 
-def launch_dims(k, dev):
-    """(grid, block) for a kernel: grid-stride loops need no more blocks than fill the GPU."""
+def launches(k, dev):
+    """The launches of kernel k, [(grid, block, trailing scalars)], and the bytes of
+    scratch its calls need after the outputs (0 for none). One launch, or one per pass
+    for a row kernel whose rows are split into chunks (see codegen_reduce), whose
+    partials go to the scratch buffer. Grid-stride loops need no more blocks than fill
+    the GPU."""
     sms = getattr(dev, 'sm_count', 1)
+    index = np.int32 if k.itype == 'int' else np.int64
+
+    def grid(blocks):
+        return (max(1, min(blocks, sms * 32)), 1, 1)
+
     if k.kind == 'loop':
         block = fusion.codegen.BLOCK
-        grid = max(1, min(-(-k.n // block), sms * 32))
-    else:
-        block = min(512, max(32, -(-k.cols // 32) * 32))
-        grid = max(1, min(k.n, sms * 32))
-    return (grid, 1, 1), (block, 1, 1)
+        return [(grid(-(-k.n // (block * VEC))), (block, 1, 1), (index(k.n),))], 0
+    layout = k.layout
+    if layout.warp:
+        block = codegen_reduce.WARP_BLOCK
+        return [(grid(-(-k.n // (block // 32))), (block, 1, 1), (index(k.n),))], 0
+    chunks = codegen_reduce.split_chunks(k.n, k.cols, sms)
+    pass_ids = range(layout.reductions + 1) if chunks > 1 else [-1]
+    scratch = 8 * layout.reductions * k.n * chunks if chunks > 1 else 8
+    return [(grid(k.n * layout.tasks_per_row(chunks, p)), (codegen_reduce.ROW_BLOCK, 1, 1),
+             (index(k.n), index(chunks), np.int32(p))) for p in pass_ids], scratch
 
 
 def _run_with_numpy(k, ins, outs, xp):
