@@ -53,10 +53,10 @@ def test_split_modules_run_and_are_all_checked(monkeypatch):
 
 @pytest.mark.skipif(hostcc.compiler() is None, reason='no C++ compiler')
 def test_precompiled_header_is_built_and_optional(monkeypatch, tmp_path):
-    header = hostcc.precompiled_std()
+    header = hostcc.precompiled_std(wait=True)
     assert header is not None and header.with_name(header.name + '.gch').stat().st_size > 0
     # Without it the same source builds to a module that computes the same thing.
     monkeypatch.setenv('TINYJAX_CACHE_DIR', str(tmp_path))
-    monkeypatch.setattr(hostcc, 'precompiled_std', lambda: None)
+    monkeypatch.setattr(hostcc, 'precompiled_std', lambda **kw: None)
     out = jax.jit(lambda v: jnp.tanh(v) * 2)(jnp.asarray([0.5, -1.0]))
     np.testing.assert_allclose(np.asarray(out), np.tanh([0.5, -1.0]) * 2, rtol=1e-6)

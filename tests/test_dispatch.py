@@ -95,8 +95,8 @@ needs_cc = pytest.mark.skipif(hostcc.compiler() is None, reason='no C++ compiler
 
 @needs_cc
 def test_launcher_builds_and_checks_its_arguments():
-    launch = hostcc.launcher()
-    assert launch is not None
+    launch = hostcc.launcher(wait=True)
+    assert launch is not None and hostcc.launch_slot[0] is launch
     with pytest.raises(TypeError, match='argument 0 is list'):
         launch(1, [[1.0]], ())
     with pytest.raises(ValueError, match='argument 1 is not C-contiguous'):
@@ -120,7 +120,8 @@ def test_many_inputs_and_the_ctypes_fallback_agree(monkeypatch):
     got = jax.jit(f)(*[jnp.asarray(a) for a in xs])
     assert len(jax.jit(f).lower(*[jnp.asarray(a) for a in xs]).program.kernels) == 1
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-4)
-    monkeypatch.setattr(hostcc, 'launcher', lambda: None)
+    monkeypatch.setattr(hostcc, 'launch_slot', [None])
+    monkeypatch.setenv('TINYJAX_HOST_LAUNCHER', '0')      # the ctypes path
     got = jax.jit(f)(*[jnp.asarray(a) for a in xs])
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-4)
 
@@ -132,7 +133,8 @@ def test_int64_index_kernels_get_their_scalar(monkeypatch):
     x = np.arange(1 << 12, dtype=np.int32)
     for fallback in (False, True):
         if fallback:
-            monkeypatch.setattr(hostcc, 'launcher', lambda: None)
+            monkeypatch.setattr(hostcc, 'launch_slot', [None])
+            monkeypatch.setenv('TINYJAX_HOST_LAUNCHER', '0')
         out = jax.jit(lambda v: v * 3 - 1)(jnp.asarray(x))
         np.testing.assert_array_equal(np.asarray(out), x * 3 - 1)
 
@@ -161,3 +163,22 @@ def test_matmul_precision_switch_is_not_served_from_the_direct_cache():
     assert 'precision' not in text
     with jax.default_matmul_precision('highest'):
         assert 'Precision.HIGHEST' in str(f.trace(a, a))
+
+
+@needs_cc
+def test_cold_start_does_not_wait_for_the_launcher(tmp_path, monkeypatch):
+    # An empty cache: the first program runs (through ctypes) while the launcher builds.
+    import subprocess
+    import sys
+    code = ('import numpy as np, tinyjax as jax, tinyjax.numpy as jnp\n'
+            'from tinyjax.compiler import hostcc\n'
+            'out = jax.jit(lambda v: v * 2 + 1)(jnp.arange(5.0))\n'
+            'print(hostcc.launch_slot[0] is None, np.asarray(out).tolist())\n'
+            'hostcc.launcher(wait=True)\n'
+            'print(hostcc.launch_slot[0] is None, np.asarray(jax.jit(lambda v: v - 1)(out)).tolist())\n')
+    env = dict(__import__('os').environ, TINYJAX_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split('\n')[:2] == ['True [1.0, 3.0, 5.0, 7.0, 9.0]',
+                                          'False [0.0, 2.0, 4.0, 6.0, 8.0]']

@@ -96,15 +96,20 @@ class CpuDevice:
         thread runs the whole grid-stride loop, so grid and block do not apply."""
         from tinyjax.compiler import hostcc
         function, wrapper = fn
-        launch = hostcc.launcher()
-        if launch is not None:
-            ints = tuple(int(x) for x in scalars)
-            return lambda bufs: launch(wrapper, bufs, ints)
+        ints = tuple(int(x) for x in scalars)
         # Kernel scalars are NumPy scalars of the parameter's exact C type.
         tail = [ctypes.c_int(int(x)) if x.dtype == np.int32 else ctypes.c_longlong(int(x))
                 for x in scalars]
+        slot, count = hostcc.launch_slot, [0]
+        hostcc.launcher(start=False)   # loads a cached build; else schedules one for exit
 
         def call(bufs):
+            launch = slot[0]
+            if launch is not None:
+                return launch(wrapper, bufs, ints)
+            count[0] += 1
+            if count[0] == 50:         # a loop: worth building the launcher now
+                hostcc.launcher()
             function(*[ctypes.c_void_p(b.ctypes.data) for b in bufs], *tail)
         return call
 

@@ -7,6 +7,7 @@ source, the flags and the compiler's version. `-fwrapv` gives integer overflow t
 wrap-around NumPy and the GPU have.
 """
 import ctypes
+import atexit
 import functools
 import os
 import shutil
@@ -46,6 +47,12 @@ def host_source(source):
 
 
 _loaded = {}
+_builds = [0]
+
+
+def _module_builds():
+    _builds[0] += 1
+    return _builds[0]
 
 
 # The standard headers the shim includes cost most of a small module's compile (about
@@ -55,10 +62,54 @@ _loaded = {}
 # cache keys ignore it; TINYJAX_HOST_PCH=0 turns it off.
 STD_HEADERS = ('cmath', 'cstring', 'cstdint', 'type_traits', 'utility')
 
+# The precompiled header and the launcher extension (below) each take about 0.3 s to
+# build, once per machine (they are cached). A cold first call does not pay for them:
+# the header is built in a background thread once a process compiles a second module,
+# the launcher once a kernel has been launched through ctypes 50 times (a loop), and
+# whatever a process wanted but never started is built when it exits, for the next
+# process. Background builds run under `nice`, and their threads are not daemons, so a
+# build under way finishes before the process exits.
+_started = set()
+_deferred = {}
+_lock = threading.Lock()
 
-@functools.lru_cache(None)
-def precompiled_std():
-    """Path of a header with a precompiled .gch beside it, or None."""
+
+def _schedule(name, build, now):
+    """Start build() in a background thread now, or remember it for exit."""
+    with _lock:
+        if name in _started:
+            return
+        if not now:
+            if not _deferred:
+                atexit.register(_run_deferred)
+            _deferred[name] = build
+            return
+        _started.add(name)
+        _deferred.pop(name, None)
+    threading.Thread(target=build, name=f'tinyjax-{name}').start()
+
+
+def _run_deferred():
+    for name, build in list(_deferred.items()):
+        if name not in _started:
+            _started.add(name)
+            try:
+                build()
+            except Exception:
+                pass
+
+
+def _background_prefix():
+    # Background builds yield the CPU to the work in the foreground. (`nice`, not a
+    # preexec_fn: that is unsafe in a process with threads.)
+    nice = shutil.which('nice')
+    return [nice, '-n', '19'] if nice else []
+
+
+def precompiled_std(wait=False, start=True):
+    """Path of a header with a precompiled .gch beside it, or None while it is not built
+    (then its build is scheduled, in the background if `start`, else at exit; wait=True
+    builds it here)."""
     cxx = compiler()
     if cxx is None or os.environ.get('TINYJAX_HOST_PCH', '1') == '0':
         return None
@@ -67,16 +118,24 @@ def precompiled_std():
     k = cache.key('host-pch', text, flags, compiler_version())
     header = cache.cache_dir() / f'{k}-std.h'
     gch = Path(str(header) + '.gch')
-    if not gch.exists():
+    if gch.exists():
+        return header
+
+    def build():
         cache.store_text(header, text)
         tmp = Path(f'{gch}.tmp-{os.getpid()}-{threading.get_ident()}')
-        proc = subprocess.run([cxx, *flags, '-x', 'c++-header', str(header), '-o', str(tmp)],
-                              capture_output=True)
+        prefix = [] if wait else _background_prefix()
+        proc = subprocess.run([*prefix, cxx, *flags, '-x', 'c++-header', str(header),
+                               '-o', str(tmp)], capture_output=True)
         if proc.returncode != 0:
             tmp.unlink(missing_ok=True)
             return None
         os.replace(tmp, gch)
-    return header
+        return header
+    if wait:
+        return build()
+    _schedule('pch', build, start)
+    return None
 
 
 def build(source, name='program', wrap=()):
@@ -87,13 +146,13 @@ def build(source, name='program', wrap=()):
     full = host_source(source) + ''.join(f'TJ_WRAP({n})\n' for n in wrap)
     k = cache.key('host', full, FLAGS, compiler_version())
     if k not in _loaded:
-        pch = precompiled_std()
+        pch = precompiled_std(start=_module_builds() >= 2)
         extra = ('-include', str(pch)) if pch is not None else ()
         _loaded[k] = ctypes.CDLL(str(_compiled(k, full, FLAGS + extra, name)))
     return _loaded[k]
 
 
-def _compiled(k, full, flags, name):
+def _compiled(k, full, flags, name, prefix=()):
     """Path of the cached shared library for key k, compiling `full` on a miss."""
     path = cache.entry_path(k, 'so')
     if cache.load(k, 'so') is None:
@@ -105,7 +164,7 @@ def _compiled(k, full, flags, name):
             src = Path(tmp) / f'{name}.cpp'
             src.write_text(full)
             out = Path(tmp) / f'{name}.so'
-            proc = subprocess.run([cxx, *flags, str(src), '-o', str(out)],
+            proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(out)],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 saved = cache.save_failed_source(name, full, 'cpp')
@@ -116,28 +175,46 @@ def _compiled(k, full, flags, name):
     return path
 
 
-@functools.lru_cache(None)
-def launcher():
+# launch_slot[0] is the launcher's launch function once it is loaded; host kernel
+# callers read it on every call (backends/cpu.py), so they switch to it when it arrives.
+launch_slot = [None]
+
+
+def launcher(wait=False, start=True):
     """The launch function of kernels/tj_pylaunch.cpp built as a CPython extension for
-    this interpreter and NumPy, or None when it cannot be built (no Python or NumPy
-    headers): callers then pass pointers through ctypes, about 1 us more per array."""
+    this interpreter and NumPy, or None: while it is not built (its build is then
+    scheduled, in the background if `start`, else at exit; wait=True builds it here), or
+    when it cannot be built (no Python or NumPy headers; callers then pass pointers
+    through ctypes, about 1 us more per array)."""
+    if launch_slot[0] is not None:
+        return launch_slot[0]
     if compiler() is None or os.environ.get('TINYJAX_HOST_LAUNCHER', '1') == '0':
         return None
-    import importlib.machinery
-    import importlib.util
     import sysconfig
     import numpy as np
     full = headers.read_header('tj_pylaunch.cpp')
     flags = FLAGS + (f'-I{sysconfig.get_paths()["include"]}', f'-I{np.get_include()}')
     k = cache.key('pylaunch', full, flags, compiler_version(), sys.version, np.__version__)
-    try:
-        path = _compiled(k, full, flags, 'tj_pylaunch')
-        loader = importlib.machinery.ExtensionFileLoader('tj_pylaunch', str(path))
-        spec = importlib.util.spec_from_file_location('tj_pylaunch', str(path), loader=loader)
-        module = importlib.util.module_from_spec(spec)
-        loader.exec_module(module)
-    except (errors.CompileError, ImportError, OSError) as e:
-        warnings.warn(f'tinyjax: the host kernel launcher could not be built ({e}); '
-                      'compiled programs call kernels through ctypes instead', RuntimeWarning)
-        return None
+
+    def build(prefix=()):
+        try:
+            launch_slot[0] = _load_extension(_compiled(k, full, flags, 'tj_pylaunch', prefix))
+        except (errors.CompileError, ImportError, OSError) as e:
+            warnings.warn(f'tinyjax: the host kernel launcher could not be built ({e}); '
+                          'compiled programs call kernels through ctypes instead',
+                          RuntimeWarning)
+        return launch_slot[0]
+    if wait or cache.entry_path(k, 'so').exists():
+        return build()           # a cached build only needs loading
+    _schedule('launcher', lambda: build(_background_prefix()), start)
+    return None
+
+
+def _load_extension(path):
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.ExtensionFileLoader('tj_pylaunch', str(path))
+    spec = importlib.util.spec_from_file_location('tj_pylaunch', str(path), loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
     return module.launch

@@ -195,7 +195,6 @@ class Program:
         host_fallback = False
         if self.device.platform == 'cpu':
             from tinyjax.compiler import hostcc
-            hostcc.precompiled_std()       # once, before the threads that use it
             if hostcc.compiler() is None:
                 host_fallback = True
                 if not _warned_no_cc:
