@@ -59,6 +59,7 @@ tests)
     ;;
 bench)
     step environment 120 environment
+    step launch_overhead 120 $py bench/launch_overhead.py --json "$out/launch_overhead.json"
     step bench_run 360 $py bench/run.py --json "$out/bench.json" --md "$out/bench.md"
     step pmap_psum 120 $py bench/pmap_psum.py
     step vmap_per_example 120 $py bench/vmap_per_example.py
