@@ -182,3 +182,37 @@ def test_cold_start_does_not_wait_for_the_launcher(tmp_path, monkeypatch):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split('\n')[:2] == ['True [1.0, 3.0, 5.0, 7.0, 9.0]',
                                           'False [0.0, 2.0, 4.0, 6.0, 8.0]']
+
+
+def test_pytree_arguments_use_the_direct_cache():
+    f = jax.jit(lambda params, batch: (sum(w.sum() * b for w, b in params) + batch['x'].sum(),
+                                       batch['y'] is None))
+    params = [(jnp.ones((2, 3)), jnp.asarray(2.0)), (jnp.ones(4), jnp.asarray(-1.0))]
+    batch = {'x': jnp.arange(3.0), 'y': None}
+    for _ in range(3):
+        out, flag = f(params, batch)
+        assert float(out) == 11 and bool(flag) is True
+    assert len(f._direct) == 1 and f._cache_size() == 1
+    # Another structure, or the same structure with other shapes, is another entry.
+    out, _ = f(params[:1], batch)
+    assert float(out) == 15
+    out, _ = f(params, {'x': jnp.arange(4.0), 'y': None})
+    assert float(out) == 14
+    assert len(f._direct) == 3
+
+
+def test_pytree_direct_cache_refuses_what_it_cannot_key():
+    import collections
+    Pair = collections.namedtuple('Pair', 'a b')
+    f = jax.jit(lambda p: p.a * 2 + p.b if isinstance(p, tuple) else p)
+    for _ in range(2):
+        assert float(f(Pair(jnp.asarray(1.0), jnp.asarray(3.0)))) == 5.0
+    assert not f._direct                        # a namedtuple: the general path
+    g = jax.jit(lambda t: t[0] + t[1])
+    t = (jnp.ones(2), jnp.ones(2))
+    g(t)
+    g(t)
+    t[1].delete()
+    with pytest.raises(RuntimeError, match='deleted'):
+        g(t)
+    assert float(g((jnp.ones(2), 3.0))[0]) == 4.0      # a Python scalar leaf

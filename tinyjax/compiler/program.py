@@ -303,6 +303,14 @@ class Program:
     def _step_closure(self, s, index, seen_slots):
         dev, xp = self.device, self.device.xp
         out_idx = [index[v] for v in s.outs]
+        if s.kind != 'kernel' and s.eqn.prim.prepare is not None and all(
+                isinstance(a, Var) for a in s.eqn.inputs) and not s.eqn.prim.multiple_results:
+            run = s.eqn.prim.prepare(xp, *[a.aval for a in s.eqn.inputs], **s.eqn.params)
+            in_idx, out_i = [index[a] for a in s.eqn.inputs], out_idx[0]
+
+            def prepared_step(vals, slots):
+                vals[out_i] = run(*[vals[i] for i in in_idx])
+            return prepared_step
         if s.kind != 'kernel':
             prim, params, out_avals = s.eqn.prim, s.eqn.params, [o.aval for o in s.eqn.outputs]
             spec = [(index[a], a.aval.weak_type) if isinstance(a, Var) else (None, a.val)

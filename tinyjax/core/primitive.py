@@ -13,6 +13,11 @@ class Primitive:
     lowering: how the compiler turns it into CUDA C (set by ops/ when it fuses)
     eager(*arrays, **params) -> array(s): used instead of impl by primitives that hold a
         graph (custom rules, checkpoint): they run the graph on arrays, not buffers.
+    prepare(xp, *avals, **params) -> fn(*buffers) -> buffer: optional, impl specialised
+        to fixed operand avals; a compiled Program builds it once and calls it on every
+        run. Anything that has .shape, .ndim and .dtype serves as an aval (the eager rule
+        may pass the buffers themselves). The result must be a new buffer of the
+        output's dtype and shape.
     """
 
     def __init__(self, name, multiple_results=False):
@@ -25,6 +30,7 @@ class Primitive:
         self.batch = None
         self.lowering = None
         self.eager = None
+        self.prepare = None
         self.effectful = False
         # Parameters the jaxpr printer leaves out when None (dot_general's precision, as
         # JAX prints it).

@@ -1,4 +1,6 @@
 """dot_general: contraction with batch dimensions (cuBLAS on the GPU, BLAS on the CPU)."""
+import math
+
 import numpy as np
 
 from tinyjax import dtypes
@@ -37,7 +39,10 @@ def _dot_abstract(lhs, rhs, dimension_numbers, precision=None, preferred_element
     return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
 
 
-def _dot_impl(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+def _dot_prepare(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    """dot_general for operands of fixed avals `lhs` and `rhs`: a function of the two
+    buffers, with the transposes, reshapes and dtypes worked out once (compiled programs
+    call it on every run; the eager rule below builds it per call)."""
     (lc, rc), (lb, rb) = dimension_numbers
     lf, rf = _free(lhs.ndim, lc, lb), _free(rhs.ndim, rc, rb)
     out_dtype = np.dtype(preferred_element_type or lhs.dtype)
@@ -46,22 +51,47 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element
         compute = np.dtype(np.float32) if xp is np else out_dtype
     if dtypes.is_bool(out_dtype):
         compute = np.dtype(np.int32)
-    size = lambda a, ds: int(np.prod([a.shape[d] for d in ds], dtype=np.int64))
+    size = lambda a, ds: math.prod(a.shape[d] for d in ds)
     nb = size(lhs, lb)
-    l3 = xp.transpose(lhs, list(lb) + lf + list(lc)).astype(compute, copy=False)
-    l3 = l3.reshape(nb, size(lhs, lf), size(lhs, lc))
-    r3 = xp.transpose(rhs, list(rb) + list(rc) + rf).astype(compute, copy=False)
-    r3 = r3.reshape(nb, size(rhs, rc), size(rhs, rf))
-    if l3.shape[2] == 1:
-        # An outer product (per-example gradients): BLAS gains nothing with K = 1.
-        out = l3 * r3
-    elif xp is not np and compute in (np.float32, np.complex64):
-        with cublas_float32_math(allows_tf32(precision, lhs.dtype, rhs.dtype)):
-            out = xp.matmul(l3, r3)
-    else:
-        out = xp.matmul(l3, r3)      # NumPy: every precision is full precision, as in JAX
-    shape = [lhs.shape[d] for d in lb] + [lhs.shape[d] for d in lf] + [rhs.shape[d] for d in rf]
-    return out.reshape(shape).astype(out_dtype, copy=False)
+    l_perm, r_perm = list(lb) + lf + list(lc), list(rb) + list(rc) + rf
+    l_perm = None if l_perm == list(range(lhs.ndim)) else l_perm
+    r_perm = None if r_perm == list(range(rhs.ndim)) else r_perm
+    l3 = (nb, size(lhs, lf), size(lhs, lc))
+    r3 = (nb, size(rhs, rc), size(rhs, rf))
+    shape = tuple([lhs.shape[d] for d in lb] + [lhs.shape[d] for d in lf]
+                  + [rhs.shape[d] for d in rf])
+    casts = (lhs.dtype != compute, rhs.dtype != compute, compute != out_dtype)
+    outer = l3[2] == 1    # per-example gradients: BLAS gains nothing with K = 1
+    tf32 = None
+    if xp is not np and compute in (np.float32, np.complex64):
+        tf32 = allows_tf32(precision, lhs.dtype, rhs.dtype)
+    matmul = xp.matmul
+
+    def run(a, b):
+        if l_perm is not None:
+            a = a.transpose(l_perm)
+        if r_perm is not None:
+            b = b.transpose(r_perm)
+        if casts[0]:
+            a = a.astype(compute)
+        if casts[1]:
+            b = b.astype(compute)
+        a, b = a.reshape(l3), b.reshape(r3)
+        if outer:
+            with np.errstate(all='ignore'):
+                out = a * b
+        elif tf32 is None:
+            out = matmul(a, b)      # NumPy: every precision is full precision, as in JAX
+        else:
+            with cublas_float32_math(tf32):
+                out = matmul(a, b)
+        out = out.reshape(shape)
+        return out.astype(out_dtype) if casts[2] else out
+    return run
+
+
+def _dot_impl(xp, lhs, rhs, **params):
+    return _dot_prepare(xp, lhs, rhs, **params)(lhs, rhs)
 
 
 def _dot_jvp(primals, tangents, **params):
@@ -159,6 +189,7 @@ def _dot_batch(args, dims, dimension_numbers, precision=None, preferred_element_
 dot_general_p = common.define('dot_general', _dot_abstract, _dot_impl, _dot_jvp,
                               _dot_transpose, _dot_batch)
 dot_general_p.quiet_params = ('precision', 'preferred_element_type')
+dot_general_p.prepare = _dot_prepare
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):

@@ -83,7 +83,8 @@ class JitFunction:
         self._fast = {}
         self._has_static = bool(self.static_argnums or self.static_argnames)
         self._donate_order = tuple(sorted(self._donate_pos))
-        # (avals, device, trace context) -> (Program, consts, unflatten): see __call__.
+        # (structure with avals, device, trace context) -> (Program, consts, unflatten):
+        # see __call__.
         self._direct = None if (self._has_static or self._donate_pos) else {}
 
     # -- argument handling ------------------------------------------------------------
@@ -180,19 +181,22 @@ class JitFunction:
 
     # -- calling -------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        # The hot path: a repeat call with positional arrays on one device, nothing static
-        # or donated, finds its Program in one dict lookup.
+        # The hot path: a repeat call with positional arguments that are arrays, or
+        # tuples, lists, dicts and None holding arrays, with nothing static or donated,
+        # finds its Program in one dict lookup keyed by the arguments' structure and avals.
+        key = leaves = None
         if self._direct is not None and not kwargs:
-            for a in args:
-                if type(a) is not ArrayImpl or type(a._buf) is _DeletedBuffer:
-                    break
-            else:
-                key = (tuple([a.aval for a in args]), args[0].device if args else None,
+            leaves = []
+            try:
+                key = (_structure(args, leaves), leaves[0].device if leaves else None,
                        trace_context())
+            except _NotDirect:
+                key = None
+            if key is not None:
                 hit = self._direct.get(key)
                 if hit is not None:
                     prog, consts, unflatten = hit
-                    return unflatten(prog(args, consts))
+                    return unflatten(prog(leaves, consts))
         entry, arrays, donated = self._prepare(args, kwargs)
         if (any(isinstance(a, core_trace.Tracer) for a in arrays) or not entry.cacheable):
             outs = core_trace.eval_graph(entry.graph, *arrays)
@@ -206,9 +210,9 @@ class JitFunction:
         outs = prog(arrays, entry.graph.consts)
         for i in donated:
             arrays[i].delete()     # the Program may have reused its memory
-        if (self._direct is not None and not kwargs and args and self._device is None
-                and all(type(a) is ArrayImpl and a.device is dev for a in args)):
-            key = (tuple(a.aval for a in args), dev, trace_context())
+        if (key is not None and leaves and self._device is None and not donated
+                and len(leaves) == len(arrays) and all(
+                    a is b and a.device is dev for a, b in zip(leaves, arrays))):
             self._direct[key] = (prog, entry.graph.consts, _unflattener(entry.out_tree))
         return tree_util.tree_unflatten(entry.out_tree, outs)
 
@@ -347,3 +351,30 @@ def _unflattener(treedef):
     if treedef.kind == 'leaf':
         return lambda outs: outs[0]
     return functools.partial(tree_util.tree_unflatten, treedef)
+
+
+class _NotDirect(Exception):
+    """An argument the direct cache does not handle (the general path takes the call)."""
+
+
+def _structure(x, leaves):
+    """A hashable picture of x's pytree structure with each array's aval in its place,
+    appending the arrays to `leaves` in tree_flatten's order; raises _NotDirect for
+    anything else (tracers, deleted arrays, scalars, custom nodes, namedtuples)."""
+    t = type(x)
+    if t is ArrayImpl:
+        if type(x._buf) is _DeletedBuffer:
+            raise _NotDirect
+        leaves.append(x)
+        return x.aval
+    if t is tuple or t is list:
+        return t, tuple([_structure(c, leaves) for c in x])
+    if t is dict:
+        try:
+            keys = sorted(x)
+        except TypeError:
+            raise _NotDirect from None
+        return dict, tuple(keys), tuple([_structure(x[k], leaves) for k in keys])
+    if x is None:
+        return None
+    raise _NotDirect
