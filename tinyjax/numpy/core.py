@@ -11,7 +11,17 @@ def _device_put(value, weak=False):
     return ArrayImpl(dev.put(value), dev, weak)
 
 
-def asarray(a, dtype=None, order=None, copy=None):
+def asarray(a, dtype=None, order=None, *, copy=None, device=None):
+    out = _asarray(a, dtype)
+    return out if device is None else _to_device(out, device)
+
+
+def _to_device(x, device):
+    from tinyjax.api import device_put
+    return device_put(x, device)
+
+
+def _asarray(a, dtype=None):
     if dtype is not None:
         dtype = dtypes.canonicalize(_dtype_of(dtype))
     if isinstance(a, Array):
@@ -51,8 +61,8 @@ def asarray(a, dtype=None, order=None, copy=None):
     return _device_put(value.astype(dt, copy=False))
 
 
-def array(object, dtype=None, copy=True, order='K', ndmin=0):
-    out = asarray(object, dtype)
+def array(object, dtype=None, copy=True, order='K', ndmin=0, *, device=None):
+    out = asarray(object, dtype, device=device)
     if isinstance(object, Array) and copy and isinstance(out, ArrayImpl) and out is object:
         out = ArrayImpl(out.device.xp.array(out._buf, copy=True), out.device, out.weak_type)
     while out.ndim < ndmin:

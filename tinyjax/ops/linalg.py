@@ -5,7 +5,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
-from tinyjax.ops import common, structural
+from tinyjax.ops import common, gemm, structural
 from tinyjax.ops.precision import allows_tf32, canonicalize_precision, cublas_float32_math
 
 
@@ -43,6 +43,10 @@ def _dot_prepare(xp, lhs, rhs, dimension_numbers, precision=None, preferred_elem
     """dot_general for operands of fixed avals `lhs` and `rhs`: a function of the two
     buffers, with the transposes, reshapes and dtypes worked out once (compiled programs
     call it on every run; the eager rule below builds it per call)."""
+    if xp is not np:
+        g = gemm.plan(lhs, rhs, dimension_numbers, preferred_element_type)
+        if g is not None:
+            return gemm.gemm_call(xp, g, lhs.dtype, allows_tf32(precision, lhs.dtype, rhs.dtype))
     (lc, rc), (lb, rb) = dimension_numbers
     lf, rf = _free(lhs.ndim, lc, lb), _free(rhs.ndim, rc, rb)
     out_dtype = np.dtype(preferred_element_type or lhs.dtype)
