@@ -94,6 +94,28 @@ TJ_DEV float tj_abs(float x) { return fabsf(x); }
 TJ_DEV double tj_abs(double x) { return fabs(x); }
 
 template <typename T> TJ_DEV T tj_not(T x) { return (T)(~x); }
+
+// Leading zeros and set bits of an integer, counted in its own width (lax.clz,
+// lax.population_count); the result has the operand's type.
+template <typename T> TJ_DEV T tj_clz(T x) {
+    const int bits = 8 * (int)sizeof(T);
+#ifdef TJ_HOST
+    const unsigned long long u = (unsigned long long)(typename tj_unsigned<T>::type)x;
+    return (T)(u == 0 ? bits : __builtin_clzll(u) - (64 - bits));
+#else
+    if (bits == 64) return (T)__clzll((long long)x);
+    const unsigned int u = (unsigned int)(typename tj_unsigned<T>::type)x;
+    return (T)(__clz((int)u) - (32 - bits));
+#endif
+}
+template <typename T> TJ_DEV T tj_popcount(T x) {
+    const unsigned long long u = (unsigned long long)(typename tj_unsigned<T>::type)x;
+#ifdef TJ_HOST
+    return (T)__builtin_popcountll(u);
+#else
+    return (T)__popcll(u);
+#endif
+}
 TJ_DEV bool tj_not(bool x) { return !x; }
 
 template <typename T> TJ_DEV T tj_ipow(T x, int y) {

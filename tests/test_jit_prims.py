@@ -54,8 +54,8 @@ UNARY = [r[0] for r in ew._UNARY]
 def test_unary(name):
     p = ew.PRIMS[name]
     params = {'round': {'rounding_method': 1}, 'integer_pow': {'y': 3}}.get(name, {})
-    kinds = FLOATS if p.kind == ew.FLOAT else (
-        FLOATS + INTS if p.kind == ew.NUM else (INTS + [np.bool_] if p.kind == ew.INT else FLOATS + INTS + [np.bool_]))
+    kinds = {ew.FLOAT: FLOATS, ew.NUM: FLOATS + INTS, ew.INT: INTS + [np.bool_],
+             ew.INTEGER: INTS}.get(p.kind, FLOATS + INTS + [np.bool_])
     lo, hi = DOMAIN.get(name, (-3, 3))
     xs = [jnp.asarray(_rand(d, lo=lo, hi=hi)) for d in kinds]
     if name == 'integer_pow':

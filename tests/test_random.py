@@ -415,3 +415,31 @@ def test_jit_matches_eager(name):
     keys = random.split(k, 3)
     np.testing.assert_allclose(tinyjax.jit(tinyjax.vmap(fn))(keys), tinyjax.vmap(fn)(keys),
                                rtol=2e-6, atol=2e-6)
+
+
+# gumbel(mode='highest') in float32, JAX 0.10.2, key(42), shape (16,): the 64-bit uniform
+# 1 - u as float32 bits (exact), and the samples' float32 bits (within a few ulps: the
+# logs differ between XLA and NumPy, as for every sampler built on log).
+GUMBEL_HIGHEST_UNIFORM_BITS = [1056585767, 1050931614, 1053063180, 1054917244, 1055308518, 1054083426, 1033450940, 1046889325, 1050288642, 1043970065, 1051941684, 1040333686, 1033358205, 1041185255, 1056211451, 1043980257]
+GUMBEL_HIGHEST_BITS = [1053584261, 3188004962, 1026589821, 1044847659, 1057173942, 1040258261, 1076066241, 3201102334, 3191546328, 3205033383, 1062686668, 3208202161, 3212103944, 3207409993, 1054681631, 3205025155]
+
+
+def test_gumbel_highest_float32_matches_jax():
+    from tinyjax.random import samplers
+    from tinyjax.random.keys import check_key
+    data, _ = check_key('gumbel', random.key(42))
+    words = np.asarray(samplers.random_bits(data, 32, (2, 16))).astype(np.uint32)
+    small = words[0] < (1 << 31)
+    neg_lo = ~words[1] + np.uint32(1)
+    neg_hi = ~words[0] + (words[1] == 0).astype(np.uint32)
+    hi, lo = np.where(small, words[0], neg_hi), np.where(small, words[1], neg_lo)
+    x = np.asarray(samplers._fraction_to_float32(jnp.asarray(hi), jnp.asarray(lo)))
+    np.testing.assert_array_equal(x.view(np.uint32), GUMBEL_HIGHEST_UNIFORM_BITS)
+    want = np.array(GUMBEL_HIGHEST_BITS, np.uint32).view(np.float32)
+    for f in (random.gumbel, tinyjax.jit(random.gumbel, static_argnums=(1, 2, 3))):
+        got = np.asarray(f(random.key(42), (16,), jnp.float32, 'highest'))
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
+    # 2**-64 resolution: the zero fraction is 2**-65, the largest sample about 45.
+    tiny = samplers._fraction_to_float32(jnp.zeros(1, jnp.uint32), jnp.zeros(1, jnp.uint32))
+    assert float(tiny[0]) == 2.0 ** -65

@@ -6,7 +6,7 @@ from tinyjax.ops.elementwise import (  # noqa: F401
     neg, sign, floor, ceil, round, is_finite, exp, exp2, log, log1p, expm1, tanh, logistic,
     sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, sqrt, rsqrt, cbrt,
     erf, erf_inv, abs, square, integer_pow, add, sub, mul, div, rem, pow, max, min, atan2,
-    nextafter, bitwise_and, bitwise_or, bitwise_xor, bitwise_not, shift_left,
+    nextafter, bitwise_and, bitwise_or, bitwise_xor, bitwise_not, clz, population_count, shift_left,
     shift_right_arithmetic, shift_right_logical, eq, ne, lt, le, gt, ge, select_n, clamp)
 from tinyjax.ops.elementwise import convert as _convert
 from tinyjax.ops.structural import (  # noqa: F401

@@ -16,6 +16,7 @@ from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
+INTEGER = 'integer'
 
 
 def _accepts(kind, dtype):
@@ -25,6 +26,8 @@ def _accepts(kind, dtype):
         return not dtypes.is_bool(dtype)
     if kind == INT:
         return dtypes.is_int(dtype) or dtypes.is_bool(dtype)
+    if kind == INTEGER:
+        return dtypes.is_int(dtype)
     return True
 
 
@@ -32,8 +35,9 @@ def _shape_rule(name, avals, kind, out_dtype=None):
     common.check_same_dtypes(name, avals)
     dtype = avals[0].dtype
     if not _accepts(kind, dtype):
+        to = 'jnp.int32' if kind == INTEGER else 'jnp.float32'
         raise TypeError(f'{name} does not accept dtype {dtype.name}; it takes {kind} '
-                        f'types. Convert the input first, e.g. x.astype(jnp.float32).')
+                        f'types. Convert the input first, e.g. x.astype({to}).')
     shapes = {a.shape for a in avals if a.shape != ()}
     if len(shapes) > 1:
         shown = ', '.join(str(a.shape) for a in avals)
@@ -134,6 +138,31 @@ def _erf_inv_host(x):
     return np.asarray(np.where(np.abs(x) > 1, np.nan, y), dtype=x.dtype)
 
 
+def _bits_view(xp, x):
+    """x as unsigned integers of its width, and that width in bits."""
+    bits = x.dtype.itemsize * 8
+    return x.view(np.dtype(f'uint{bits}')), bits
+
+
+def _np_clz(xp, x):
+    u, bits = _bits_view(xp, x)
+    count, v, step = xp.zeros(u.shape, u.dtype), u, bits // 2
+    while step:                       # binary search for the highest set bit
+        top_clear = (v >> u.dtype.type(bits - step)) == 0
+        count = xp.where(top_clear, count + u.dtype.type(step), count)
+        v = xp.where(top_clear, v << u.dtype.type(step), v)
+        step //= 2
+    return xp.where(u == 0, u.dtype.type(bits), count).astype(x.dtype)
+
+
+def _np_popcount(xp, x):
+    u, bits = _bits_view(xp, x)
+    count = xp.zeros(u.shape, u.dtype)
+    for k in range(bits):
+        count = count + ((u >> u.dtype.type(k)) & u.dtype.type(1))
+    return count.astype(x.dtype)
+
+
 def _np_round(xp, x, rounding_method=0):
     if rounding_method == 1:
         return xp.round(x)
@@ -192,6 +221,8 @@ _UNARY = [
     ('square', lambda xp, x: xp.square(x), '({0} * {0})', NUM,
      lambda x, y, t: mul(t, mul(_c(x, 2), x))),
     ('not', lambda xp, x: xp.invert(x), 'tj_not({0})', INT, None),
+    ('clz', _np_clz, 'tj_clz({0})', INTEGER, None),
+    ('population_count', _np_popcount, 'tj_popcount({0})', INTEGER, None),
     ('integer_pow', lambda xp, x, y: _np_integer_pow(xp, x, y), 'tj_ipow({0}, {y})', NUM,
      lambda x, out, t, y: (common.zeros_like(t) if y == 0 else
                            mul(t, mul(_c(x, y), integer_pow(x, y - 1) if y != 1 else _c(x, 1))))),
@@ -370,6 +401,7 @@ asin, acos, atan, sinh, cosh = (_binder(PRIMS[n]) for n in ('asin', 'acos', 'ata
 asinh, acosh, atanh, sqrt, rsqrt = (_binder(PRIMS[n]) for n in ('asinh', 'acosh', 'atanh', 'sqrt', 'rsqrt'))
 cbrt, erf, erf_inv, abs, square = (_binder(PRIMS[n]) for n in ('cbrt', 'erf', 'erf_inv', 'abs', 'square'))
 bitwise_not = _binder(PRIMS['not'])
+clz, population_count = _binder(PRIMS['clz']), _binder(PRIMS['population_count'])
 add, sub, mul, div, rem, pow = (_binder(PRIMS[n]) for n in ('add', 'sub', 'mul', 'div', 'rem', 'pow'))
 max, min, atan2, nextafter = (_binder(PRIMS[n]) for n in ('max', 'min', 'atan2', 'nextafter'))
 bitwise_and, bitwise_or, bitwise_xor = (_binder(PRIMS[n]) for n in ('and', 'or', 'xor'))

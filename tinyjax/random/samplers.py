@@ -198,8 +198,7 @@ def gumbel(key, shape=(), dtype=None, mode=None):
 def _gumbel(data, shape, dtype, mode):
     fi = dtypes.finfo(dtype)
     if mode == 'highest' and dtype == dtypes.float32:
-        raise NotImplementedError("gumbel(mode='highest') for float32 is not implemented in "
-                                  "tinyjax; use mode='high'")
+        return _gumbel_64bit_uniform(data, shape)
     if mode in ('high', 'highest'):
         u = _uniform(data, (2,) + shape, dtype, 0., 1.)
         high, low = u[0], u[1]
@@ -208,6 +207,41 @@ def _gumbel(data, shape, dtype, mode):
         return -jnp.log(-jnp.log1p(-x))
     u = _uniform(data, shape, dtype, _const(fi.tiny, dtype), 1.)
     return -jnp.log(-jnp.log(u))
+
+
+def _gumbel_64bit_uniform(data, shape):
+    """float32 Gumbel samples from a 64-bit uniform u = (hi * 2**32 + lo) / 2**64, as JAX's
+    mode='highest' draws them. The uniform fed to -log(-log(.)) is 1 - u: for u < 1/2 it
+    is formed as log1p(-u); otherwise 1 - u is exact in 64-bit fixed point (two's
+    complement of the two words) and then turned into a float32 by truncation, so values
+    down to 2**-64 keep a full mantissa."""
+    u32 = np.uint32
+    words = lax.convert_element_type(random_bits(data, 32, (2,) + shape), u32)
+    hi, lo = (lax.reshape(lax.slice_in_dim(words, k, k + 1), shape) for k in (0, 1))
+    small = lax.lt(hi, _const(1 << 31, u32))
+    carry = lax.convert_element_type(lax.eq(lo, _const(0, u32)), u32)
+    hi = lax.select_n(small, lax.add(lax.bitwise_not(hi), carry), hi)
+    lo = lax.select_n(small, lax.add(lax.bitwise_not(lo), _const(1, u32)), lo)
+    x = _fraction_to_float32(hi, lo)
+    return lax.select_n(small, lax.neg(lax.log(lax.neg(lax.log(x)))),
+                        lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x))))))
+
+
+def _fraction_to_float32(hi, lo):
+    """The 64-bit fixed-point fraction (hi, lo) as a float32, mantissa truncated; zero
+    becomes 2**-65."""
+    u32 = np.uint32
+    c = lambda v: _const(v, u32)
+    hz, lz = lax.clz(hi), lax.clz(lo)
+    hi_zero = lax.eq(hz, c(32))
+    lead = lax.select_n(hi_zero, hz, lax.add(c(32), lz))          # leading zeros of 64
+    top = lax.select_n(hi_zero,
+                       lax.bitwise_or(lax.shift_left(hi, hz),
+                                      lax.shift_right_logical(lo, lax.sub(c(32), hz))),
+                       lax.shift_left(lo, lz))                      # leading one at bit 31
+    mant = lax.bitwise_and(lax.shift_right_logical(top, c(8)), c((1 << 23) - 1))
+    expo = lax.bitwise_and(lax.shift_left(lax.sub(c(126), lead), c(23)), c(0xFF << 23))
+    return rb.bitcast_convert_type(lax.bitwise_or(expo, mant), np.float32)
 
 
 # --- integers ------------------------------------------------------------------------
