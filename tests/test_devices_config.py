@@ -172,3 +172,37 @@ def test_zero_copy_with_cupy_and_torch():
     src = torch.arange(8, dtype=torch.float32, device='cuda')
     z = jnp.asarray(src)
     assert z.__cuda_array_interface__['data'][0] == src.data_ptr()
+
+
+def test_gpu_exports_run_with_the_device_stream_current():
+    """CuPy's __dlpack__ makes the consumer's stream wait for CuPy's *current* stream, and
+    its __cuda_array_interface__ names that stream; the buffer was written on the
+    device's own stream, so exports must run inside device.context() (stand-ins)."""
+    import contextlib
+    from tinyjax.core.array import ArrayImpl
+    inside = []
+
+    class Dev:
+        platform = 'gpu'
+
+        @contextlib.contextmanager
+        def context(self):
+            inside.append(True)
+            try:
+                yield
+            finally:
+                inside.pop()
+
+    class Buf:
+        shape, dtype = (2,), np.dtype(np.float32)
+
+        def __dlpack__(self, stream=None):
+            return ('capsule', bool(inside))
+
+        @property
+        def __cuda_array_interface__(self):
+            return {'stream': 'device' if inside else 'default'}
+
+    x = ArrayImpl(Buf(), Dev())
+    assert x.__dlpack__(stream=1) == ('capsule', True)
+    assert x.__cuda_array_interface__['stream'] == 'device'

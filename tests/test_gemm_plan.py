@@ -75,3 +75,34 @@ def test_gpu_prepared_gemm_matches_numpy(l_last, r_first):
         want = np.asarray(lax.dot_general(jnp.asarray(lhs, device=jax.devices('cpu')[0]),
                                           jnp.asarray(rhs, device=jax.devices('cpu')[0]), dn))
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_prepared_rules_are_built_with_the_programs_device_current(monkeypatch):
+    """gemm_call reads the current GPU's compute capability (and CuPy's cuBLAS handle is
+    the current GPU's), so a Program builds its steps inside its device's context; with
+    two GPUs a plan built for device 1 must not see device 0. Checked on the CPU device
+    with a recording context."""
+    import contextlib
+    from tinyjax.ops.linalg import dot_general_p
+    dev = jax.devices('cpu')[0]
+    inside, seen = [], []
+
+    @contextlib.contextmanager
+    def context():
+        inside.append(True)
+        try:
+            yield
+        finally:
+            inside.pop()
+
+    prepare = dot_general_p.prepare
+
+    def recording_prepare(*args, **kwargs):
+        seen.append(bool(inside))
+        return prepare(*args, **kwargs)
+    monkeypatch.setattr(dev, 'context', context)
+    monkeypatch.setattr(dot_general_p, 'prepare', recording_prepare)
+    a = jnp.asarray(np.ones((3, 4), np.float32), device=dev)
+    out = jax.jit(lambda x: x @ x.T + 1)(a)
+    np.testing.assert_allclose(np.asarray(out), np.full((3, 3), 5.0))
+    assert seen == [True]

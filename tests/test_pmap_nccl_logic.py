@@ -129,3 +129,39 @@ def test_nccl_falls_back_for_dtypes_it_lacks(fake):
     out = jax.pmap(lambda v: lax.pmax(v, 'i'), axis_name='i', devices=devs)(b)
     np.testing.assert_array_equal(np.asarray(out), np.ones((8, 1), bool))
     assert nccl.calls == []
+
+
+@pytest.mark.parametrize('as_bytes', [True, False])
+def test_nccl_unique_id_reaches_every_process_in_the_form_cupy_takes(monkeypatch, as_bytes):
+    """CuPy >= 14: get_unique_id() gives bytes and NcclCommunicator(ndev, commId, rank)
+    takes only bytes (a tuple raises TypeError, which used to send multi-process pmap
+    silently to the host path); older CuPy: a tuple of signed chars both ways."""
+    from tinyjax import backends
+    raw = bytes(range(128, 256))                          # bytes above 127 on purpose
+    uid = raw if as_bytes else tuple(np.frombuffer(raw, np.int8).tolist())
+    made = []
+
+    class Comm:
+        def __init__(self, ndev, comm_id, rank):
+            assert type(comm_id) is type(uid) and comm_id == uid, comm_id
+            made.append((ndev, rank))
+
+    nccl = FakeNccl()
+    nccl.get_unique_id, nccl.NcclCommunicator = (lambda: uid), Comm
+    monkeypatch.setattr(collectives, 'nccl_module', lambda: nccl)
+    store = {}
+    client = types.SimpleNamespace(set=store.__setitem__, get=store.__getitem__)
+    monkeypatch.setattr(backends, '_topology', types.SimpleNamespace(process_index=0, client=client))
+    devs = [FakeGpu(i) for i in range(2)]
+    remote = backends.RemoteDevice(2, 1, 'gpu', 'fake')
+    impl = collectives.NcclCollectives.across_processes(devs + [remote], None)
+    assert made == [(3, 0), (3, 1)] and impl.local_pos == [0, 1]
+    assert collectives.decode_unique_id(collectives.encode_unique_id(uid)) == uid
+
+
+def test_multi_rank_switch_reads_zero_as_off(monkeypatch):
+    monkeypatch.setattr(collectives, 'nccl_module', lambda: FakeNccl())
+    shared = [FakeGpu(0), FakeGpu(0)]
+    for value, want in (('1', True), ('0', False), ('', False)):
+        monkeypatch.setenv('NCCL_MULTI_RANK_GPU_ENABLE', value)
+        assert collectives.nccl_usable(shared) is want

@@ -173,3 +173,35 @@ def test_profile_on_gpu_uses_cuda_events_and_the_h100_table():
     assert 0 < row.bandwidth / rep.roofline['copy_bandwidth'] < 1.2
     if rep.info.get('compute_capability') == '90':
         assert rep.roofline['peak_flops']['fp32'] > 5e13
+
+
+def test_gpu_copy_bandwidth_uses_the_physical_gpu(monkeypatch):
+    """A logical device (TINYJAX_NUM_GPU_DEVICES=8 on one GPU) has ids past the GPU
+    count: the copy must run on its physical GPU (checked with a stand-in for CuPy)."""
+    import sys
+    import types
+    from tinyjax.profiler import roofline
+    used = []
+
+    class Device:
+        def __init__(self, i):
+            used.append(i)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    buf = types.SimpleNamespace(data=types.SimpleNamespace(ptr=0))
+    event = types.SimpleNamespace(record=lambda *a: None, synchronize=lambda: None)
+    fake = types.SimpleNamespace(
+        uint8=np.uint8, ones=lambda *a: buf, empty_like=lambda a: buf,
+        cuda=types.SimpleNamespace(
+            Device=Device, Event=lambda: event, get_elapsed_time=lambda a, b: 1.0,
+            get_current_stream=lambda: types.SimpleNamespace(ptr=0),
+            runtime=types.SimpleNamespace(memcpyAsync=lambda *a: None, memcpyDeviceToDevice=3)))
+    monkeypatch.setitem(sys.modules, 'cupy', fake)
+    dev = types.SimpleNamespace(platform='gpu', id=5, physical_id=0)
+    assert roofline.measure_copy_bandwidth(dev, nbytes=1000, reps=2) == pytest.approx(2e6)
+    assert used == [0]

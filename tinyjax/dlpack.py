@@ -15,7 +15,8 @@ def from_dlpack(external_array, device=None, copy=None):
     dev = device or default_device()
     buf = dev.import_buffer(external_array)
     if copy:
-        buf = dev.xp.array(buf, copy=True)
+        with dev.context():     # the copy is ordered on (and owned by) the device's stream
+            buf = dev.xp.array(buf, copy=True)
     out = ArrayImpl(buf, dev, False)
     want = dtypes.canonicalize(out.dtype)
     if want != out.dtype:

@@ -174,7 +174,8 @@ def nccl_usable(local):
     phys = [d.physical_id for d in local]
     if len(set(phys)) == len(phys):
         return True
-    return bool(os.environ.get('NCCL_MULTI_RANK_GPU_ENABLE')) and nccl_version() >= 23000
+    return (os.environ.get('NCCL_MULTI_RANK_GPU_ENABLE', '0') not in ('', '0')
+            and nccl_version() >= 23000)
 
 
 def _nccl_dtype(nccl, dtype):
@@ -191,6 +192,19 @@ def _ptr(buf):
     """Device address of a buffer (CuPy); NumPy's address lets tests drive this code on
     the CPU with a stand-in NCCL."""
     return buf.data.ptr if hasattr(buf.data, 'ptr') else buf.ctypes.data
+
+
+def encode_unique_id(uid):
+    """NCCL's unique id as JSON bytes for the coordinator. CuPy >= 14 gives (and its
+    NcclCommunicator takes) `bytes`; older CuPy a tuple of signed chars. The form
+    travels with the id, so each reader rebuilds what its own CuPy's constructor wants
+    (every process runs the same install)."""
+    return json.dumps({'bytes': isinstance(uid, (bytes, bytearray)), 'id': list(uid)}).encode()
+
+
+def decode_unique_id(data):
+    d = json.loads(data)
+    return bytes(d['id']) if d['bytes'] else tuple(d['id'])
 
 
 class NcclCollectives:
@@ -215,8 +229,8 @@ class NcclCollectives:
         nccl, t = nccl_module(), backends.topology()
         key = 'nccl/' + hashlib.sha1(repr([(d.process_index, d.id) for d in devs]).encode()).hexdigest()
         if t.process_index == min(d.process_index for d in devs):
-            t.client.set(key, json.dumps(list(nccl.get_unique_id())).encode())
-        uid = tuple(json.loads(t.client.get(key)))
+            t.client.set(key, encode_unique_id(nccl.get_unique_id()))
+        uid = decode_unique_id(t.client.get(key))
         comms = []
         nccl.groupStart()      # several local ranks join in one group, or init deadlocks
         try:

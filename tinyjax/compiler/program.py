@@ -214,8 +214,11 @@ class Program:
     def __call__(self, args, consts):
         run = self._runner
         if run is None:
-            self._compile()
-            run = self._runner = self._build_runner()
+            # Under the device's context: prepared rules (the cuBLAS plan) read the
+            # current GPU's compute capability and handle, which must be this device's.
+            with self.device.context():
+                self._compile()
+                run = self._runner = self._build_runner()
         saved = None
         if core_trace._stack:          # opaque rules that bind must not record into a trace
             saved = list(core_trace._stack)

@@ -160,7 +160,11 @@ class ArrayImpl(Array):
                 return view.__dlpack__(*args, **kwargs)
             except BufferError:
                 pass
-        return buf.__dlpack__(*args, **kwargs)
+        # A GPU buffer was written on its device's stream. CuPy's export orders the
+        # consumer's stream after CuPy's *current* stream (and CAI v3 names it), so the
+        # device's stream must be current here, not the default one.
+        with self.device.context():
+            return buf.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
         return self._buf.__dlpack_device__()
@@ -170,7 +174,8 @@ class ArrayImpl(Array):
         if not hasattr(self._buf, '__cuda_array_interface__'):
             raise AttributeError('__cuda_array_interface__: this array lives on the CPU; '
                                  'move it with tinyjax.device_put(x, tinyjax.devices("cuda")[0])')
-        return self._buf.__cuda_array_interface__
+        with self.device.context():     # its 'stream' entry: the stream that wrote the buffer
+            return self._buf.__cuda_array_interface__
 
     def __reduce__(self):
         return (_rebuild, (self._value(), self.weak_type))

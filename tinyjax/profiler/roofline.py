@@ -160,7 +160,8 @@ def measure_copy_bandwidth(device, nbytes=None, reps=10):
     if device.platform == 'gpu':
         import cupy
         nbytes = nbytes or 1 << 30      # 1 GiB: 20x an H100's 50 MB L2
-        with cupy.cuda.Device(device.id):
+        # physical_id: a logical device (TINYJAX_NUM_GPU_DEVICES) may number past the GPUs
+        with cupy.cuda.Device(getattr(device, 'physical_id', device.id)):
             src = cupy.ones(nbytes, cupy.uint8)
             dst = cupy.empty_like(src)
             times = []
