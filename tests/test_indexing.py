@@ -453,3 +453,23 @@ def test_traced_index_errors():
     # Concrete masks work under grad (values are known while differentiating).
     g = tinyjax.grad(lambda x: (x[x > 2] ** 2).sum())(x)
     np.testing.assert_array_equal(np.asarray(g), [0, 0, 0, 6, 8])
+
+
+def test_at_apply_runs_func_once_per_update_like_jax():
+    # Values recorded from JAX 0.10.2: a repeated index gets func applied once per update.
+    idx = jnp.array([0, 0, 1])
+    np.testing.assert_array_equal(np.asarray(jnp.zeros(3).at[idx].apply(lambda v: v + 1)),
+                                  [2., 1., 0.])
+    np.testing.assert_array_equal(np.asarray(jnp.ones(3).at[idx].apply(lambda v: v * 3)),
+                                  [9., 3., 1.])
+    np.testing.assert_array_equal(np.asarray(jnp.arange(3).at[jnp.array([2, 2])].apply(
+        lambda v: v * 2)), [0, 1, 8])
+    np.testing.assert_array_equal(np.asarray(jnp.ones(3).at[jnp.array([0, 5])].apply(
+        lambda v: v * 2, mode='drop')), [2., 1., 1.])
+    np.testing.assert_array_equal(np.asarray(jnp.ones(3).at[1:].apply(lambda v: v * 2)),
+                                  [1., 2., 2.])
+    # Traced indices: the repeat count is only known at run time (a while_loop).
+    f = tinyjax.jit(lambda x, i: x.at[i].apply(jnp.sin).sum())
+    np.testing.assert_allclose(float(f(jnp.ones(3), jnp.array([0, 0, 2]))), 2.587095, rtol=1e-6)
+    np.testing.assert_allclose(float(f(jnp.ones(3), jnp.array([1, 1, 1]))),
+                               2 + np.sin(np.sin(np.sin(1.0))), rtol=1e-6)

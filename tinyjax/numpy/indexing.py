@@ -18,6 +18,7 @@ import operator
 import numpy as np
 
 from tinyjax import dtypes, errors, lax
+from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array
 from tinyjax.numpy.core import asarray, broadcast_shapes, broadcast_to, canonicalize_axis
 from tinyjax.ops import indexing as ops
@@ -431,10 +432,35 @@ class _IndexUpdateRef:
         return _scatter_update(self.array, self.index, values, 'max', mode, unique_indices)
 
     def apply(self, func, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        # func is applied once per selected position (a repeated index counts once).
+        """func (elementwise) applied once per update, as in JAX: a position the index
+        names k times gets func applied k times."""
         update_mode = _mode(_UPDATE_MODES, mode, 'scatter')
-        current = getitem(self.array, self.index, 'clip' if update_mode == 'clip' else None)
-        return self.set(func(current), unique_indices=unique_indices, mode=mode)
+        if unique_indices or not _may_repeat(self.index):
+            current = getitem(self.array, self.index, 'clip' if update_mode == 'clip' else None)
+            return self.set(func(current), unique_indices=unique_indices, mode=mode)
+        from tinyjax.numpy.creation import zeros
+        from tinyjax.lax import while_loop
+        x = asarray(self.array)
+        times = _scatter_update(zeros(x.shape, np.int32), self.index, 1, 'add', mode, False)
+
+        def once_more(r, y):     # one more application where the count exceeds r
+            return lax.select_n(lax.gt(times, r), y, asarray(func(y), y.dtype))
+        most = times.max() if x.size else 0
+        if not isinstance(most, core_trace.Tracer):
+            for r in range(int(most)):
+                x = once_more(np.int32(r), x)
+            return x
+        _, out = while_loop(lambda c: lax.lt(c[0], most),
+                            lambda c: (c[0] + 1, once_more(c[0], c[1])), (np.int32(0), x))
+        return out
+
+
+def _may_repeat(index):
+    """Can this index name one position twice? Only integer arrays (and lists) can."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(not (p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))
+                    or (isinstance(p, (Array, np.ndarray)) and (p.ndim == 0 or p.dtype == bool)))
+               for p in parts)
 
 
 class AtIndexer:
