@@ -283,3 +283,28 @@ def test_gpu_nccl_one_rank_and_multi_rank(monkeypatch):
         pytest.skip(f'NCCL {collectives.nccl_version()} cannot put 8 ranks on these GPUs')
     _gpu_suite()
     assert all(isinstance(c, collectives.NcclCollectives) for c in collectives._chosen.values())
+
+
+def test_collectives_inside_checkpoint_and_custom_vjp():
+    # Values recorded from JAX 0.10.2 on 4 CPU devices.
+    x = jnp.arange(8.0).reshape(4, 2)
+
+    def f(v):
+        return jax.checkpoint(lambda u: lax.psum(jnp.sin(u), 'i') * u)(v)
+
+    @jax.custom_vjp
+    def g(u):
+        return lax.pmean(u, 'i') * 2
+    g.defvjp(lambda u: (g(u), None), lambda r, ct: (ct * 2,))
+
+    np.testing.assert_allclose(np.asarray(jax.pmap(f, axis_name='i')(x)),
+                               [[-0., 0.6806533], [-0.25384116, 2.0419598],
+                                [-0.5076823, 3.4032664], [-0.7615235, 4.764573]], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.pmap(g, axis_name='i')(x)), [[6., 8.]] * 4)
+    np.testing.assert_allclose(
+        np.asarray(jax.pmap(jax.grad(lambda u: f(u).sum()), axis_name='i')(x)),
+        [[11.873079, 9.32549], [-5.1206827, -15.159226], [-7.970644, 5.2192483],
+         [11.395123, 12.74309]], rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(jax.pmap(lambda u: jax.grad(lambda w: g(w).sum())(u), axis_name='i')(x)),
+        [[2., 2.]] * 4)

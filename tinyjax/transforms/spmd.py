@@ -15,7 +15,8 @@ from tinyjax.backends import collectives as collective_backends
 from tinyjax.compiler.program import Program
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core import trace as core_trace
-from tinyjax.core.ir import Graph, Literal, Var
+from tinyjax.core.ir import Eqn, Graph, Literal, Var
+from tinyjax.ops.custom import _graph_eager
 
 
 def is_split_point(eqn, axis_name):
@@ -63,6 +64,47 @@ class Collective:
         self.eqn = eqn
 
 
+def _holds_collective(eqn, axis_name):
+    """Does eqn carry a graph (checkpoint, custom_jvp/vjp call) with a collective over
+    axis_name somewhere inside? Such an equation is inlined before splitting."""
+    g = eqn.params.get('graph')
+    if not isinstance(g, Graph) or eqn.prim.eager is not _graph_eager:
+        return False
+    return any(is_split_point(e, axis_name) or _holds_collective(e, axis_name) for e in g.eqns)
+
+
+def inline_collective_holders(graph, axis_name):
+    """graph with every equation that hides a collective inside its own graph replaced by
+    that graph's equations (recursively), so the collective becomes a split point. This
+    is how the forward pass of such primitives runs; their autodiff rules have already
+    been applied when pmap's graph was traced."""
+    if not any(_holds_collective(e, axis_name) for e in graph.eqns):
+        return graph
+    sub = {}
+    constvars, consts = list(graph.constvars), list(graph.consts)
+
+    def read(a):
+        return sub.get(a, a) if isinstance(a, Var) else a
+
+    def emit(eqns, out):
+        for e in eqns:
+            if _holds_collective(e, axis_name):
+                inner = e.params['graph']
+                for v, c in zip(inner.constvars, inner.consts):
+                    constvars.append(v)
+                    consts.append(c)
+                for v, a in zip(inner.invars, e.inputs):
+                    sub[v] = read(a)
+                emit(inner.eqns, out)
+                for v, r in zip(e.outputs, inner.outvars):
+                    sub[v] = read(r)
+            else:
+                out.append(Eqn(e.prim, [read(a) for a in e.inputs], e.params, e.outputs))
+        return out
+    eqns = emit(graph.eqns, [])
+    return Graph(graph.invars, eqns, [read(a) for a in graph.outvars], constvars, consts)
+
+
 def split_at_collectives(graph, axis_name):
     """[Segment, Collective, Segment, ...]: segments with no outputs are dropped."""
     runs, current = [], []
@@ -104,6 +146,7 @@ class SpmdProgram:
     """
 
     def __init__(self, graph, axis_name, devs, local_devs, donated=(), fuse=True):
+        graph = inline_collective_holders(graph, axis_name)
         self.graph, self.axis_name, self.fuse = graph, axis_name, fuse
         self.devs, self.local = list(devs), list(local_devs)
         self.steps = split_at_collectives(graph, axis_name)
@@ -178,6 +221,7 @@ class SpmdProgram:
 def spmd_eval(graph, shard_args, axis_name, devs):
     """Run graph on every device op by op; collectives over axis_name combine across
     devices through the same collective backend as compiled pmap."""
+    graph = inline_collective_holders(graph, axis_name)
     n = len(devs)
     env = {}
     const_cache = {}
