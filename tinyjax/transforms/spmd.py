@@ -64,6 +64,23 @@ class Collective:
         self.eqn = eqn
 
 
+def _graphs_in(params):
+    for v in params.values():
+        if isinstance(v, Graph):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            yield from (x for x in v if isinstance(x, Graph))
+
+
+def hides_collective(eqn, axis_name):
+    """A control-flow equation (scan, while_loop, cond) whose body uses a collective over
+    axis_name: it cannot be split, so it runs with the devices' shards stacked on one
+    device and vmapped over the axis name (see SpmdProgram._stacked)."""
+    return not _holds_collective(eqn, axis_name) and any(
+        is_split_point(e, axis_name) or hides_collective(e, axis_name)
+        or _holds_collective(e, axis_name) for g in _graphs_in(eqn.params) for e in g.eqns)
+
+
 def _holds_collective(eqn, axis_name):
     """Does eqn carry a graph (checkpoint, custom_jvp/vjp call) with a collective over
     axis_name somewhere inside? Such an equation is inlined before splitting."""
@@ -109,7 +126,7 @@ def split_at_collectives(graph, axis_name):
     """[Segment, Collective, Segment, ...]: segments with no outputs are dropped."""
     runs, current = [], []
     for e in graph.eqns:
-        if is_split_point(e, axis_name):
+        if is_split_point(e, axis_name) or hides_collective(e, axis_name):
             runs.append(current)
             runs.append(Collective(e))
             current = []
@@ -151,7 +168,8 @@ class SpmdProgram:
         self.devs, self.local = list(devs), list(local_devs)
         self.steps = split_at_collectives(graph, axis_name)
         self.collectives = collective_backends.for_devices(self.devs) \
-            if any(s.kind == 'collective' for s in self.steps) else None
+            if any(s.kind == 'collective' and not hides_collective(s.eqn, axis_name)
+                   for s in self.steps) else None
         self._consts = None
         # After which step each value is read for the last time (so it can be dropped),
         # and which donated arguments a segment may overwrite: those it reads last.
@@ -173,6 +191,10 @@ class SpmdProgram:
                 k for k, v in enumerate(s.graph.invars)
                 if v in donated_vars and last.get(v) == i and v not in outs)
                 if s.kind == 'segment' else ())
+
+    def _stacked(self, eqn, ins):
+        return run_stacked(eqn, ins, self.axis_name, self.local,
+                           spans_processes=len(self.local) != len(self.devs))
 
     def _programs(self, i, seg):
         if seg.programs is None:
@@ -209,13 +231,34 @@ class SpmdProgram:
                     env[v] = [outs[j] for outs in per_dev]
             else:
                 e = s.eqn
-                outs = self.collectives.run(e.prim, [read(a) for a in e.inputs],
-                                            collective_params(e, self.axis_name))
+                ins = [read(a) for a in e.inputs]
+                if hides_collective(e, self.axis_name):
+                    outs = self._stacked(e, ins)
+                else:
+                    outs = self.collectives.run(e.prim, ins, collective_params(e, self.axis_name))
                 for v, o in zip(e.outputs, outs):
                     env[v] = o
             for v in self.drop_after[i]:
                 env.pop(v, None)
         return [read(a) for a in g.outvars]
+
+
+def run_stacked(eqn, ins, axis_name, devs, spans_processes=False):
+    """eqn on every device's shards at once: the shards stacked on the first device, the
+    primitive vmapped over axis_name (collectives inside are then vmap's), the results
+    handed back to each device. Correct, not fast: a fallback for control flow whose
+    body communicates."""
+    from tinyjax.numpy import stack
+    from tinyjax.transforms.batching import vmap
+    if spans_processes:
+        raise NotImplementedError(
+            f'{eqn.prim.name} with a collective over {axis_name!r} in its body under a pmap '
+            'spanning several processes; move the collective out of the loop or branch')
+    home = devs[0]
+    stacked = [stack([_put(x, home) for x in per_dev]) for per_dev in ins]
+    outs = vmap(lambda *a: eqn.prim.bind(*a, **eqn.params), axis_name=axis_name)(*stacked)
+    outs = outs if eqn.prim.multiple_results else [outs]
+    return [[_put(o[k], d) for k, d in enumerate(devs)] for o in outs]
 
 
 def spmd_eval(graph, shard_args, axis_name, devs):
@@ -238,7 +281,9 @@ def spmd_eval(graph, shard_args, axis_name, devs):
     backend = None
     for e in graph.eqns:
         ins = [read(a) for a in e.inputs]
-        if is_split_point(e, axis_name):
+        if hides_collective(e, axis_name):
+            outs = run_stacked(e, ins, axis_name, devs)
+        elif is_split_point(e, axis_name):
             backend = backend or collective_backends.for_devices(devs)
             outs = backend.run(e.prim, ins, collective_params(e, axis_name))
         else:
