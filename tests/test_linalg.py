@@ -238,3 +238,32 @@ def test_errors():
         L.norm(np.ones((2, 2)), 'bogus')
     with pytest.raises(NotImplementedError, match='full_matrices'):
         tinyjax.grad(lambda x: L.svd(x)[0].sum())(np.ones((3, 2), np.float32))
+
+
+def test_det_gradient_at_singular_matrices_matches_jax():
+    # tinyjax.grad(jnp.linalg.det) recorded from JAX 0.10.2 (x64): the adjugate transposed,
+    # finite at rank n-1 and zero below.
+    tinyjax.config.update('jax_enable_x64', True)
+    try:
+        g = tinyjax.grad(jnp.linalg.det)
+        np.testing.assert_allclose(np.asarray(g(jnp.array([[1., 2.], [2., 4.]]))),
+                                   [[4., -2.], [-2., 1.]])
+        b = jnp.array([[1., 2., 3.], [4., 5., 6.], [7., 8., 9.]])
+        np.testing.assert_allclose(np.asarray(g(b)), [[-3., 6., -3.], [6., -12., 6.],
+                                                      [-3., 6., -3.]])
+        np.testing.assert_allclose(np.asarray(g(jnp.array([[0., 1., 2.], [0., 3., 4.],
+                                                           [0., 5., 7.]]))),
+                                   [[1., 0., 0.], [3., 0., 0.], [-2., 0., 0.]])
+        e = np.arange(16.).reshape(4, 4)
+        e[3], e[2, 2] = e[0] + e[1], 1
+        want = [[-72., 108., 0., -36.], [-72., 108., 0., -36.], [0.] * 4, [72., -108., 0., 36.]]
+        np.testing.assert_allclose(np.asarray(g(jnp.asarray(e))), want, atol=1e-12)
+        np.testing.assert_array_equal(np.asarray(g(jnp.ones((4, 4)))), np.zeros((4, 4)))
+        batch = tinyjax.grad(lambda m: jnp.linalg.det(m).sum())(jnp.stack([jnp.asarray(e)] * 2))
+        np.testing.assert_allclose(np.asarray(batch[1]), want, atol=1e-12)
+        f = np.random.default_rng(0).standard_normal((5, 5))
+        np.testing.assert_allclose(np.asarray(g(jnp.asarray(f))),
+                                   np.linalg.det(f) * np.linalg.inv(f).T, rtol=1e-10)
+        check_grads(jnp.linalg.det, (jnp.asarray(f),), order=2, modes=('fwd', 'rev'))
+    finally:
+        tinyjax.config.update('jax_enable_x64', False)

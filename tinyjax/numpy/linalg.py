@@ -8,14 +8,15 @@ import numpy as np
 from tinyjax import dtypes, lax
 from tinyjax.numpy import reductions, ufuncs
 from tinyjax.numpy.core import asarray, broadcast_shapes, broadcast_to
-from tinyjax.numpy.creation import eye
+from tinyjax.numpy.creation import eye, ones_like
 from tinyjax.numpy.manipulation import (  # noqa: F401
-    matrix_transpose, moveaxis, reshape, expand_dims)
+    matrix_transpose, moveaxis, reshape, expand_dims, concatenate)
 from tinyjax.numpy.manipulation import diagonal as _diagonal, trace as _trace
 from tinyjax.numpy.products import matmul, tensordot  # noqa: F401
 from tinyjax.numpy.products import outer as _outer
 from tinyjax.ops import decompositions as dec
 from tinyjax.ops.precision import canonicalize_precision
+from tinyjax.transforms.custom import custom_jvp
 
 EighResult = collections.namedtuple('EighResult', ['eigenvalues', 'eigenvectors'])
 QRResult = collections.namedtuple('QRResult', ['Q', 'R'])
@@ -167,9 +168,66 @@ def _lu_det_parts(a):
 
 
 def det(a):
+    """Determinant. 2x2 and 3x3 use the explicit cofactor formulas (as JAX does), whose
+    derivative is the adjugate even at singular matrices; larger ones use LU, with a
+    derivative rule that stays finite for rank n-1 (`_cofactor_solve`)."""
     a = _square(a, 'det')
+    n = a.shape[-1]
+    if n in (2, 3):
+        e = lambda i, j: a[..., i, j]
+        if n == 2:
+            return e(0, 0) * e(1, 1) - e(0, 1) * e(1, 0)
+        return (e(0, 0) * e(1, 1) * e(2, 2) + e(0, 1) * e(1, 2) * e(2, 0)
+                + e(0, 2) * e(1, 0) * e(2, 1) - e(0, 2) * e(1, 1) * e(2, 0)
+                - e(0, 0) * e(1, 2) * e(2, 1) - e(0, 1) * e(1, 0) * e(2, 2))
+    return _det_lu(a)
+
+
+@custom_jvp
+def _det_lu(a):
     d, parity = _lu_det_parts(a)
     return ufuncs.multiply(parity, reductions.prod(d, axis=-1))
+
+
+@_det_lu.defjvp
+def _det_lu_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    value, adj_t = _cofactor_solve(a, t)
+    return value, _trace(adj_t, 0, -2, -1)
+
+
+def _cofactor_solve(a, b):
+    """(det(a), adj(a) @ b), finite when a has rank n-1.
+
+    With a[perm] = L U and U = D U', where U' is U with its last pivot set to 1 and
+    D = diag(1, ..., 1, u_nn): adj(a) = sign * det(U') * U'^-1 adj(D) L^-1 P, and
+    adj(D) = diag(u_nn, ..., u_nn, 1) is a polynomial in u_nn, so nothing divides by
+    the last pivot. When another pivot is zero (rank < n-1, or a zero pivot earlier in
+    the elimination) the adjugate is taken as 0, as JAX does."""
+    n = a.shape[-1]
+    if n == 1:
+        return a[..., 0, 0], b
+    lu, _, perm = dec.lu(a)
+    d, parity = _lu_det_parts(a)
+    last = d[..., -1:]
+    lead = ufuncs.multiply(parity, reductions.prod(d[..., :-1], axis=-1))
+    x = dec.triangular_solve(lu, matmul(dec._perm_matrix(perm, lu.dtype), b),
+                             left_side=True, lower=True, unit_diagonal=True)
+    scale = concatenate([broadcast_to(last, last.shape[:-1] + (n - 1,)),
+                         ones_like(last)], axis=-1)
+    x = ufuncs.multiply(x, scale[..., None])
+    corner = ufuncs.logical_and(lax.broadcasted_iota(np.int32, (n, n), 0) == n - 1,
+                                lax.broadcasted_iota(np.int32, (n, n), 1) == n - 1)
+    # Where U' is singular too, solve with the identity instead (finite both ways, also
+    # for the cotangents of the transposed solve) and give 0. The test reads only
+    # primal values, so the result stays linear in b.
+    ok = reductions.all(ufuncs.not_equal(d[..., :-1], 0), axis=-1)[..., None, None]
+    u_prime = ufuncs.where(corner, ufuncs._const(lu, 1), lu)
+    u_prime = ufuncs.where(ok, u_prime, eye(n, dtype=lu.dtype))
+    y = ufuncs.multiply(lead[..., None, None],
+                        dec.triangular_solve(u_prime, x, left_side=True, lower=False))
+    return ufuncs.multiply(parity, reductions.prod(d, axis=-1)), \
+        ufuncs.where(ok, y, ufuncs._const(y, 0))
 
 
 def slogdet(a, *, method=None):
