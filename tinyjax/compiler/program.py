@@ -254,6 +254,7 @@ class Program:
             for v in s.outs:
                 index.setdefault(v, len(index))
         seen_slots = set()     # a slot's first writer allocates it typed; later ones view it
+        self._kernel_written = {v for s in self.steps if s.kind == 'kernel' for v in s.outs}
         steps = [self._step_closure(s, index, seen_slots) for s in self.steps]
         outset = set(v for v in g.outvars if isinstance(v, Var))
         freed = [tuple(index[v] for v in self.freed_after[i] if v not in outset)
@@ -329,7 +330,10 @@ class Program:
             return eager_step
 
         k = s.kernel
-        in_spec = [(index[v], v.aval.dtype) for v in s.ins]
+        # Values another kernel wrote are contiguous and of their aval's dtype already;
+        # arguments and opaque results are checked (and fixed) on every call.
+        in_spec = [(index[v], None if v in self._kernel_written else v.aval.dtype)
+                   for v in s.ins]
         out_spec = []
         for v in s.outs:
             slot = s.slots[v]
@@ -350,9 +354,11 @@ class Program:
             ins = []
             for i, dt in in_spec:
                 b = vals[i]
-                if b.dtype is not dt and b.dtype != dt:
-                    b = b.astype(dt)
-                ins.append(contiguous(b))
+                if dt is not None:
+                    if b.dtype is not dt and b.dtype != dt:
+                        b = b.astype(dt)
+                    b = contiguous(b)
+                ins.append(b)
             outs = []
             for i, slot, fresh, dt, shape, nbytes in out_spec:
                 if fresh:
