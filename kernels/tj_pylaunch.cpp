@@ -99,7 +99,8 @@ static tj_pool* tj_pool_here() {
 static PyObject* tj_launch(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (nargs < 3 || nargs > 5 || !PyList_Check(args[1]) || !PyTuple_Check(args[2])) {
         PyErr_SetString(PyExc_TypeError,
-                        "launch(address, list of arrays, tuple of ints, threads=1, blocks=threads)");
+                        "launch(address, list of arrays, tuple of ints, threads=1, "
+                        "blocks=threads)");
         return NULL;
     }
     long threads = nargs >= 4 ? PyLong_AsLong(args[3]) : 1;

@@ -22,6 +22,7 @@ import tinyjax.numpy as jnp
 from tinyjax.backends import cpu
 from tinyjax.compiler import codegen_reduce, hostcc
 from tinyjax.core.array import ArrayImpl
+from test_jit_reduce import _np_layernorm, _np_softmax, layernorm, softmax
 
 BIG = (1 << 20) + 37
 
@@ -92,27 +93,6 @@ def test_misaligned_views_split_on_the_scalar_path(monkeypatch, threads_used):
     assert threads_used == [4, 4]
 
 
-def softmax(x):
-    e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
-    return e / jnp.sum(e, axis=-1, keepdims=True)
-
-
-def layernorm(x):
-    m = jnp.mean(x, -1, keepdims=True)
-    return (x - m) * jax.lax.rsqrt(jnp.mean((x - m) ** 2, -1, keepdims=True) + 1e-5)
-
-
-def _np_softmax(x):
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def _np_layernorm(x):
-    x = x.astype(np.float64)
-    m = x.mean(-1, keepdims=True)
-    return (x - m) / np.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + 1e-5)
-
-
 def _rows(x):
     return softmax(x), layernorm(x), jnp.sum(x, -1), jnp.max(x, -1)
 
@@ -138,7 +118,9 @@ def test_split_rows_as_on_an_h100_are_the_same_bits_on_any_thread_count(monkeypa
     # blocks, and the combine runs in chunk order whatever the blocks.
     x = np.random.default_rng(2).standard_normal(BIG).astype(np.float32)
     y = np.random.default_rng(3).standard_normal((2, 30000)).astype(np.float32)
-    f = lambda x, y: (jnp.sum(x), jnp.max(x), jnp.sum(x * x), softmax(y), layernorm(y))  # noqa: E731
+
+    def f(x, y):
+        return jnp.sum(x), jnp.max(x), jnp.sum(x * x), softmax(y), layernorm(y)
     assert codegen_reduce.split_chunks(1, BIG, 132) == 256
     assert codegen_reduce.split_chunks(2, 30000, 132) == 7
     results = [run(monkeypatch, t, f, x, y) for t in (1, 3, 4)]
@@ -156,6 +138,14 @@ def test_full_sum_on_the_cpu_is_the_same_bits_on_any_thread_count(monkeypatch):
     sums = [run(monkeypatch, t, jnp.sum, x) for t in (1, 2, 4, 7)]
     assert all(same_bits(sums[0], s) for s in sums[1:])
     np.testing.assert_allclose(sums[0][0], x.sum(dtype=np.float64), atol=1e-6 * np.abs(x).sum())
+
+
+def test_the_ctypes_fallback_runs_one_block(monkeypatch, launch):
+    x, b = np.random.default_rng(8).standard_normal((2, 70001)).astype(np.float32)
+    threaded = run(monkeypatch, 4, _chain, x, b)
+    monkeypatch.setattr(hostcc, 'launch_slot', [None])
+    monkeypatch.setenv('TINYJAX_HOST_LAUNCHER', '0')
+    assert same_bits(run(monkeypatch, 4, _chain, x, b), threaded)
 
 
 def test_random_kernels_match_the_eager_numpy_rule(monkeypatch, threads_used):
