@@ -90,9 +90,10 @@ def markdown(result):
              "peer's own time. % of limit: the physical limit's time over tinyjax's.", '']
     if result['platform'] == 'cpu':
         lines[-1:] = ['', '**CPU run: these are host timings, not GPU numbers.** On the CPU '
-                        "tinyjax runs its generated kernels single-threaded and unvectorised "
-                        '(the CPU path exists to execute the same code as the GPU), so '
-                        'NumPy is expected to win; a shared VM also makes timings noisy.', '', '']
+                        'tinyjax runs its generated kernels as C++ built by g++ calling glibc\'s '
+                        'scalar math functions, big ones split over the cores (the CPU path exists to '
+                        'execute the same code as the GPU), so NumPy\'s SIMD loops usually '
+                        'win; a shared VM also makes timings noisy.', '', '']
     head = ['case', 'variant', 'tinyjax', '% of limit'] + peer_names + ['notes']
     lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in recs:

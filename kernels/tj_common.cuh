@@ -198,3 +198,27 @@ template <int N, typename T, typename I> TJ_DEV tj_vec<T, N> tj_vec_load(const T
 template <int N, typename T, typename I> TJ_DEV void tj_vec_store(T* p, I v, const tj_vec<T, N>& x) {
     reinterpret_cast<tj_vec<T, N>*>(p)[v] = x;
 }
+
+// --- grid-stride loops ------------------------------------------------------------
+// The indices of [0, n) a thread (tj_grid_span) or a block (tj_block_span) walks:
+// `for (I i = s.begin; i < s.end; i += s.step)`. On the GPU the usual interleaved
+// grid-stride loop. On the host a block is one thread, and a launch split over host
+// threads runs one block per thread (tj_host_shim.h): each takes one contiguous share
+// of about n / gridDim.x, so threads never write into each other's cache lines.
+template <typename I> struct tj_span { I begin, end, step; };
+#ifdef TJ_HOST
+template <typename I> TJ_DEV tj_span<I> tj_host_share(I n) {
+    const I share = (n + (I)gridDim.x - 1) / (I)gridDim.x, begin = share * (I)blockIdx.x;
+    if (begin >= n) return {n, n, (I)1};
+    return {begin, n - begin > share ? begin + share : n, (I)1};
+}
+template <typename I> TJ_DEV tj_span<I> tj_grid_span(I n) { return tj_host_share(n); }
+template <typename I> TJ_DEV tj_span<I> tj_block_span(I n) { return tj_host_share(n); }
+#else
+template <typename I> TJ_DEV tj_span<I> tj_grid_span(I n) {
+    return {(I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x, n, (I)blockDim.x * (I)gridDim.x};
+}
+template <typename I> TJ_DEV tj_span<I> tj_block_span(I n) {
+    return {(I)blockIdx.x, n, (I)gridDim.x};
+}
+#endif

@@ -1,9 +1,14 @@
 // tj_host_shim.h: lets generated CUDA C compile as host C++ (g++), so CI runs the exact
-// kernels the GPU would. One host "thread" walks every grid-stride loop: the grid and the
-// block are both 1x1x1, so `for (i = blockIdx.x*blockDim.x + threadIdx.x; i < n;
-// i += blockDim.x*gridDim.x)` visits every index once, and a block reduction is the
-// identity (the single thread already holds the whole row). Row kernels with a warp per
-// row run several one-thread host warps per block in turn (tj_reduce.cuh).
+// kernels the GPU would. A host "block" is one thread (blockDim is 1x1x1). A launch runs
+// gridDim.x host blocks, each on its own host thread when the launcher
+// (kernels/tj_pylaunch.cpp) splits a big kernel, else one block; blockIdx and gridDim are
+// thread_local, set per block by the TJ_WRAP entry point, so concurrent launches from
+// different threads never see each other's. Grid-stride loops take their indices from
+// tj_grid_span / tj_block_span (tj_common.cuh), which on the host give each block one
+// contiguous share. A block reduction is the identity (the single thread already holds
+// its whole row or chunk); row kernels with a warp per row run several one-thread host
+// warps per block in turn (tj_reduce.cuh). There is no shared memory on the host:
+// `__shared__` would be a static shared by all host threads, so no host path uses it.
 #pragma once
 #define TJ_HOST 1
 #include <cmath>
@@ -14,9 +19,9 @@ using namespace std;  // the float overloads of exp, log, ... that CUDA puts in 
 
 struct tj_dim3 { unsigned int x, y, z; };
 static const tj_dim3 threadIdx = {0, 0, 0};
-static const tj_dim3 blockIdx = {0, 0, 0};
 static const tj_dim3 blockDim = {1, 1, 1};
-static const tj_dim3 gridDim = {1, 1, 1};
+static thread_local tj_dim3 blockIdx = {0, 0, 0};  // a direct call (ctypes) runs one block
+static thread_local tj_dim3 gridDim = {1, 1, 1};
 
 #define __global__
 #define __device__
@@ -63,10 +68,10 @@ static inline double tj_host_erfinv(double x) {
 static inline float erfinv(float x) { return (float)tj_host_erfinv((double)x); }
 static inline double erfinv(double x) { return tj_host_erfinv(x); }
 
-// TJ_WRAP(k) defines tjw_k(void** pointers, const long long* scalars), which calls kernel k
-// with its pointer parameters from `pointers` and its integer parameters (which follow
-// them) from `scalars`: one C signature through which kernels/tj_pylaunch.cpp calls any
-// kernel.
+// TJ_WRAP(k) defines tjw_k(void** pointers, const long long* scalars, int block, int blocks),
+// which runs block `block` of `blocks` of kernel k with its pointer parameters from
+// `pointers` and its integer parameters (which follow them) from `scalars`: one C
+// signature through which kernels/tj_pylaunch.cpp calls any kernel, from any thread.
 #include <type_traits>
 #include <utility>
 template <typename... A> constexpr int tj_pointer_count() {
@@ -85,4 +90,11 @@ template <typename... A> static inline void tj_wrap_call(void (*f)(A...), void**
                                                          const long long* s) {
     tj_wrap_call(f, p, s, std::index_sequence_for<A...>{});
 }
-#define TJ_WRAP(k) extern "C" void tjw_##k(void** p, const long long* s) { tj_wrap_call(k, p, s); }
+#define TJ_WRAP(k)                                                                     \
+    extern "C" void tjw_##k(void** p, const long long* s, int block, int blocks) {     \
+        blockIdx.x = (unsigned int)block;                                              \
+        gridDim.x = (unsigned int)blocks;                                              \
+        tj_wrap_call(k, p, s);                                                         \
+        blockIdx.x = 0;                                                                \
+        gridDim.x = 1;                                                                 \
+    }

@@ -19,8 +19,8 @@ def launches(monkeypatch):
     seen = []
     real = cpu.CpuDevice.kernel_caller
 
-    def caller(fn, grid, block, scalars):
-        inner = real(fn, grid, block, scalars)
+    def caller(fn, grid, block, scalars, work=0):
+        inner = real(fn, grid, block, scalars, work)
 
         def call(bufs):
             seen.append((grid[0], block[0], [int(a) for a in scalars]))

@@ -31,6 +31,34 @@ def keep_freed_memory():
     return bool(libc.mallopt(M_MMAP_THRESHOLD, limit)) and bool(libc.mallopt(M_TRIM_THRESHOLD, limit))
 
 
+# A launch below this many elements of work runs on one host thread: waking the pool's
+# threads costs more than they save.
+MIN_THREAD_WORK = 1 << 16
+# A split launch runs this many host blocks per thread, each taken by whichever thread is
+# free: a thread that wakes late or loses its core to another process (a shared VM)
+# leaves its blocks to the others instead of making the launch wait for it.
+BLOCKS_PER_THREAD = 8
+
+
+def usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:             # not Linux
+        return os.cpu_count() or 1
+
+
+def host_threads(work, blocks):
+    """Host threads for a launch touching `work` elements in `blocks` GPU blocks: one below
+    MIN_THREAD_WORK, else one per usable CPU, at most one per block.
+    TINYJAX_HOST_THREADS=N runs every launch on N threads (testing, tuning)."""
+    forced = os.environ.get('TINYJAX_HOST_THREADS')
+    if forced:
+        return max(1, int(forced))
+    if work < MIN_THREAD_WORK:
+        return 1
+    return max(1, min(usable_cpus(), blocks))
+
+
 class CpuDevice:
     platform = 'cpu'
     device_kind = 'cpu'
@@ -91,12 +119,16 @@ class CpuDevice:
                 for n in names}
 
     @staticmethod
-    def kernel_caller(fn, grid, block, scalars):
-        """A launcher for a compiled Program's step, called with the step's arrays. One host
-        thread runs the whole grid-stride loop, so grid and block do not apply."""
+    def kernel_caller(fn, grid, block, scalars, work=0):
+        """A launcher for a compiled Program's step, called with the step's arrays. `work`
+        (elements the launch touches) picks its host threads (`host_threads`), which share
+        BLOCKS_PER_THREAD host blocks each, a block being a contiguous share of the
+        grid-stride loops. The ctypes fallback runs one block on the calling thread."""
         from tinyjax.compiler import hostcc
         function, wrapper = fn
         ints = tuple(int(x) for x in scalars)
+        threads = host_threads(work, grid[0])
+        blocks = threads * BLOCKS_PER_THREAD if threads > 1 else 1
         # Kernel scalars are NumPy scalars of the parameter's exact C type.
         tail = [ctypes.c_int(int(x)) if x.dtype == np.int32 else ctypes.c_longlong(int(x))
                 for x in scalars]
@@ -106,7 +138,7 @@ class CpuDevice:
         def call(bufs):
             launch = slot[0]
             if launch is not None:
-                return launch(wrapper, bufs, ints)
+                return launch(wrapper, bufs, ints, threads, blocks)
             count[0] += 1
             if count[0] == 50:         # a loop: worth building the launcher now
                 hostcc.launcher()

@@ -154,9 +154,10 @@ class CudaDevice:
         with self._context:
             fn(tuple(grid), tuple(block), tuple(args), stream=self.stream)
 
-    def kernel_caller(self, fn, grid, block, scalars):
+    def kernel_caller(self, fn, grid, block, scalars, work=0):
         """A launcher for a compiled Program's step: called with the step's buffers,
-        inside the Program's `context()`, on this device's stream."""
+        inside the Program's `context()`, on this device's stream (`work` is for the
+        host's threads)."""
         grid, block, scalars, stream = tuple(grid), tuple(block), tuple(scalars), self.stream
 
         def call(bufs):

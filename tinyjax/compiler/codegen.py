@@ -21,7 +21,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import Literal, Var
 
-CODEGEN_VERSION = '2'
+CODEGEN_VERSION = '3'
 BLOCK = 256
 
 _CTYPE = {
@@ -496,13 +496,11 @@ def generate_loop(kernel_name, eqns, roots, shape):
         stores.append(f'out{k}[i] = {store_expr(r.aval.dtype, v)};')
     body = space.declare('i', it) + em.scopes[0][0] + stores
     head = f'extern "C" __global__ void {kernel_name}({signature(em, roots, f"const {it} n")})'
-    src = [head + ' {',
-           f'  const {it} tid = ({it})blockIdx.x * blockDim.x + threadIdx.x;',
-           f'  const {it} stride = ({it})blockDim.x * gridDim.x;',
-           f'  {it} start = 0;']
+    src = [head + ' {', f'  {it} start = 0;']
     if n >= VEC:
         src += indent(_vector_loop(em, roots, body, it), 2)
-    src += ['  for (' + it + ' i = start + tid; i < n; i += stride) {']
+    src += [f'  const tj_span<{it}> span = tj_grid_span(n - start);',
+            f'  for ({it} i = start + span.begin; i < start + span.end; i += span.step) {{']
     src += indent(body, 4) + ['  }', '}']
     return em, '\n'.join(src), it
 
@@ -523,7 +521,8 @@ def _vector_loop(em, roots, body, it):
     aligned = ' && '.join(f'tj_aligned<{VEC}>({p})' for p, _ in ins + outs)
     lines = [f'if ({aligned}) {{',
              f'  const {it} nv = n / {VEC};',
-             f'  for ({it} v = tid; v < nv; v += stride) {{']
+             f'  const tj_span<{it}> span = tj_grid_span(nv);',
+             f'  for ({it} v = span.begin; v < span.end; v += span.step) {{']
     lines += [f'    const tj_vec<{t}, {VEC}> x{p} = tj_vec_load<{VEC}>({p}, v);' for p, t in ins]
     lines += [f'    tj_vec<{t}, {VEC}> x{p};' for p, t in outs]
     lane = text

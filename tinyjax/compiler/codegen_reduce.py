@@ -142,13 +142,14 @@ def split_chunks(rows, cols, sm_count):
 
 
 def _warp_rows_head(it):
-    # Each block takes n_warps consecutive rows at a time, one per warp (the host walks
-    # them in order, which keeps its reads sequential).
+    # Rows go to blocks in groups of n_warps consecutive rows, one row per warp (a host
+    # block walks its warps in order, and its groups are one contiguous share, which
+    # keeps its reads sequential).
     return ['  const int n_warps = tj_warps_per_block();',
-            f'  for ({it} first = ({it})blockIdx.x * n_warps; first < n_rows; '
-            f'first += ({it})gridDim.x * n_warps) {{',
+            f'  const tj_span<{it}> span = tj_block_span((n_rows + n_warps - 1) / n_warps);',
+            f'  for ({it} group = span.begin; group < span.end; group += span.step) {{',
             '    for (int w = tj_warp_first(); w < tj_warp_end(); ++w) {',
-            f'      const {it} row = first + w;',
+            f'      const {it} row = group * n_warps + w;',
             '      if (row >= n_rows) break;']
 
 
@@ -158,7 +159,8 @@ def _block_rows_head(it, cols, layout):
         per_row = f'(pass == {layout.reductions} ? ({it})1 : n_chunks)'
     return [f'  const {it} per_row = {per_row};',
             f'  const {it} chunk_len = ({cols} + n_chunks - 1) / n_chunks;',
-            f'  for ({it} task = blockIdx.x; task < n_rows * per_row; task += gridDim.x) {{',
+            f'  const tj_span<{it}> span = tj_block_span(n_rows * per_row);',
+            f'  for ({it} task = span.begin; task < span.end; task += span.step) {{',
             f'    const {it} row = task / per_row;',
             f'    const {it} chunk = task % per_row;',
             f'    const {it} jb = chunk * chunk_len;',

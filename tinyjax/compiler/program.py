@@ -346,7 +346,9 @@ class Program:
             callers, scratch = [], 0
         else:
             plan, scratch = launches(k, dev)
-            callers = [dev.kernel_caller(fn, grid, block, scalars) for grid, block, scalars in plan]
+            work = k.n * (k.cols or 1)
+            callers = [dev.kernel_caller(fn, grid, block, scalars, work)
+                       for grid, block, scalars in plan]
         contiguous = xp.ascontiguousarray
         empty = xp.empty
 
