@@ -156,3 +156,19 @@ def test_intermediate_buffers_are_reused():
     n_kernel_outputs = sum(len(s.outs) for s in prog.steps if s.kind == 'kernel')
     assert len(prog.slot_sizes) < n_kernel_outputs
     check(f, x, w, rtol=1e-4)
+
+
+def test_nn_softmax_is_one_kernel_despite_stop_gradient():
+    # jax.nn.softmax subtracts a stop_gradient'ed max; compiled graphs drop stop_gradient
+    # (differentiation is over), so it fuses like a hand-written softmax.
+    x = np.random.default_rng(0).standard_normal((64, 100)).astype(np.float32)
+    for f in (jax.nn.softmax, jax.nn.log_softmax):
+        prog = jax.jit(f).lower(x).program
+        assert [s.kind for s in prog.steps] == ['kernel'], [s.kind for s in prog.steps]
+    ref = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(jax.jit(jax.nn.softmax)(x)),
+                               ref / ref.sum(-1, keepdims=True), rtol=1e-6, atol=1e-7)
+    g = jax.jit(jax.grad(lambda v: jax.nn.softmax(v)[:, 0].sum()))(x)
+    np.testing.assert_allclose(np.asarray(g),
+                               np.asarray(jax.grad(lambda v: jax.nn.softmax(v)[:, 0].sum())(x)),
+                               rtol=1e-5, atol=1e-7)

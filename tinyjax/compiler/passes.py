@@ -113,7 +113,7 @@ def _same(a, b):
 
 
 def simplify(graph):
-    """Local rewrites: x*1, x+0, x-0, x/1, neg(neg x), converts to the same type, chains of
+    """Local rewrites: x*1, x+0, x-0, x/1, neg(neg x), stop_gradient(x), converts to the same type, chains of
     transposes, reshapes and broadcasts, and reshapes that only add unit axes before a
     broadcast (keepdims reductions), which fusion can then read as row values."""
     outvars = set(v for v in graph.outvars if isinstance(v, Var))
@@ -143,6 +143,8 @@ def simplify(graph):
                     and defs[ins[0]].prim.name == 'neg':
                 new = defs[ins[0]].inputs[0]
             elif name in ('convert_element_type', 'copy', 'reshape') and _same(out.aval, ins[0].aval):
+                new = ins[0]
+            elif name == 'stop_gradient':    # differentiation is over once a graph compiles
                 new = ins[0]
             elif name == 'broadcast_in_dim' and out.aval.shape == ins[0].aval.shape:
                 new = ins[0]
