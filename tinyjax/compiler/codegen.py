@@ -535,3 +535,24 @@ def _vector_loop(em, roots, body, it):
     lines += [f'    tj_vec_store<{VEC}>({p}, v, x{p});' for p, _ in outs]
     lines += ['  }', f'  start = nv * {VEC};', '}']
     return lines
+
+
+def generate_merged(name, members):
+    """One kernel running several independent loop kernels in turn. members: (name,
+    source, n_inputs, n_outputs). Each member becomes a device function; the kernel's
+    parameters are every member's inputs, then every member's outputs, then each
+    member's length (pointers before integers, as the host wrapper wants)."""
+    funcs, ins, outs, sizes, calls = [], [], [], [], []
+    for j, (mname, source, n_in, n_out) in enumerate(members):
+        head, _, rest = source.partition('\n')
+        prefix = f'extern "C" __global__ void {mname}('
+        assert head.startswith(prefix) and head.endswith(') {'), head
+        params = head[len(prefix):-3].split(', ')
+        funcs.append(f'TJ_DEV void {mname}(' + ', '.join(params) + ') {\n' + rest)
+        renamed = [re.sub(r'(\w+)$', lambda mt: f'm{j}_{mt.group(1)}', p) for p in params]
+        ins += renamed[:n_in]
+        outs += renamed[n_in:n_in + n_out]
+        sizes += renamed[n_in + n_out:]
+        calls.append(f'  {mname}(' + ', '.join(p.split()[-1] for p in renamed) + ');')
+    head = f'extern "C" __global__ void {name}(' + ', '.join(ins + outs + sizes) + ') {'
+    return '\n\n'.join(funcs) + '\n\n' + '\n'.join([head] + calls + ['}'])

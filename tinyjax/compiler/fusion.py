@@ -64,6 +64,7 @@ class Kernel:
         self.inplace_ok = set(v for v in inputs if v not in scatter_reads)
         self.bytes_read = sum(v.aval.size * v.aval.dtype.itemsize for v in inputs)
         self.bytes_written = sum(v.aval.size * v.aval.dtype.itemsize for v in outputs)
+        self.sizes = [(n, itype)]   # each grid-stride loop's length and index type
 
     def __repr__(self):
         return (f'Kernel({self.name}: {"+".join(self.prims)} over {self.shape}, '
@@ -331,4 +332,55 @@ def plan(graph, fuse=True):
         steps.append(('kernel', Kernel(name, g.kind, src, list(em.params), list(g.roots), it, n,
                                        cols, prims, flops, em.scatter_reads, shape,
                                        [part.eqns[k] for k in sorted(g.eqns)], layout)))
-    return steps
+    return merge_independent_loops(steps) if fuse else steps
+
+
+MAX_MERGED = 16
+
+
+def merge_independent_loops(steps):
+    """Consecutive loop kernels none of which reads another's outputs become one launch
+    (horizontal fusion): an optimizer updating each parameter, the bias and weight
+    gradients of a layer. Each member keeps its own grid-stride loop over the whole grid;
+    the launch runs them one after the other (codegen.generate_merged)."""
+    out, run = [], []
+
+    def flush():
+        if len(run) > 1:
+            out.append(('kernel', _merged(run)))
+        else:
+            out.extend(('kernel', k) for k in run)
+        run.clear()
+
+    for kind, item in steps:
+        mergeable = kind == 'kernel' and item.kind == 'loop' and item.n > 0
+        if mergeable and run and len(run) < MAX_MERGED and not any(
+                v in m.outputs for m in run for v in item.inputs):
+            run.append(item)
+            continue
+        flush()
+        if mergeable:
+            run.append(item)
+        else:
+            out.append((kind, item))
+    flush()
+    return out
+
+
+def _merged(members):
+    name = 'h' + members[0].name[1:]
+    src = codegen.generate_merged(name, [(m.name, m.source, len(m.inputs), len(m.outputs))
+                                         for m in members])
+    it = 'long long' if any(m.itype != 'int' for m in members) else 'int'
+    k = Kernel(name, 'loop', src, [v for m in members for v in m.inputs],
+               [v for m in members for v in m.outputs], it, max(m.n for m in members), 1,
+               [p for m in members for p in m.prims], sum(m.flops for m in members), (),
+               (sum(m.n for m in members),), [e for m in members for e in m.eqns])
+    k.sizes = [s for m in members for s in m.sizes]
+    # In place only over an input no other member reads: members run one after another.
+    reads = defaultdict(int)
+    for m in members:
+        for v in set(m.inputs):
+            reads[v] += 1
+    k.inplace_ok = {v for m in members for v in m.inplace_ok if reads[v] == 1}
+    return k

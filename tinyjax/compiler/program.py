@@ -346,7 +346,7 @@ class Program:
             callers, scratch = [], 0
         else:
             plan, scratch = launches(k, dev)
-            work = k.n * (k.cols or 1)
+            work = sum(n for n, _ in k.sizes) * (k.cols or 1)
             callers = [dev.kernel_caller(fn, grid, block, scalars, work)
                        for grid, block, scalars in plan]
         contiguous = xp.ascontiguousarray
@@ -432,7 +432,8 @@ def launches(k, dev):
 
     if k.kind == 'loop':
         block = fusion.codegen.BLOCK
-        return [(grid(-(-k.n // (block * VEC))), (block, 1, 1), (index(k.n),))], 0
+        return [(grid(-(-k.n // (block * VEC))), (block, 1, 1),
+                 tuple(np.int32(n) if it == 'int' else np.int64(n) for n, it in k.sizes))], 0
     layout = k.layout
     if layout.warp:
         block = codegen_reduce.WARP_BLOCK
