@@ -1,6 +1,6 @@
 """lax.conv_general_dilated and its wrappers: values against a direct-loop NumPy
 convolution and JAX-recorded values (tests/data/jax_conv.*), derivatives against finite
-differences, vmap, jit, jaxpr printing and errors."""
+differences, vmap, jit, jaxpr printing, errors, and a tiny CNN."""
 import itertools
 import json
 import pathlib
@@ -251,3 +251,32 @@ def test_errors(call, err, words):
         call()
     for w in words:
         assert w in str(info.value), (w, str(info.value))
+
+
+# --- a tiny CNN: conv -> relu -> avg-pool -> dense ------------------------------------
+def _cnn_loss(params, x, y):
+    w, b, dense = params
+    h = lax.conv_general_dilated(x, w, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    h = jnp.maximum(h + b, 0.0)
+    h = lax.reduce_window(h, 0.0, lax.add, (1, 2, 2, 1), (1, 2, 2, 1), 'VALID') / 4.0
+    logits = h.reshape(h.shape[0], -1) @ dense
+    return jnp.mean((logits - y) ** 2)
+
+
+def test_tiny_cnn_grad_jit_matches_eager_and_finite_differences(x64):
+    rng = np.random.default_rng(5)
+    params = (rng.standard_normal((3, 3, 2, 4)) * 0.5, rng.standard_normal(4) * 0.1,
+              rng.standard_normal((3 * 2 * 4, 2)) * 0.3)
+    x, y = rng.standard_normal((5, 6, 4, 2)), rng.standard_normal((5, 2))
+    eager = jax.grad(_cnn_loss)(params, x, y)
+    jitted = jax.jit(jax.grad(_cnn_loss))(params, x, y)
+    for a, b in zip(eager, jitted):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
+    check_grads(lambda *p: _cnn_loss(p, x, y), params, order=1, modes=('rev',))
+    # A few steps of gradient descent lower the loss.
+    step = jax.jit(lambda p: jax.tree_util.tree_map(
+        lambda v, g: v - 0.1 * g, p, jax.grad(_cnn_loss)(p, x, y)))
+    before = float(_cnn_loss(params, x, y))
+    for _ in range(5):
+        params = step(params)
+    assert float(_cnn_loss(params, x, y)) < before
