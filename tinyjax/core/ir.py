@@ -107,6 +107,8 @@ def _fmt_param(v, indent=0):
         return '(' + inner + pad + ')'
     if isinstance(v, np.dtype):
         return v.name
+    if isinstance(v, tuple) and hasattr(v, '_fields'):
+        return repr(v)          # a namedtuple (ConvDimensionNumbers), as JAX prints it
     if isinstance(v, (list, tuple)):
         return '(' + ', '.join(_fmt_param(x) for x in v) + (',)' if len(v) == 1 else ')')
     if isinstance(v, enum.Enum):

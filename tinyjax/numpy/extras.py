@@ -307,19 +307,16 @@ def bincount(x, weights=None, minlength=0, *, length=None):
     return zeros.at[x].add(w, mode='drop')
 
 
-def _conv(a, v, mode, flip):
+def _conv(a, v, mode, flip, precision):
     a, v = promote(manipulation.ravel(a), manipulation.ravel(v))
     if flip:
         v = manipulation.flip(v)
     n, m = a.shape[0], v.shape[0]
     if n == 0 or m == 0:
         raise ValueError('convolve: inputs cannot be empty')
-    full = n + m - 1
-    padded = lax.pad(a, asarray(np.asarray(0, a.dtype)), [(m - 1, m - 1, 0)])
-    idx = np.arange(full)[:, None] + np.arange(m)[None, :]
-    from tinyjax.numpy.indexing import take
-    windows = take(padded, asarray(idx.astype(np.int32)))
-    out = reductions.sum(ufuncs.multiply(windows, v[None, :]), axis=1)
+    # The full correlation as a 1-D convolution (im2col + one matmul), then cropped.
+    out = lax.conv_general_dilated(a[None, None, :], v[None, None, :], (1,),
+                                   [(m - 1, m - 1)], precision=precision)[0, 0]
     if mode == 'full':
         return out
     if mode == 'same':
@@ -332,16 +329,14 @@ def _conv(a, v, mode, flip):
     raise ValueError(f"mode must be 'full', 'same' or 'valid', got {mode!r}")
 
 
-# Computed with elementwise ops, not a matmul: full precision whatever `precision` says
-# (it is still checked, as JAX checks it).
 def convolve(a, v, mode='full', *, precision=None, preferred_element_type=None):
     canonicalize_precision(precision, 'convolve')
-    return _conv(a, v, mode, flip=True)
+    return _conv(a, v, mode, True, precision)
 
 
 def correlate(a, v, mode='valid', *, precision=None, preferred_element_type=None):
     canonicalize_precision(precision, 'correlate')
-    return _conv(a, v, mode, flip=False)
+    return _conv(a, v, mode, False, precision)
 
 
 def interp(x, xp, fp, left=None, right=None, period=None):
