@@ -1,0 +1,95 @@
+"""Expressions for the API added to close gaps with JAX (nn activations and attention,
+tree_util paths, top-level helpers, random distributions, numpy extras), evaluated by
+both JAX and tinyjax. tests/test_api_gaps_recorded.py compares tinyjax with what JAX
+0.10.2 gave, recorded in api_gaps.json (dtype, shape, weak type and every value).
+
+Regenerate with: /path/to/jax-venv/bin/python tests/data/api_gaps.py jax
+Names starting with 'exact:' must match bit for bit (random samplers built exactly as
+JAX builds them); the others to float32 rounding.
+"""
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+SETUP = '''
+r = np.random.RandomState(0)
+q = r.randn(2, 4, 4, 3).astype(np.float32)
+k = r.randn(2, 5, 2, 3).astype(np.float32)
+v = r.randn(2, 5, 2, 3).astype(np.float32)
+bias = r.randn(2, 1, 4, 5).astype(np.float32)
+mask = r.rand(2, 4, 4, 5) > 0.3
+x = jnp.linspace(-3.0, 3.0, 13)
+i = jnp.arange(6).reshape(2, 3)
+A = jax.nn.dot_product_attention
+key = jax.random.PRNGKey(0)
+'''
+
+CASES = {
+    # jax.nn activations
+    **{f'nn.{n}': f'jax.nn.{n}(x)' for n in (
+        'tanh', 'identity', 'mish', 'squareplus', 'soft_sign', 'hard_swish', 'sparse_plus',
+        'sparse_sigmoid')},
+    **{f'nn.{n}.int': f'jax.nn.{n}(i)' for n in (
+        'identity', 'mish', 'squareplus', 'soft_sign', 'hard_swish', 'sparse_plus',
+        'sparse_sigmoid', 'log1mexp')},
+    'nn.hard_tanh.int': 'jax.nn.hard_tanh(i - 2)',
+    'nn.hard_tanh.weak': 'jax.nn.hard_tanh(2)',
+    'nn.grad.kinks': 'jax.vmap(jax.grad(lambda a: jax.nn.relu6(a) + jax.nn.hard_tanh(a) + '
+                     'jax.nn.hard_sigmoid(a)))(jnp.array([-3., -1., 0., 1., 3., 6.]))',
+    'nn.squareplus.b': 'jax.nn.squareplus(x, 1.5)',
+    'nn.log1mexp': 'jax.nn.log1mexp(jnp.array([0., 1e-3, 0.1, 0.69, 0.7, 1., 10., -1.]))',
+    'nn.logmeanexp': 'jax.nn.logmeanexp(x)',
+    'nn.logmeanexp.axis': 'jax.nn.logmeanexp(x[:12].reshape(3, 4), axis=1, keepdims=True)',
+    'nn.logmeanexp.where': 'jax.nn.logmeanexp(x[:12].reshape(3, 4), axis=0, where=jnp.arange(12).reshape(3, 4) % 3 > 0)',
+    'nn.grad.activations': 'jax.vmap(jax.grad(lambda a: jax.nn.mish(a) + jax.nn.squareplus(a) + '
+                           'jax.nn.soft_sign(a) + jax.nn.sparse_plus(a) + jax.nn.sparse_sigmoid(a) + '
+                           'jax.nn.hard_swish(a)))(x)',
+    'nn.grad.log1mexp': 'jax.vmap(jax.grad(jax.nn.log1mexp))(jnp.array([0.01, 0.5, 0.7, 3.]))',
+    'nn.jit.logmeanexp': 'jax.jit(lambda a: jax.nn.logmeanexp(a, axis=0))(x.reshape(13, 1))',
+    # dot_product_attention (GQA: 4 query heads over 2 key/value heads)
+    'attn.plain': 'A(q, k, v)',
+    'attn.causal': 'A(q, k, v, is_causal=True)',
+    'attn.bias_mask_scale': 'A(q, k, v, bias, mask, scale=0.5)',
+    'attn.full_head_bias': 'A(q, k, v, jnp.asarray(r.randn(1, 4, 4, 5), jnp.float32))',
+    'attn.seq_lengths': 'A(q, k, v, query_seq_lengths=jnp.array([2, 4], jnp.int32), '
+                        'key_value_seq_lengths=jnp.array([3, 5], jnp.int32))',
+    'attn.window': 'A(q, k, v, local_window_size=1)',
+    'attn.window_pair': 'A(q, k, v, local_window_size=(2, 0), is_causal=True)',
+    'attn.rank3': 'A(q[0], k[0], v[0])',
+    'attn.residual': 'A(q, k, v, mask=mask, return_residual=True)',
+    'attn.bf16': 'A(q.astype(jnp.bfloat16), k.astype(jnp.bfloat16), v.astype(jnp.bfloat16))',
+    'attn.jit': 'jax.jit(lambda a, b, c: A(a, b, c, is_causal=True))(q, k, v)',
+    'attn.grad': 'jax.grad(lambda a, b, c: (A(a, b, c, bias, is_causal=True) ** 2).sum(), '
+                 'argnums=(0, 1, 2))(q, k, v)',
+    'attn.err.heads': 'A(q[:, :, :3], k, v)',
+    'attn.err.mask_dtype': 'A(q, k, v, mask=mask.astype(np.int32))',
+    'attn.err.value_shape': 'A(q, k, v[:, :4])',
+    'attn.vmap': 'jax.vmap(lambda a: A(a, k, v, mask=mask))(jnp.stack([q, -q]))',
+}
+
+
+def evaluate(jax, jnp, expr):
+    env = {'jax': jax, 'jnp': jnp, 'np': np}
+    exec(SETUP, env)
+    try:
+        out = eval(expr, env)
+    except Exception as e:
+        return {'error': type(e).__name__}
+    leaves = jax.tree_util.tree_leaves(out)
+    return {'leaves': [{'dtype': np.asarray(a).dtype.name, 'shape': list(np.shape(a)),
+                        'weak': bool(getattr(a, 'weak_type', False)),
+                        'values': np.asarray(a).astype(np.float64).ravel().tolist()}
+                       for a in leaves]}
+
+
+if __name__ == '__main__':
+    import jax
+    import jax.numpy as jnp
+    jax.config.update('jax_platforms', 'cpu')
+    path = pathlib.Path(__file__).parent / 'api_gaps.json'
+    out = {'jax_version': jax.__version__,
+           'cases': {name: evaluate(jax, jnp, expr) for name, expr in CASES.items()}}
+    path.write_text(json.dumps(out, indent=0, sort_keys=True))
+    print(len(out['cases']), 'cases ->', path, file=sys.stderr)
