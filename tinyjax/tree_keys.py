@@ -17,40 +17,22 @@ KeyPath = typing.Tuple[KeyEntry, ...]
 _key_flatteners = {}    # node type -> flatten_with_keys, for types registered with keys
 
 
-@dataclasses.dataclass(frozen=True)
-class SequenceKey:
-    idx: int
-
-    def __str__(self):
-        return f'[{self.idx!r}]'
-
-
-@dataclasses.dataclass(frozen=True)
-class DictKey:
-    key: typing.Any
-
-    def __str__(self):
-        return f'[{self.key!r}]'
+def _key_class(name, field, show):
+    """A frozen dataclass with one field whose str is show(value)."""
+    cls = dataclasses.make_dataclass(name, [(field, typing.Any)], frozen=True, namespace={
+        '__str__': lambda self: show(getattr(self, field))})
+    cls.__module__ = __name__
+    return cls
 
 
-@dataclasses.dataclass(frozen=True)
-class GetAttrKey:
-    name: str
-
-    def __str__(self):
-        return f'.{self.name}'
-
-
-@dataclasses.dataclass(frozen=True)
-class FlattenedIndexKey:
-    key: int
-
-    def __str__(self):
-        return f'[<flat index {self.key}>]'
+SequenceKey = _key_class('SequenceKey', 'idx', lambda v: f'[{v!r}]')
+DictKey = _key_class('DictKey', 'key', lambda v: f'[{v!r}]')
+GetAttrKey = _key_class('GetAttrKey', 'name', lambda v: f'.{v}')
+FlattenedIndexKey = _key_class('FlattenedIndexKey', 'key', lambda v: f'[<flat index {v}>]')
 
 
 def _key_value(k):
-    return k.idx if isinstance(k, SequenceKey) else k.name if isinstance(k, GetAttrKey) else k.key
+    return getattr(k, dataclasses.fields(k)[0].name)
 
 
 def keystr(keys, *, simple=False, separator=''):
