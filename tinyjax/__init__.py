@@ -2,7 +2,9 @@
 __version__ = '0.1.0'
 
 from tinyjax import config as _config_module
-from tinyjax.config import config, default_matmul_precision  # noqa: F401
+from tinyjax.config import (  # noqa: F401
+    config, default_matmul_precision, enable_x64, debug_nans, debug_infs, default_device,
+    disable_jit)
 from tinyjax import backends as _backends
 from tinyjax.backends import (  # noqa: F401
     devices, local_devices, device_count, local_device_count, default_backend,
@@ -13,20 +15,22 @@ from tinyjax import numpy  # noqa: F401
 from tinyjax import lax  # noqa: F401
 from tinyjax.api import (  # noqa: F401
     make_jaxpr, eval_shape, device_put, device_get, block_until_ready, ShapeDtypeStruct,
-    ensure_compile_time_eval)
+    ensure_compile_time_eval, named_call, named_scope)
 from tinyjax.transforms.grad import (  # noqa: F401
-    grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev, hessian)
+    grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev, hessian, linear_transpose)
 jacobian = jacrev
 from tinyjax.transforms.batching import vmap  # noqa: F401
 from tinyjax.transforms.pmap import pmap  # noqa: F401
-from tinyjax.transforms.custom import custom_jvp, custom_vjp, checkpoint, remat  # noqa: F401
+from tinyjax.transforms.custom import (  # noqa: F401
+    custom_jvp, custom_vjp, checkpoint, remat, custom_gradient)
 from tinyjax import test_util  # noqa: F401
 from tinyjax.kernels_path import kernels_dir  # noqa: F401
 from tinyjax import dlpack  # noqa: F401
 from tinyjax.tree_util import tree_map, tree_leaves, tree_structure  # noqa: F401
 
 from tinyjax import tree  # noqa: F401,E402  (jax.tree.map and friends)
-from tinyjax.transforms.jit import jit  # noqa: F401,E402
+from tinyjax.transforms.jit import jit, clear_caches  # noqa: F401,E402
+from tinyjax.callback import pure_callback  # noqa: F401,E402
 from tinyjax import random  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
 from tinyjax import nn, scipy, profiler  # noqa: F401,E402

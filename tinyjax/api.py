@@ -1,4 +1,6 @@
 """Top-level functions: make_jaxpr, device_put/get, block_until_ready, eval_shape."""
+import contextlib
+
 import numpy as np
 
 from tinyjax import backends, tree_util
@@ -120,3 +122,16 @@ def ensure_compile_time_eval():
 
 def is_tracer(x):
     return isinstance(x, core_trace.Tracer)
+
+
+def named_call(fun, *, name=None):
+    """Returns fun: tinyjax graphs carry no name stack, so naming changes nothing computed."""
+    return fun
+
+
+@contextlib.contextmanager
+def named_scope(name):
+    """A name for the operations traced inside (JAX uses it in profiles); a no-op here."""
+    if not isinstance(name, str):
+        raise TypeError('named_scope name argument must be a string.')
+    yield

@@ -16,6 +16,11 @@ _DEFAULTS = {
     'jax_platforms': os.environ.get('TINYJAX_PLATFORM') or os.environ.get('JAX_PLATFORMS') or None,
     'jax_num_cpu_devices': int(os.environ.get('JAX_NUM_CPU_DEVICES', '1')),
     'jax_debug_nans': _env_bool('jax_debug_nans', False),
+    'jax_debug_infs': _env_bool('jax_debug_infs', False),
+    # jit calls run the Python function eagerly (jax.disable_jit).
+    'jax_disable_jit': _env_bool('jax_disable_jit', False),
+    # None, or the Device new arrays are put on (jax.default_device).
+    'jax_default_device': None,
     # None, or one of _MATMUL_PRECISIONS: what a dot_general given no precision takes.
     'jax_default_matmul_precision': os.environ.get('JAX_DEFAULT_MATMUL_PRECISION') or None,
 }
@@ -91,3 +96,40 @@ def on_change(fn):
     """Call fn(name, value) whenever an option changes (caches listen here)."""
     _listeners.append(fn)
     return fn
+
+
+class State:
+    """A config option usable as a context manager, like JAX's `jax.enable_x64`:
+    `with tinyjax.enable_x64(True): ...` sets it inside and restores it after; calling
+    with no value sets it to True. `.value` reads it."""
+
+    def __init__(self, name):
+        self.name = name
+
+    @property
+    def value(self):
+        return _values[self.name]
+
+    @contextlib.contextmanager
+    def __call__(self, new_val=True):
+        old = _values[self.name]
+        config.update(self.name, new_val)
+        try:
+            yield
+        finally:
+            config.update(self.name, old)
+
+    def __repr__(self):
+        return f'State({self.name!r}, value={self.value!r})'
+
+
+enable_x64 = State('jax_enable_x64')
+debug_nans = State('jax_debug_nans')
+debug_infs = State('jax_debug_infs')
+default_device = State('jax_default_device')
+_disable_jit = State('jax_disable_jit')
+
+
+def disable_jit(disable=True):
+    """`with tinyjax.disable_jit():` jit-wrapped functions run their Python eagerly."""
+    return _disable_jit(disable)

@@ -63,3 +63,8 @@ class CompileError(RuntimeError):
     def __init__(self, message, log='', source_path=None):
         self.log, self.source_path = log, source_path
         super().__init__(message)
+
+
+class JaxRuntimeError(RuntimeError):
+    """A failure while a computation runs, such as a host callback whose results do not
+    match the shapes and dtypes it declared."""

@@ -219,6 +219,22 @@ def tree_reduce(function, tree, initializer=None):
         functools.reduce(function, leaves, initializer)
 
 
+_UNSPECIFIED = object()
+
+
+def tree_reduce_associative(operation, tree, *, identity=_UNSPECIFIED, is_leaf=None):
+    """Reduce the leaves pairwise, as a balanced tree (operation must be associative)."""
+    leaves = tree_leaves(tree, is_leaf)
+    if not leaves:
+        if identity is _UNSPECIFIED:
+            raise TypeError('Must specify identity for parallel reduction of empty sequence.')
+        return identity
+    while len(leaves) > 1:
+        pairs = [operation(a, b) for a, b in zip(leaves[::2], leaves[1::2])]
+        leaves = pairs + leaves[len(pairs) * 2:]
+    return leaves[0]
+
+
 def treedef_is_leaf(treedef):
     """True for a leaf and for None (a node with no children), as in JAX."""
     return treedef.num_nodes == 1
@@ -243,3 +259,11 @@ register_pytree_node(
     Partial,
     lambda p: ((p.args, p.keywords), p.func),
     lambda func, children: Partial(func, *children[0], **children[1]))
+
+
+from tinyjax.tree_keys import (  # noqa: E402,F401
+    DictKey, FlattenedIndexKey, GetAttrKey, KeyEntry, KeyPath, SequenceKey, flatten_one_level,
+    flatten_one_level_with_keys, is_tree_node, keystr, register_dataclass,
+    register_pytree_with_keys, register_pytree_with_keys_class, register_static, tree_broadcast,
+    tree_flatten_with_path, tree_leaves_with_path, tree_map_with_path, treedef_children,
+    treedef_tuple)

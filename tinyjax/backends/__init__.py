@@ -155,7 +155,12 @@ def is_local(device):
 
 
 def default_device():
-    return local_devices()[0]
+    """The first local device, unless jax_default_device names one (a Device or a
+    platform name such as 'cpu')."""
+    chosen = _config.read('jax_default_device')
+    if chosen is None:
+        return local_devices()[0]
+    return local_devices(backend=chosen)[0] if isinstance(chosen, str) else chosen
 
 
 _array.set_default_device_fn(default_device)

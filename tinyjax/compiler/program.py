@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from tinyjax import config, dtypes
+from tinyjax.config import on_change
 from tinyjax.compiler import codegen_reduce, fusion, passes
 from tinyjax.compiler.codegen import VEC
 from tinyjax.core import trace as core_trace
@@ -274,7 +275,7 @@ class Program:
             slots = {}
             for slot, pos in donated:
                 slots[slot] = vals[pos]
-            if step_hook is None and not timed and not config.read('jax_debug_nans'):
+            if step_hook is None and not timed and not _checking_values():
                 for step, dead in zip(steps, freed):
                     step(vals, slots)
                     for i in dead:
@@ -287,7 +288,7 @@ class Program:
     def _run_instrumented(self, steps, freed, step_outs, vals, slots):
         """The same loop with TINYJAX_DEBUG=2 timings, jax_debug_nans and the profiler hook."""
         dev, xp = self.device, self.device.xp
-        level, nan_check, hook = debug_level(), config.read('jax_debug_nans'), step_hook
+        level, nan_check, hook = debug_level(), _checking_values(), step_hook
         for s_i, (s, step) in enumerate(zip(self.steps, steps)):
             name = s.kernel.name if s.kind == 'kernel' else s.eqn.prim.name
             t0 = time.perf_counter() if level >= 2 else None
@@ -459,12 +460,37 @@ def _run_with_numpy(k, ins, outs, xp):
         o[...] = env[v]
 
 
+def _checking_values():
+    return config.read('jax_debug_nans') or config.read('jax_debug_infs')
+
+
 def _check_nans(name, bufs, xp):
+    """FloatingPointError for a nan (jax_debug_nans) or an inf (jax_debug_infs) in bufs."""
+    checks = [(kind, test) for kind, test, opt in (('nan', xp.isnan, 'jax_debug_nans'),
+                                                   ('inf', xp.isinf, 'jax_debug_infs'))
+              if config.read(opt)]
     for b in bufs:
-        if dtypes.is_inexact(b.dtype) and bool(xp.isnan(b.astype(np.float32) if b.dtype.itemsize < 4
-                                                          else b).any()):
-            raise FloatingPointError(f'invalid value (nan) encountered in {name} '
-                                     '(jax_debug_nans is on)')
+        if not dtypes.is_inexact(b.dtype):
+            continue
+        wide = b.astype(np.float32) if b.dtype.itemsize < 4 else b
+        for kind, test in checks:
+            if bool(test(wide).any()):
+                raise FloatingPointError(f'invalid value ({kind}) encountered in {name} '
+                                         f'(jax_debug_{kind}s is on)')
+
+
+def _check_eager(prim, results):
+    _check_nans(prim.name, [r._buf for r in results], results[0].device.xp if results else np)
+
+
+@on_change
+def _follow_debug_options(name, value):
+    # Eager ops are checked only while an option is on: no cost otherwise.
+    if name in ('jax_debug_nans', 'jax_debug_infs'):
+        core_trace.set_nan_check(_check_eager if _checking_values() else None)
+
+
+_follow_debug_options('jax_debug_nans', None)
 
 
 # Control-flow bodies under jit: each body graph is compiled once per device (see

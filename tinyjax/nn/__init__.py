@@ -25,8 +25,16 @@ def _relu_jvp(primals, tangents):
     return relu(x), lax.select(x > 0, t, jnp.zeros_like(t))
 
 
+@custom_jvp
 def relu6(x):
     return jnp.minimum(jnp.maximum(x, 0), 6.0)
+
+
+@relu6.defjvp
+def _relu6_jvp(primals, tangents):
+    # As in JAX, the derivative is 0 at both kinks (not the 1/2 a min/max tie gives).
+    (x,), (t,) = primals, tangents
+    return relu6(x), lax.select((x > 0) & (x < 6), t, jnp.zeros_like(t))
 
 
 def sigmoid(x):
@@ -83,7 +91,9 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 def hard_tanh(x):
-    return jnp.clip(x, -1.0, 1.0)
+    # Selects rather than clips: the dtype stays (ints too) and the slope at +-1 is 1.
+    x = asarray(x)
+    return jnp.where(x > 1, 1, jnp.where(x < -1, -1, x))
 
 
 def hard_sigmoid(x):
@@ -175,4 +185,54 @@ def glu(x, axis=-1):
     a, b = jnp.split(asarray(x), 2, axis=axis)
     return a * sigmoid(b)
 
+
+def identity(x):
+    return asarray(x)
+
+
+tanh = jnp.tanh
+hard_swish = hard_silu
+
+
+def mish(x):
+    (x,) = promote_inexact(x)
+    return x * jnp.tanh(softplus(x))
+
+
+def squareplus(x, b=4):
+    x, b = promote_inexact(x, b)
+    return (x + jnp.sqrt(jnp.square(x) + b)) / 2
+
+
+def soft_sign(x):
+    (x,) = promote_inexact(x)
+    return x / (jnp.abs(x) + 1)
+
+
+def sparse_plus(x):
+    x = asarray(x)
+    return jnp.where(x <= -1.0, 0.0, jnp.where(x >= 1.0, x, (x + 1.0) ** 2 / 4))
+
+
+def sparse_sigmoid(x):
+    return 0.5 * jnp.clip(asarray(x) + 1.0, 0.0, 2.0)
+
+
+def log1mexp(x):
+    """log(1 - exp(-x)), switching form at log 2 where each is accurate."""
+    (x,) = promote_inexact(x)
+    return jnp.where(x > _c(x, math.log(2)), jnp.log1p(-jnp.exp(-x)), jnp.log(-jnp.expm1(-x)))
+
+
+def logmeanexp(x, axis=None, where=None, keepdims=False):
+    (x,) = promote_inexact(x)
+    lse = logsumexp(x, axis=axis, where=where, keepdims=keepdims)
+    if where is None:
+        axes = range(x.ndim) if axis is None else ((axis,) if np.ndim(axis) == 0 else axis)
+        count = _c(lse, math.prod(x.shape[a] for a in axes))
+    else:
+        count = jnp.sum(jnp.broadcast_to(where, x.shape), axis=axis, keepdims=keepdims, dtype=lse.dtype)
+    return lse - jnp.log(count)
+
 from tinyjax.nn import initializers  # noqa: E402,F401
+from tinyjax.nn.attention import dot_product_attention  # noqa: E402,F401

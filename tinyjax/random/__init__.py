@@ -5,3 +5,7 @@ from tinyjax.random.keys import (  # noqa: F401
 from tinyjax.random.samplers import (  # noqa: F401
     uniform, normal, truncated_normal, bernoulli, exponential, gumbel, randint,
     permutation, choice, categorical)
+from tinyjax.random.distributions import (  # noqa: F401
+    laplace, logistic, cauchy, rademacher, lognormal, rayleigh, maxwell, double_sided_maxwell,
+    pareto, weibull_min, triangular, wald, geometric, orthogonal, multivariate_normal, gamma,
+    loggamma, beta, dirichlet, chisquare, f, t)

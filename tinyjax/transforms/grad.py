@@ -7,6 +7,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax, tree_util
 from tinyjax.core import trace as core_trace
+from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
 from tinyjax.transforms import autodiff
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
@@ -283,3 +284,26 @@ def _split_jac(jac, in_avals, in_tree, argnums, axis):
 
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+
+
+def linear_transpose(fun, *primals, reduce_axes=()):
+    """The transpose of a linear `fun`: a function from an output cotangent to the tuple
+    of input cotangents. `primals` (arrays or ShapeDtypeStructs) give the input types."""
+    leaves, in_tree = tree_util.tree_flatten(primals)
+    in_avals = [ShapedArray(tuple(x.shape), dtypes.canonicalize(np.dtype(x.dtype)),
+                            bool(getattr(x, 'weak_type', False)))
+                if hasattr(x, 'shape') and not isinstance(x, np.ndarray) else
+                _leaf_aval(x, 'linear_transpose') for x in leaves]
+
+    def transposed(cotangent):
+        zeros = tree_util.tree_unflatten(in_tree, [common.zeros(a) for a in in_avals])
+        out, f_vjp = vjp(fun, *zeros)
+        want = [common.aval_of(o).strip_weak() for o in tree_util.tree_leaves(out)]
+        got_leaves, got_tree = tree_util.tree_flatten(cotangent)
+        got = [_leaf_aval(c, 'linear_transpose').strip_weak() for c in got_leaves]
+        if got_tree != tree_util.tree_structure(out) or got != want:
+            raise TypeError(f'cotangent type does not match function output, expected '
+                            f'{tree_util.tree_unflatten(tree_util.tree_structure(out), want)} '
+                            f'but got {tree_util.tree_unflatten(got_tree, got)}')
+        return f_vjp(cotangent)
+    return transposed

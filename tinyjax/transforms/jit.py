@@ -11,11 +11,12 @@ transformation sees ordinary primitives and everything composes.
 """
 import functools
 import inspect
+import weakref
 
 import numpy as np
 
 from tinyjax import backends, tree_util
-from tinyjax.config import trace_context
+from tinyjax.config import read as read_config, trace_context
 from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
@@ -35,6 +36,15 @@ def jit(fun=None, *, static_argnums=None, static_argnames=None, donate_argnums=N
     if not callable(fun):
         raise TypeError(f'Expected a callable value, got {fun!r}')
     return JitFunction(fun, **kw)
+
+
+_live_jits = weakref.WeakSet()
+
+
+def clear_caches():
+    """Drop every jit function's traced graphs and compiled programs (jax.clear_caches)."""
+    for f in list(_live_jits):
+        f.clear_cache()
 
 
 def _as_tuple(x):
@@ -86,6 +96,7 @@ class JitFunction:
         # (structure with avals, device, trace context) -> (Program, consts, unflatten):
         # see __call__.
         self._direct = None if (self._has_static or self._donate_pos) else {}
+        _live_jits.add(self)
 
     # -- argument handling ------------------------------------------------------------
     def _split(self, args, kwargs):
@@ -181,6 +192,8 @@ class JitFunction:
 
     # -- calling -------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if read_config('jax_disable_jit'):
+            return self.fun(*args, **kwargs)
         # The hot path: a repeat call with positional arguments that are arrays, or
         # tuples, lists, dicts and None holding arrays, with nothing static or donated,
         # finds its Program in one dict lookup keyed by the arguments' structure and avals.
