@@ -11,11 +11,33 @@
 // `__shared__` would be a static shared by all host threads, so no host path uses it.
 #pragma once
 #define TJ_HOST 1
-#include <cmath>
-#include <cstring>
-#include <cstdint>
+// No <cmath>: parsing it was most of a small module's compile (about 100 of 130 ms).
+// The math functions kernels call are declared here as float and double overloads of
+// GCC's builtins, which call the same libm functions <cmath> would.
+#define TJ_MATH1(name) \
+    extern "C" double name(double) noexcept; \
+    extern "C" float name##f(float) noexcept; \
+    static inline float name(float x) { return name##f(x); }
+#define TJ_MATH2(name) \
+    extern "C" double name(double, double) noexcept; \
+    extern "C" float name##f(float, float) noexcept; \
+    static inline float name(float x, float y) { return name##f(x, y); }
+TJ_MATH1(exp) TJ_MATH1(exp2) TJ_MATH1(expm1) TJ_MATH1(log) TJ_MATH1(log2) TJ_MATH1(log10)
+TJ_MATH1(log1p) TJ_MATH1(sqrt) TJ_MATH1(cbrt) TJ_MATH1(sin) TJ_MATH1(cos) TJ_MATH1(tan)
+TJ_MATH1(asin) TJ_MATH1(acos) TJ_MATH1(atan) TJ_MATH1(sinh) TJ_MATH1(cosh) TJ_MATH1(tanh)
+TJ_MATH1(asinh) TJ_MATH1(acosh) TJ_MATH1(atanh) TJ_MATH1(erf) TJ_MATH1(erfc)
+TJ_MATH1(lgamma) TJ_MATH1(tgamma) TJ_MATH1(floor) TJ_MATH1(ceil) TJ_MATH1(trunc)
+TJ_MATH1(round) TJ_MATH1(rint) TJ_MATH1(fabs)
+TJ_MATH2(pow) TJ_MATH2(atan2) TJ_MATH2(fmod) TJ_MATH2(remainder) TJ_MATH2(nextafter)
+TJ_MATH2(copysign) TJ_MATH2(fmin) TJ_MATH2(fmax) TJ_MATH2(hypot)
+template <typename T> static inline bool isfinite(T x) { return __builtin_isfinite(x); }
+template <typename T> static inline bool isnan(T x) { return __builtin_isnan(x); }
+template <typename T> static inline bool isinf(T x) { return __builtin_isinf(x); }
+template <typename T> static inline bool signbit(T x) { return __builtin_signbit(x); }
+#define INFINITY (__builtin_inff())
+#define NAN (__builtin_nanf(""))
+#define memcpy __builtin_memcpy
 
-using namespace std;  // the float overloads of exp, log, ... that CUDA puts in scope
 
 struct tj_dim3 { unsigned int x, y, z; };
 static const tj_dim3 threadIdx = {0, 0, 0};
@@ -38,15 +60,15 @@ static inline long long __double_as_longlong(double d) { long long u; memcpy(&u,
 static inline double __longlong_as_double(long long u) { double d; memcpy(&d, &u, 8); return d; }
 
 // CUDA math functions with no C++ standard counterpart.
-static inline float rsqrt(float x) { return 1.0f / std::sqrt(x); }
-static inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+static inline float rsqrt(float x) { return 1.0f / sqrt(x); }
+static inline double rsqrt(double x) { return 1.0 / sqrt(x); }
 
 static inline double tj_host_erfinv(double x) {
     // Giles' single-precision approximation, refined by Newton steps on erf.
     if (x <= -1.0) return x == -1.0 ? -INFINITY : NAN;
     if (x >= 1.0) return x == 1.0 ? INFINITY : NAN;
     if (x != x) return x;
-    double w = -std::log((1.0 - x) * (1.0 + x)), p;
+    double w = -log((1.0 - x) * (1.0 + x)), p;
     if (w < 5.0) {
         w -= 2.5;
         p = 2.81022636e-08;
@@ -54,7 +76,7 @@ static inline double tj_host_erfinv(double x) {
         p = 0.00021858087 + p * w; p = -0.00125372503 + p * w; p = -0.00417768164 + p * w;
         p = 0.246640727 + p * w; p = 1.50140941 + p * w;
     } else {
-        w = std::sqrt(w) - 3.0;
+        w = sqrt(w) - 3.0;
         p = -0.000200214257;
         p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w;
         p = 0.00573950773 + p * w; p = -0.0076224613 + p * w; p = 0.00943887047 + p * w;
@@ -62,7 +84,7 @@ static inline double tj_host_erfinv(double x) {
     }
     double y = p * x;
     for (int k = 0; k < 2; ++k)
-        y -= (std::erf(y) - x) / (1.1283791670955126 * std::exp(-y * y));
+        y -= (erf(y) - x) / (1.1283791670955126 * exp(-y * y));
     return y;
 }
 static inline float erfinv(float x) { return (float)tj_host_erfinv((double)x); }
@@ -81,7 +103,7 @@ template <typename T> static inline T tj_wrap_arg(void** p, const long long* s, 
     if constexpr (std::is_pointer<T>::value) return (T)p[i];
     else return (T)s[i - np];
 }
-template <typename... A, size_t... I>
+template <typename... A, std::size_t... I>
 static inline void tj_wrap_call(void (*f)(A...), void** p, const long long* s,
                                 std::index_sequence<I...>) {
     f(tj_wrap_arg<A>(p, s, (int)I, tj_pointer_count<A...>())...);

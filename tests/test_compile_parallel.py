@@ -1,10 +1,9 @@
-"""Compiling a Program: modules split for parallel builds, and the host's precompiled header."""
+"""Compiling a Program: modules split for parallel builds."""
 import numpy as np
-import pytest
 
 import tinyjax as jax
 import tinyjax.numpy as jnp
-from tinyjax.compiler import hostcc, program
+from tinyjax.compiler import program
 
 
 class _K:
@@ -49,14 +48,3 @@ def test_split_modules_run_and_are_all_checked(monkeypatch):
     if program.check_arches():
         # every module of the split went through NVRTC for every checked arch
         assert len(program.checked_sources) - before == 4 * len(program.check_arches())
-
-
-@pytest.mark.skipif(hostcc.compiler() is None, reason='no C++ compiler')
-def test_precompiled_header_is_built_and_optional(monkeypatch, tmp_path):
-    header = hostcc.precompiled_std(wait=True)
-    assert header is not None and header.with_name(header.name + '.gch').stat().st_size > 0
-    # Without it the same source builds to a module that computes the same thing.
-    monkeypatch.setenv('TINYJAX_CACHE_DIR', str(tmp_path))
-    monkeypatch.setattr(hostcc, 'precompiled_std', lambda **kw: None)
-    out = jax.jit(lambda v: jnp.tanh(v) * 2)(jnp.asarray([0.5, -1.0]))
-    np.testing.assert_allclose(np.asarray(out), np.tanh([0.5, -1.0]) * 2, rtol=1e-6)

@@ -80,11 +80,6 @@ def store(k, ext, data):
     return path
 
 
-def store_text(path, text):
-    """Write a plain file into the cache folder atomically (no digest)."""
-    _atomic_write(path, text.encode())
-
-
 def save_failed_source(name, source, ext='cu'):
     """Keep a source that failed to compile, for the error message to point at."""
     d = cache_dir() / 'failed'

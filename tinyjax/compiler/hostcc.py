@@ -58,28 +58,12 @@ def host_source(source):
 
 
 _loaded = {}
-_builds = [0]
 
-
-def _module_builds():
-    _builds[0] += 1
-    return _builds[0]
-
-
-# The standard headers the shim includes cost most of a small module's compile (about
-# 120 of 130 ms measured here); they are precompiled once per compiler and flags into a
-# .gch in the cache folder, and each module build names it with -include (the shim's own
-# #includes then cost nothing). The binary is the same with or without it, so module
-# cache keys ignore it; TINYJAX_HOST_PCH=0 turns it off.
-STD_HEADERS = ('cmath', 'cstring', 'cstdint', 'type_traits', 'utility')
-
-# The precompiled header and the launcher extension (below) each take about 0.3 s to
-# build, once per machine (they are cached). A cold first call does not pay for them:
-# the header is built in a background thread once a process compiles a second module,
-# the launcher once a kernel has been launched through ctypes 50 times (a loop), and
-# whatever a process wanted but never started is built when it exits, for the next
-# process. Background builds run under `nice`, and their threads are not daemons, so a
-# build under way finishes before the process exits.
+# The launcher extension (below) takes about 0.3 s to build, once per machine (it is
+# cached). A cold first call does not pay for it: it is built in a background thread once
+# a kernel has been launched through ctypes 50 times (a loop), and otherwise when the
+# process exits, for the next process. The build runs under `nice`, and its thread is
+# not a daemon, so a build under way finishes before the process exits.
 _started = set()
 _deferred = {}
 _lock = threading.Lock()
@@ -117,38 +101,6 @@ def _background_prefix():
     return [nice, '-n', '19'] if nice else []
 
 
-def precompiled_std(wait=False, start=True):
-    """Path of a header with a precompiled .gch beside it, or None while it is not built
-    (then its build is scheduled, in the background if `start`, else at exit; wait=True
-    builds it here)."""
-    cxx = compiler()
-    if cxx is None or os.environ.get('TINYJAX_HOST_PCH', '1') == '0':
-        return None
-    text = ''.join(f'#include <{h}>\n' for h in STD_HEADERS)
-    flags = [f for f in FLAGS if f != '-shared']
-    k = cache.key('host-pch', text, flags, compiler_version())
-    header = cache.cache_dir() / f'{k}-std.h'
-    gch = Path(str(header) + '.gch')
-    if gch.exists():
-        return header
-
-    def build():
-        cache.store_text(header, text)
-        tmp = Path(f'{gch}.tmp-{os.getpid()}-{threading.get_ident()}')
-        prefix = [] if wait else _background_prefix()
-        proc = subprocess.run([*prefix, cxx, *flags, '-x', 'c++-header', str(header),
-                               '-o', str(tmp)], capture_output=True)
-        if proc.returncode != 0:
-            tmp.unlink(missing_ok=True)
-            return None
-        os.replace(tmp, gch)
-        return header
-    if wait:
-        return build()
-    _schedule('pch', build, start)
-    return None
-
-
 def build(source, name='program', wrap=()):
     """A ctypes.CDLL of `source` built for the host (cached in memory and on disk).
 
@@ -157,9 +109,7 @@ def build(source, name='program', wrap=()):
     full = host_source(source) + ''.join(f'TJ_WRAP({n})\n' for n in wrap)
     k = cache.key('host', full, FLAGS, compiler_version())
     if k not in _loaded:
-        pch = precompiled_std(start=_module_builds() >= 2)
-        extra = ('-include', str(pch)) if pch is not None else ()
-        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, FLAGS + extra, name)))
+        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, FLAGS, name)))
     return _loaded[k]
 
 
