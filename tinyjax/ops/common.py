@@ -15,6 +15,23 @@ def define(name, abstract_eval, impl, jvp=None, transpose=None, batch=None,
     return p
 
 
+def bilinear_jvp(get_prim):
+    """The JVP rule of a primitive linear in each of its two operands (dot_general, a
+    convolution): d(f(a, b)) = f(da, b) + f(a, db). get_prim() names the primitive,
+    which is defined after its rules."""
+    def rule(primals, tangents, **params):
+        prim = get_prim()
+        (lhs, rhs), (tl, tr) = primals, tangents
+        parts = ([prim.bind(tl, rhs, **params)] if tl is not None else []) + \
+                ([prim.bind(lhs, tr, **params)] if tr is not None else [])
+        if not parts:
+            return prim.bind(lhs, rhs, **params), None
+        from tinyjax.ops import structural
+        tangent = parts[0] if len(parts) == 1 else structural.elementwise().add(*parts)
+        return prim.bind(lhs, rhs, **params), tangent
+    return rule
+
+
 def aval_of(x):
     if isinstance(x, Array) or hasattr(x, 'aval'):
         return x.aval

@@ -172,18 +172,7 @@ def _conv_impl(xp, lhs, rhs, **params):
     return _conv_prepare(xp, lhs, rhs, **params)(lhs, rhs)
 
 
-def _conv_jvp(primals, tangents, **params):
-    lhs, rhs = primals
-    tl, tr = tangents
-    out = conv_general_dilated_p.bind(lhs, rhs, **params)
-    parts = []
-    if tl is not None:
-        parts.append(conv_general_dilated_p.bind(tl, rhs, **params))
-    if tr is not None:
-        parts.append(conv_general_dilated_p.bind(lhs, tr, **params))
-    if not parts:
-        return out, None
-    return out, parts[0] if len(parts) == 1 else structural.elementwise().add(*parts)
+_conv_jvp = common.bilinear_jvp(lambda: conv_general_dilated_p)
 
 
 def _swap(spec):

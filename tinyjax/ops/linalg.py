@@ -98,18 +98,7 @@ def _dot_impl(xp, lhs, rhs, **params):
     return _dot_prepare(xp, lhs, rhs, **params)(lhs, rhs)
 
 
-def _dot_jvp(primals, tangents, **params):
-    lhs, rhs = primals
-    tl, tr = tangents
-    out = dot_general_p.bind(lhs, rhs, **params)
-    parts = []
-    if tl is not None:
-        parts.append(dot_general_p.bind(tl, rhs, **params))
-    if tr is not None:
-        parts.append(dot_general_p.bind(lhs, tr, **params))
-    if not parts:
-        return out, None
-    return out, parts[0] if len(parts) == 1 else structural.elementwise().add(*parts)
+_dot_jvp = common.bilinear_jvp(lambda: dot_general_p)
 
 
 def _transpose_side(ct, other, self_aval, self_c, self_b, other_c, other_b, ct_self_free,
