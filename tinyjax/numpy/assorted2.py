@@ -8,7 +8,7 @@ import numpy as np
 from tinyjax import dtypes, lax
 from tinyjax.ops.random_bits import bitcast_convert_type as _bitcast
 from tinyjax.numpy.core import asarray, array, canonicalize_axis, promote, promote_inexact
-from tinyjax.numpy import creation, extras, indexing, manipulation, reductions, sorting, ufuncs
+from tinyjax.numpy import creation, extras, manipulation, reductions, sorting, ufuncs
 
 __all__ = ['insert', 'delete', 'block', 'piecewise', 'nanmedian', 'nanpercentile',
            'nanquantile', 'intersect1d', 'frexp', 'gradient', 'apply_along_axis', 'mgrid',
@@ -168,48 +168,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear
                          "'nearest' or 'inverted_cdf'")
     if method == 'inverted_cdf':
         raise NotImplementedError("jnp.nanquantile: method='inverted_cdf' is not supported")
-    a, q = asarray(a), asarray(q)
-    (a,) = promote_inexact(a)
-    if dtypes.is_complex(a.dtype):
-        raise ValueError('quantile does not support complex input, as the operation is poorly '
-                         'defined.')
-    if q.ndim > 1:
-        raise ValueError(f'q must be have rank <= 1, got shape {q.shape}')
-    nd = a.ndim
-    if axis is None:
-        axes = tuple(range(nd))
-    else:
-        axes = tuple(canonicalize_axis(ax, nd, 'nanquantile')
-                     for ax in (axis if isinstance(axis, tuple) else (axis,)))
-        if len(set(axes)) != len(axes):
-            raise ValueError('repeated axis')
-    keep = [d for d in range(nd) if d not in axes]
-    kshape = tuple(a.shape[d] for d in keep)
-    s = manipulation.transpose(a, keep + list(axes)).reshape(kshape + (-1,))
-    s = sorting.sort(s, axis=-1)              # NaNs sort last
-    counts = reductions.sum(~ufuncs.isnan(s), axis=-1, dtype=q.dtype)
-    qq = q.reshape(q.shape + (1,) * len(kshape))
-    pos = qq * (counts - 1)
-    low, high = ufuncs.floor(pos), ufuncs.ceil(pos)
-    hw = pos - low
-    low = ufuncs.maximum(0, ufuncs.minimum(low, counts - 1)).astype(dtypes.default_int())
-    high = ufuncs.maximum(0, ufuncs.minimum(high, counts - 1)).astype(dtypes.default_int())
-    sb = creation.broadcast_to(s, q.shape + s.shape)
-    lv = indexing.take_along_axis(sb, low[..., None], axis=-1)[..., 0]
-    hv = indexing.take_along_axis(sb, high[..., None], axis=-1)[..., 0]
-    if method == 'linear':
-        res = lv.astype(q.dtype) * (1 - hw) + hv.astype(q.dtype) * hw
-    elif method == 'lower':
-        res = lv
-    elif method == 'higher':
-        res = hv
-    elif method == 'nearest':
-        res = ufuncs.where(hw <= 0.5, lv, hv)
-    else:
-        res = (lv + hv) * 0.5
-    if keepdims:
-        res = res.reshape(q.shape + tuple(1 if d in axes else a.shape[d] for d in range(nd)))
-    return res
+    return extras.sorted_quantile(a, q, axis, method, keepdims, 'nanquantile', skip_nan=True)
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method='linear',

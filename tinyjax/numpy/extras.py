@@ -177,40 +177,65 @@ def nanargmin(a, axis=None, keepdims=False):
 
 
 def quantile(a, q, axis=None, method='linear', keepdims=False):
-    from tinyjax.numpy.sorting import sort
-    a = asarray(a)
-    if not dtypes.is_inexact(a.dtype):
-        a = a.astype(dtypes.default_float())
-    if axis is None:
-        a, axis = manipulation.ravel(a), 0
-    ax = canonicalize_axis(axis, a.ndim, 'quantile')
-    s = manipulation.moveaxis(sort(a, axis=ax), ax, -1)
-    n = s.shape[-1]
-    q = asarray(q, a.dtype)
-    pos = ufuncs.multiply(q, n - 1)
-    if method == 'linear':
-        lo = ufuncs.floor(pos)
-        frac = ufuncs.subtract(pos, lo)
-    elif method in ('lower', 'higher', 'nearest', 'midpoint'):
-        lo = ufuncs.floor(pos)
-        frac = {'lower': ufuncs.multiply(pos, 0), 'higher': ufuncs.sign(ufuncs.subtract(pos, lo)),
-                'nearest': ufuncs.subtract(ufuncs.round(pos), lo),
-                'midpoint': ufuncs.multiply(ufuncs.sign(ufuncs.subtract(pos, lo)), 0.5)}[method]
-    else:
+    if method not in ('linear', 'lower', 'higher', 'nearest', 'midpoint'):
         raise ValueError(f"quantile: method must be 'linear', 'lower', 'higher', 'nearest' or "
                          f"'midpoint', got {method!r}")
-    from tinyjax.numpy.indexing import take
-    lo_i = ufuncs.clip(lo.astype(dtypes.int32), 0, n - 1)
-    hi_i = ufuncs.clip(ufuncs.add(lo_i, 1), 0, n - 1)
-    vlo = take(s, manipulation.ravel(lo_i), axis=-1)
-    vhi = take(s, manipulation.ravel(hi_i), axis=-1)
-    f = manipulation.ravel(frac)
-    out = ufuncs.add(vlo, ufuncs.multiply(ufuncs.subtract(vhi, vlo), f))
-    out = manipulation.moveaxis(out, -1, 0)
-    out = manipulation.reshape(out, q.shape + out.shape[1:])
+    return sorted_quantile(a, q, axis, method, keepdims, 'quantile', skip_nan=False)
+
+
+def sorted_quantile(a, q, axis, method, keepdims, op, skip_nan):
+    """The q-th quantiles of `a` over `axis` (an int, a tuple or None), from a sort; with
+    skip_nan the NaNs (sorted last) are left out, else a slice holding one gives NaN."""
+    from tinyjax.numpy import creation, indexing, sorting
+    from tinyjax.numpy.core import promote_inexact
+    a, q = asarray(a), asarray(q)
+    (a,) = promote_inexact(a)
+    if dtypes.is_complex(a.dtype):
+        raise ValueError('quantile does not support complex input, as the operation is poorly '
+                         'defined.')
+    if q.ndim > 1:
+        raise ValueError(f'q must be have rank <= 1, got shape {q.shape}')
+    nd = a.ndim
+    if axis is None:
+        axes = tuple(range(nd))
+    else:
+        axes = tuple(canonicalize_axis(ax, nd, op)
+                     for ax in (axis if isinstance(axis, tuple) else (axis,)))
+        if len(set(axes)) != len(axes):
+            raise ValueError('repeated axis')
+    keep = [d for d in range(nd) if d not in axes]
+    kshape = tuple(a.shape[d] for d in keep)
+    s = manipulation.transpose(a, keep + list(axes)).reshape(kshape + (-1,))
+    s = sorting.sort(s, axis=-1)              # NaNs sort last
+    nan = ufuncs.isnan(s)
+    if skip_nan:
+        counts = reductions.sum(~nan, axis=-1, dtype=q.dtype)
+    else:
+        counts = creation.full(kshape, s.shape[-1], q.dtype)
+    qq = q.reshape(q.shape + (1,) * len(kshape))
+    pos = qq * (counts - 1)
+    low, high = ufuncs.floor(pos), ufuncs.ceil(pos)
+    hw = pos - low
+    low = ufuncs.maximum(0, ufuncs.minimum(low, counts - 1)).astype(dtypes.default_int())
+    high = ufuncs.maximum(0, ufuncs.minimum(high, counts - 1)).astype(dtypes.default_int())
+    sb = creation.broadcast_to(s, q.shape + s.shape)
+    lv = indexing.take_along_axis(sb, low[..., None], axis=-1)[..., 0]
+    hv = indexing.take_along_axis(sb, high[..., None], axis=-1)[..., 0]
+    if method == 'linear':
+        res = lv.astype(q.dtype) * (1 - hw) + hv.astype(q.dtype) * hw
+    elif method == 'lower':
+        res = lv
+    elif method == 'higher':
+        res = hv
+    elif method == 'nearest':
+        res = ufuncs.where(hw <= 0.5, lv, hv)
+    else:
+        res = (lv + hv) * 0.5
+    if not skip_nan:
+        res = ufuncs.where(reductions.any(nan, axis=-1), np.nan, res)
     if keepdims:
-        out = manipulation.expand_dims(out, q.ndim + ax)
-    return out
+        res = res.reshape(q.shape + tuple(1 if d in axes else a.shape[d] for d in range(nd)))
+    return res
 
 
 def percentile(a, q, axis=None, method='linear', keepdims=False):
