@@ -45,7 +45,6 @@ def _batch_graph_prim(p):
 
 # checkpoint / remat: the backward pass recomputes the forward from the inputs.
 def _remat_jvp(primals, tangents, graph, prevent_cse=True):
-    from tinyjax.core.trace import make_graph
     from tinyjax.transforms import autodiff
     outs = remat_p.bind(*primals, graph=graph, prevent_cse=prevent_cse)
     jg, has_t = autodiff.jvp_graph(graph)

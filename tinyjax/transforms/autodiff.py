@@ -10,11 +10,10 @@ Reverse mode is linearize + transpose, as in JAX:
 Every step binds primitives in the surrounding context, so under jit the backward pass
 is traced into the same graph as the forward pass.
 """
-import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core import trace as core_trace
-from tinyjax.core.ir import Literal, Graph, ShapedArray
+from tinyjax.core.ir import Literal, Graph
 from tinyjax.ops import common
 
 

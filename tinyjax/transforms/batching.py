@@ -6,7 +6,6 @@ from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Literal
 from tinyjax.ops import common
-from tinyjax.transforms.tracing import trace_to_graph
 
 _axis_names = []   # (name, size) of enclosing vmaps, innermost last
 
