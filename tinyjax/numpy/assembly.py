@@ -7,8 +7,8 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.ops.random_bits import bitcast_convert_type as _bitcast
-from tinyjax.numpy.core import asarray, array, canonicalize_axis, promote, promote_inexact
-from tinyjax.numpy import creation, extras, manipulation, reductions, sorting, ufuncs
+from tinyjax.numpy.conversion import asarray, array, canonicalize_axis, promote, promote_inexact
+from tinyjax.numpy import creation, statistics, manipulation, reductions, sorting, ufuncs
 
 __all__ = ['insert', 'delete', 'block', 'piecewise', 'nanmedian', 'nanpercentile',
            'nanquantile', 'intersect1d', 'frexp', 'gradient', 'apply_along_axis', 'mgrid',
@@ -168,7 +168,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear
                          "'nearest' or 'inverted_cdf'")
     if method == 'inverted_cdf':
         raise NotImplementedError("jnp.nanquantile: method='inverted_cdf' is not supported")
-    return extras.sorted_quantile(a, q, axis, method, keepdims, 'nanquantile', skip_nan=True)
+    return statistics.sorted_quantile(a, q, axis, method, keepdims, 'nanquantile', skip_nan=True)
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
@@ -246,7 +246,7 @@ def frexp(x, /):
     special = ufuncs.isinf(x) | ufuncs.isnan(x) | (x == 0)
     e = ufuncs.where(special, 0, e).astype(np.int32)
     # d mantissa / dx = 2**-exponent (the exponent is piecewise constant), as in JAX.
-    scale = lax.stop_gradient(extras.ldexp(creation.ones_like(x, dtype=np.float32), -e))
+    scale = lax.stop_gradient(statistics.ldexp(creation.ones_like(x, dtype=np.float32), -e))
     tangent = ((x - lax.stop_gradient(x)).astype(np.float32) * scale).astype(x.dtype)
     return ufuncs.where(special, x, m + tangent), e
 
@@ -337,7 +337,7 @@ class _Mgrid:
         out = promote(*[_grid_1d(k) for k in key])
         if len(out) == 0:
             return creation.arange(0)
-        return manipulation.stack(extras.meshgrid(*out, indexing='ij', sparse=False), 0)
+        return manipulation.stack(statistics.meshgrid(*out, indexing='ij', sparse=False), 0)
 
 
 class _Ogrid:
@@ -345,7 +345,7 @@ class _Ogrid:
         if isinstance(key, slice):
             return _grid_1d(key)
         out = promote(*[_grid_1d(k) for k in key])
-        return extras.meshgrid(*out, indexing='ij', sparse=True)
+        return statistics.meshgrid(*out, indexing='ij', sparse=True)
 
 
 class _AxisConcat:

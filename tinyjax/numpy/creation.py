@@ -3,7 +3,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.core.array import Array
-from tinyjax.numpy.core import asarray, broadcast_to, _dtype_of
+from tinyjax.numpy.conversion import asarray, broadcast_to, _dtype_of
 
 
 def _shape(shape, op):

@@ -3,8 +3,8 @@ binning, index helpers, diagonal filling, vector-matrix products, bit counts."""
 import numpy as np
 
 from tinyjax import dtypes, lax
-from tinyjax.numpy.core import asarray, array
-from tinyjax.numpy import creation, extras, indexing, manipulation, products, sorting, ufuncs
+from tinyjax.numpy.conversion import asarray, array
+from tinyjax.numpy import creation, statistics, indexing, manipulation, products, sorting, ufuncs
 from tinyjax.numpy.reductions import any as _any
 
 __all__ = ['bitwise_count', 'bitwise_invert', 'bitwise_left_shift', 'bitwise_right_shift',
@@ -117,7 +117,7 @@ def vecmat(x1, x2, /):
 
 
 def fromfunction(function, shape, *, dtype=float, **kwargs):
-    return function(*extras.indices(shape, dtype=dtype), **kwargs)
+    return function(*statistics.indices(shape, dtype=dtype), **kwargs)
 
 
 class _IndexExpression:

@@ -5,7 +5,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.ops.precision import canonicalize_precision
-from tinyjax.numpy.core import asarray, broadcast_shapes, promote
+from tinyjax.numpy.conversion import asarray, broadcast_shapes, promote
 from tinyjax.numpy.manipulation import ravel, reshape, transpose
 
 
@@ -61,7 +61,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     elif b.ndim == 2:
         out = lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet)
     else:
-        from tinyjax.numpy.core import broadcast_to
+        from tinyjax.numpy.conversion import broadcast_to
         a = broadcast_to(a, batch + a.shape[-2:])
         b = broadcast_to(b, batch + b.shape[-2:])
         out = lax.dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),

@@ -5,7 +5,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.numpy import manipulation, reductions, ufuncs
-from tinyjax.numpy.core import asarray, broadcast_all, broadcast_to, canonicalize_axis, promote
+from tinyjax.numpy.conversion import asarray, broadcast_all, broadcast_to, canonicalize_axis, promote
 from tinyjax.ops.precision import canonicalize_precision
 
 __all__ = ['isclose', 'allclose', 'array_equal', 'array_equiv', 'meshgrid', 'indices', 'diff',
@@ -187,7 +187,7 @@ def sorted_quantile(a, q, axis, method, keepdims, op, skip_nan):
     """The q-th quantiles of `a` over `axis` (an int, a tuple or None), from a sort; with
     skip_nan the NaNs (sorted last) are left out, else a slice holding one gives NaN."""
     from tinyjax.numpy import creation, indexing, sorting
-    from tinyjax.numpy.core import promote_inexact
+    from tinyjax.numpy.conversion import promote_inexact
     a, q = asarray(a), asarray(q)
     (a,) = promote_inexact(a)
     if dtypes.is_complex(a.dtype):

@@ -17,6 +17,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, structural
 from tinyjax.ops.precision import allows_tf32, canonicalize_precision, cublas_float32_math
 
@@ -257,7 +258,6 @@ def _transpose_rhs(ct, lhs, rhs_aval, window_strides, padding, lhs_dilation, rhs
 
 
 def _conv_transpose(ct, lhs, rhs, **params):
-    from tinyjax.transforms.autodiff import is_undefined
     if ct is None:
         return [None, None]
     params.pop('preferred_element_type')
