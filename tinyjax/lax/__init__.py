@@ -15,10 +15,11 @@ from tinyjax.ops.structural import (  # noqa: F401
 from tinyjax.ops.reduction import (  # noqa: F401
     reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, argmax, argmin)
 from tinyjax.ops.dot_general import dot_general  # noqa: F401
-from tinyjax.ops.conv import (  # noqa: F401
-    ConvDimensionNumbers, conv_dimension_numbers, conv_general_dilated, conv,
-    conv_with_general_padding, conv_transpose, padtype_to_pads)
-from tinyjax.ops.windowed import reduce_window  # noqa: F401
+from tinyjax.ops.conv import ConvDimensionNumbers  # noqa: F401
+from tinyjax.lax.conv import (  # noqa: F401
+    conv_dimension_numbers, conv_general_dilated, conv, conv_with_general_padding,
+    conv_transpose, padtype_to_pads)
+from tinyjax.lax.windowed import reduce_window  # noqa: F401
 from tinyjax.ops.precision import Precision  # noqa: F401
 
 not_ = bitwise_not
