@@ -1,18 +1,15 @@
-"""More jnp functions composed from the rest of tinyjax.numpy: insert/delete, block,
-piecewise, NaN-ignoring quantiles, intersect1d, frexp, gradient, apply_along_axis and
-the index tricks mgrid, ogrid, r_, c_."""
+"""Arrays assembled from pieces or chosen among: insert, delete, append, block, select,
+choose, compress, piecewise, apply_along_axis, fill_diagonal, diagflat."""
 import operator
 
 import numpy as np
 
-from tinyjax import dtypes, lax
-from tinyjax.ops.random_bits import bitcast_convert_type as _bitcast
-from tinyjax.numpy.conversion import asarray, array, canonicalize_axis, promote, promote_inexact
-from tinyjax.numpy import creation, statistics, manipulation, reductions, sorting, ufuncs
+from tinyjax import dtypes
+from tinyjax.numpy import creation, indexing, manipulation, reductions, sorting, ufuncs
+from tinyjax.numpy.conversion import asarray, array, canonicalize_axis
 
-__all__ = ['insert', 'delete', 'block', 'piecewise', 'nanmedian', 'nanpercentile',
-           'nanquantile', 'intersect1d', 'frexp', 'gradient', 'apply_along_axis', 'mgrid',
-           'ogrid', 'c_', 'r_']
+__all__ = ['insert', 'delete', 'block', 'piecewise', 'apply_along_axis', 'append',
+           'select', 'compress', 'choose', 'fill_diagonal', 'diagflat']
 
 
 def _along(axis, idx):
@@ -155,157 +152,6 @@ def piecewise(x, condlist, funclist, *args, **kw):
     return out
 
 
-def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
-                keepdims=False, *, weights=None):
-    """quantile ignoring NaNs (NaN where a slice is all NaN)."""
-    if overwrite_input or out is not None:
-        raise ValueError('jax.numpy.nanquantile does not support overwrite_input=True or '
-                         'out != None')
-    if weights is not None:
-        raise NotImplementedError('jnp.nanquantile: weights are not supported')
-    if method not in ('linear', 'lower', 'higher', 'midpoint', 'nearest', 'inverted_cdf'):
-        raise ValueError("method can only be 'linear', 'lower', 'higher', 'midpoint', "
-                         "'nearest' or 'inverted_cdf'")
-    if method == 'inverted_cdf':
-        raise NotImplementedError("jnp.nanquantile: method='inverted_cdf' is not supported")
-    return statistics.sorted_quantile(a, q, axis, method, keepdims, 'nanquantile', skip_nan=True)
-
-
-def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
-                  keepdims=False, *, weights=None):
-    (q,) = promote_inexact(asarray(q))
-    return nanquantile(a, q / 100, axis=axis, out=out, overwrite_input=overwrite_input,
-                       method=method, keepdims=keepdims, weights=weights)
-
-
-def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    return nanquantile(a, 0.5, axis=axis, out=out, overwrite_input=overwrite_input,
-                       keepdims=keepdims, method='midpoint')
-
-
-def intersect1d(ar1, ar2, assume_unique=False, return_indices=False, *, size=None,
-                fill_value=None):
-    """Sorted unique values in both arrays; size= pads to a fixed length (works under jit)."""
-    a1, a2 = promote(asarray(ar1), asarray(ar2))
-    a1, a2 = manipulation.ravel(a1), manipulation.ravel(a2)
-    n1, n2 = a1.shape[0], a2.shape[0]
-    order1 = sorting.argsort(a1, stable=True)
-    s1 = a1[order1]
-    first = manipulation.concatenate([asarray([True]), s1[1:] != s1[:-1]]) if n1 else \
-        creation.zeros((0,), bool)
-    hit = s1[:, None] == a2[None, :]
-    keep = first & reductions.any(hit, axis=1) if n2 else first & False
-    if size is None:
-        try:
-            k = np.asarray(keep)
-        except TypeError:
-            from tinyjax import errors
-            raise errors.ConcretizationTypeError(keep, 'jnp.intersect1d without size=') from None
-        pick = np.nonzero(k)[0]
-        vals = s1[pick]
-        if not return_indices:
-            return vals
-        i2 = reductions.argmax(hit[pick], axis=1) if len(pick) else creation.zeros((0,), int)
-        return vals, order1[pick].astype(dtypes.default_int()), i2.astype(dtypes.default_int())
-    num = reductions.sum(keep)
-    pick = sorting.argsort(~keep, stable=True)
-    if size > n1:
-        pick = manipulation.concatenate([pick, creation.zeros(size - n1, pick.dtype)])
-    pick = pick[:size]
-    valid = creation.arange(size) < num
-    vals = s1[pick] if n1 else creation.zeros(size, a1.dtype)
-    if fill_value is None:
-        fill = ufuncs.where(num > 0, reductions.min(ufuncs.where(valid, vals, vals.max()))
-                            if size else 0, 0).astype(a1.dtype)
-    else:
-        fill = asarray(fill_value, a1.dtype)
-    vals = ufuncs.where(valid, vals, fill)
-    if not return_indices:
-        return vals
-    i1 = ufuncs.where(valid, order1[pick] if n1 else 0, n1).astype(dtypes.default_int())
-    i2 = reductions.argmax(hit[pick], axis=1) if n1 and n2 else creation.zeros(size, int)
-    i2 = ufuncs.where(valid, i2, n2).astype(dtypes.default_int())
-    return vals, i1, i2
-
-
-def frexp(x, /):
-    """(mantissa, exponent) with x == mantissa * 2**exponent and 0.5 <= |mantissa| < 1."""
-    (x,) = promote_inexact(asarray(x))
-    if dtypes.is_complex(x.dtype):
-        raise TypeError('frexp does not support complex-valued inputs')
-    info = np.finfo(x.dtype)
-    bits = {2: np.int16, 4: np.int32, 8: np.int64}[x.dtype.itemsize]
-    tiny = ufuncs.abs(x) < info.smallest_normal
-    xn = ufuncs.where(tiny, x * (2.0 ** info.nmant), x)
-    ib = _bitcast(xn, bits)
-    mask = (1 << info.nexp) - 1
-    bias = 1 - info.minexp
-    e = ((ib >> info.nmant) & mask) - bias + 1 - ufuncs.where(tiny, info.nmant, 0).astype(bits)
-    mb = (ib & ~(mask << info.nmant)) | ((bias - 1) << info.nmant)
-    m = _bitcast(mb, x.dtype)
-    special = ufuncs.isinf(x) | ufuncs.isnan(x) | (x == 0)
-    e = ufuncs.where(special, 0, e).astype(np.int32)
-    # d mantissa / dx = 2**-exponent (the exponent is piecewise constant), as in JAX.
-    scale = lax.stop_gradient(statistics.ldexp(creation.ones_like(x, dtype=np.float32), -e))
-    tangent = ((x - lax.stop_gradient(x)).astype(np.float32) * scale).astype(x.dtype)
-    return ufuncs.where(special, x, m + tangent), e
-
-
-def gradient(f, *varargs, axis=None, edge_order=None):
-    """Central differences inside, one-sided at the ends, along each requested axis."""
-    if edge_order is not None:
-        raise NotImplementedError("The 'edge_order' argument to jnp.gradient is not supported.")
-    a, *spacing = promote_inexact(asarray(f), *[asarray(v) for v in varargs])
-
-    def sl(x, ax, lo, hi):
-        return x[_along(ax, slice(lo, hi))]
-
-    def along(a, h, ax):
-        upper = sl(a, ax, 1, 2) - sl(a, ax, 0, 1)
-        lower = sl(a, ax, -1, None) - sl(a, ax, -2, -1)
-        if np.ndim(h) == 0:
-            inner = (sl(a, ax, 2, None) - sl(a, ax, None, -2)) * 0.5 / h
-            upper, lower = upper / h, lower / h
-        elif np.ndim(h) == 1:
-            if len(h) != a.shape[ax]:
-                raise ValueError('Spacing arrays must have the same length as the dimension '
-                                 'along which the gradient is calculated.')
-            hs = [1] * a.ndim
-            hs[ax] = len(h)
-            h = h.reshape(hs)
-            upper = upper / (sl(h, ax, 1, 2) - sl(h, ax, 0, 1))
-            lower = lower / (sl(h, ax, -1, None) - sl(h, ax, -2, -1))
-            dx1 = sl(h, ax, 1, -1) - sl(h, ax, 0, -2)
-            dx2 = sl(h, ax, 2, None) - sl(h, ax, 1, -1)
-            inner = (-dx2 / (dx1 * (dx1 + dx2)) * sl(a, ax, 0, -2)
-                     + (dx2 - dx1) / (dx1 * dx2) * sl(a, ax, 1, -1)
-                     + dx1 / (dx2 * (dx1 + dx2)) * sl(a, ax, 2, None))
-        else:
-            raise ValueError('Spacing arrays must be 1D arrays or scalars.')
-        return manipulation.concatenate((upper, inner, lower), axis=ax)
-
-    if axis is None:
-        axes = tuple(range(a.ndim))
-    else:
-        axes = tuple(canonicalize_axis(i, a.ndim, 'gradient')
-                     for i in (axis if isinstance(axis, (tuple, list)) else (axis,)))
-    if len(axes) == 0:
-        return []
-    if min(s for i, s in enumerate(a.shape) if i in axes) < 2:
-        raise ValueError('Shape of array too small to calculate a numerical gradient, at least '
-                         '2 elements are required.')
-    if len(spacing) == 0:
-        dx = [1.0] * len(axes)
-    elif len(spacing) == 1:
-        dx = list(spacing) * len(axes)
-    elif len(spacing) == len(axes):
-        dx = list(spacing)
-    else:
-        raise TypeError(f'Invalid number of spacing arguments {len(spacing)} for axis={axis!r}')
-    out = [along(a, h, ax) for ax, h in zip(axes, dx)]
-    return out[0] if len(axes) == 1 else out
-
-
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """func1d mapped (with vmap) over every 1-D slice of arr along axis."""
     from tinyjax.transforms.batching import vmap
@@ -322,80 +168,86 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     return func(arr)
 
 
-def _grid_1d(s):
-    start = 0 if s.start is None else s.start
-    step = 1 if s.step is None else s.step
-    if np.iscomplex(step):
-        return creation.linspace(start, s.stop, int(abs(step)))
-    return creation.arange(start, s.stop, step)
+def append(arr, values, axis=None):
+    if axis is None:
+        return manipulation.concatenate([manipulation.ravel(arr), manipulation.ravel(values)])
+    return manipulation.concatenate([arr, values], axis)
 
 
-class _Mgrid:
-    def __getitem__(self, key):
-        if isinstance(key, slice):
-            return _grid_1d(key)
-        out = promote(*[_grid_1d(k) for k in key])
-        if len(out) == 0:
-            return creation.arange(0)
-        return manipulation.stack(statistics.meshgrid(*out, indexing='ij', sparse=False), 0)
+def select(condlist, choicelist, default=0):
+    if len(condlist) != len(choicelist):
+        raise ValueError('select: condlist and choicelist must have the same length')
+    out = asarray(default)
+    for c, v in reversed(list(zip(condlist, choicelist))):
+        out = ufuncs.where(c, v, out)
+    return out
 
 
-class _Ogrid:
-    def __getitem__(self, key):
-        if isinstance(key, slice):
-            return _grid_1d(key)
-        out = promote(*[_grid_1d(k) for k in key])
-        return statistics.meshgrid(*out, indexing='ij', sparse=True)
+def diagflat(v, k=0):
+    return manipulation.diag(manipulation.ravel(asarray(v)), k)
 
 
-class _AxisConcat:
-    def __init__(self, axis, ndmin, trans1d):
-        self.axis, self.ndmin, self.trans1d = axis, ndmin, trans1d
-
-    def __getitem__(self, key):
-        key = key if isinstance(key, tuple) else (key,)
-        params = [self.axis, self.ndmin, self.trans1d, -1]
-        directive = key[0]
-        if isinstance(directive, str):
-            key = key[1:]
-            if directive == 'r':
-                params[-1] = 0
-            elif directive == 'c':
-                params[-1] = 1
-            else:
-                vec = directive.split(',')
-                k = len(vec)
-                vec = vec + params[k:] if k < 4 else vec[:3] + [params[-1]]
-                try:
-                    params = list(map(int, vec))
-                except ValueError as err:
-                    raise ValueError(f'could not understand directive {directive!r}') from err
-        axis, ndmin, trans1d, matrix = params
-        output = []
-        for item in key:
-            if isinstance(item, slice):
-                newobj, item_ndim = _grid_1d(item), 0
-            elif isinstance(item, str):
-                raise ValueError('string directive must be placed at the beginning')
-            else:
-                newobj = array(item, copy=False)
-                item_ndim = newobj.ndim
-            newobj = array(newobj, copy=False, ndmin=ndmin)
-            if trans1d != -1 and ndmin - item_ndim > 0:
-                shape_obj = tuple(range(ndmin))
-                n = ndmin - abs(ndmin + trans1d + 1) % ndmin
-                newobj = manipulation.transpose(newobj, shape_obj[n:] + shape_obj[:n])
-            output.append(newobj)
-        res = manipulation.concatenate(tuple(output), axis=axis)
-        if matrix != -1 and res.ndim == 1:
-            res = manipulation.expand_dims(res, matrix)
-        return res
-
-    def __len__(self):
-        return 0
+def fill_diagonal(a, val, wrap=False, *, inplace=True):
+    """a with its main diagonal set to val (repeated cyclically); needs inplace=False."""
+    if inplace:
+        raise NotImplementedError('JAX arrays are immutable, must use inplace=False')
+    if wrap:
+        raise NotImplementedError('wrap=True is not implemented, must use wrap=False')
+    a = asarray(a)
+    if a.ndim < 2:
+        raise ValueError('array must be at least 2-d')
+    if a.ndim > 2 and len(set(a.shape)) != 1:
+        raise ValueError('All dimensions of input must be of equal length')
+    # Flat positions of the diagonal (for a tall matrix, only its top square's).
+    step = a.shape[1] + 1 if a.ndim == 2 else 1 + int(np.cumprod(a.shape[:-1]).sum())
+    end = a.shape[1] * a.shape[1] if a.ndim == 2 else a.size
+    idx = np.arange(0, min(end, a.size), step)
+    val = manipulation.ravel(asarray(val, a.dtype))
+    vals = indexing.take(val, np.arange(len(idx)) % max(val.shape[0], 1))
+    return manipulation.ravel(a).at[idx].set(vals).reshape(a.shape)
 
 
-mgrid = _Mgrid()
-ogrid = _Ogrid()
-r_ = _AxisConcat(0, 1, -1)
-c_ = _AxisConcat(-1, 2, 0)
+def compress(condition, a, axis=None, *, size=None, fill_value=0, out=None):
+    """The slices of a along axis where condition is true; size pads to a fixed length."""
+    if out is not None:
+        raise NotImplementedError('The out argument to jnp.compress is not supported.')
+    cond, a = asarray(condition), asarray(a)
+    if cond.ndim != 1:
+        raise ValueError('condition must be a 1D array')
+    if axis is None:
+        a, axis = manipulation.ravel(a), 0
+    a = manipulation.moveaxis(a, axis, 0)
+    if cond.shape[0] > a.shape[0]:
+        raise ValueError(f'condition contains entries that are out of bounds for axis {axis}')
+    a = a[:cond.shape[0]]
+    (idx,) = manipulation.nonzero(cond, size=size, fill_value=-1) if size is not None \
+        else manipulation.nonzero(cond)
+    picked = a[idx]
+    if size is not None:
+        keep = (idx >= 0).reshape((-1,) + (1,) * (a.ndim - 1))
+        picked = ufuncs.where(keep, picked, asarray(fill_value, a.dtype))
+    return manipulation.moveaxis(picked, 0, axis)
+
+
+def choose(a, choices, out=None, mode='raise'):
+    """choices[a[i]][i] for every i, choices broadcast together with a."""
+    if out is not None:
+        raise NotImplementedError('The out argument to jnp.choose is not supported.')
+    a = asarray(a)
+    if not dtypes.is_int(a.dtype):
+        raise TypeError(f'choose: index array must be integer typed, got {a.dtype}')
+    n = len(choices)
+    if mode == 'raise':
+        # Needs concrete indices: under jit this raises JAX's ConcretizationTypeError.
+        if bool(((a < 0) | (a >= n)).any()):
+            raise ValueError('invalid entry in choice array')
+    elif mode == 'wrap':
+        a = a % n
+    elif mode == 'clip':
+        a = ufuncs.clip(a, 0, n - 1)
+    else:
+        raise ValueError(f"mode={mode!r} not understood. Must be 'raise', 'wrap', or 'clip'")
+    stacked = manipulation.broadcast_arrays(a, *choices)
+    picks = manipulation.stack(stacked[1:])
+    # A stacked list of choices is a fresh array: never weakly typed, as in JAX.
+    return indexing.take_along_axis(picks, stacked[0][None], axis=0)[0].astype(picks.dtype)

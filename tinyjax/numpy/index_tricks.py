@@ -1,44 +1,14 @@
-"""Assorted jnp functions composed from the rest of tinyjax.numpy: set membership,
-binning, index helpers, diagonal filling, vector-matrix products, bit counts."""
+"""Index tricks and index arithmetic: ix_, s_, index_exp, mgrid, ogrid, r_, c_, meshgrid,
+indices, fromfunction, triu/tril/diag_indices, unravel_index, ravel_multi_index."""
 import numpy as np
 
 from tinyjax import dtypes, lax
-from tinyjax.numpy.conversion import asarray, array
-from tinyjax.numpy import creation, statistics, indexing, manipulation, products, sorting, ufuncs
-from tinyjax.numpy.reductions import any as _any
+from tinyjax.numpy import creation, manipulation, ufuncs
+from tinyjax.numpy.conversion import asarray, array, promote
 
-__all__ = ['bitwise_count', 'bitwise_invert', 'bitwise_left_shift', 'bitwise_right_shift',
-           'astype', 'copy', 'isin', 'ix_', 'digitize', 'geomspace', 'diagflat',
-           'fill_diagonal', 'matvec', 'vecmat', 'fromfunction', 'index_exp', 's_', 'compress',
-           'choose']
-
-bitwise_invert = ufuncs.invert
-bitwise_left_shift = ufuncs.left_shift
-bitwise_right_shift = ufuncs.right_shift
-
-
-def bitwise_count(x, /):
-    """Set bits of each integer's absolute value (NumPy's rule), as uint8."""
-    return lax.population_count(ufuncs.abs(asarray(x))).astype(np.uint8)
-
-
-def astype(x, dtype, /, *, copy=False, device=None):
-    out = asarray(x).astype(dtype)
-    if device is not None:
-        from tinyjax.api import device_put
-        out = device_put(out, device)
-    return out
-
-
-def copy(a, order=None):
-    return array(a, copy=True)
-
-
-def isin(element, test_elements, assume_unique=False, invert=False, *, method='auto'):
-    element = asarray(element)
-    tests = manipulation.ravel(asarray(test_elements))
-    found = _any(element[..., None] == tests, axis=-1)
-    return ~found if invert else found
+__all__ = ['ix_', 'fromfunction', 'index_exp', 's_', 'meshgrid', 'indices',
+           'triu_indices', 'tril_indices', 'diag_indices', 'unravel_index',
+           'ravel_multi_index', 'mgrid', 'ogrid', 'r_', 'c_']
 
 
 def ix_(*args):
@@ -56,68 +26,8 @@ def ix_(*args):
     return tuple(out)
 
 
-def digitize(x, bins, right=False, *, method=None):
-    x, bins = asarray(x), asarray(bins)
-    if bins.ndim != 1:
-        raise ValueError(f'digitize: bins must be a 1-dimensional array; got bins={bins}')
-    if bins.shape[0] == 0:
-        return creation.zeros_like(x, dtype=np.int32)
-    side = 'left' if right else 'right'
-    rising = sorting.searchsorted(bins, x, side=side)
-    falling = bins.shape[0] - sorting.searchsorted(bins[::-1], x, side=side)
-    return ufuncs.where(bins[-1] >= bins[0], rising, falling).astype(np.int32)
-
-
-def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    """num points spaced evenly on a log scale from start to stop (same sign)."""
-    dt = dtypes.default_float() if dtype is None else np.dtype(dtype)
-    start, stop = asarray(start).astype(dt), asarray(stop).astype(dt)
-    sign = ufuncs.sign(start)
-    out = sign * creation.logspace(ufuncs.log10(start * sign), ufuncs.log10(stop * sign), num,
-                                   endpoint=endpoint, base=10.0, dtype=dt, axis=0)
-    if num > 0:       # the ends exactly, as NumPy gives them
-        out = out.at[0].set(start)
-        if endpoint and num > 1:
-            out = out.at[-1].set(stop)
-    return manipulation.moveaxis(out, 0, axis) if axis else out
-
-
-def diagflat(v, k=0):
-    return manipulation.diag(manipulation.ravel(asarray(v)), k)
-
-
-def fill_diagonal(a, val, wrap=False, *, inplace=True):
-    """a with its main diagonal set to val (repeated cyclically); needs inplace=False."""
-    if inplace:
-        raise NotImplementedError('JAX arrays are immutable, must use inplace=False')
-    if wrap:
-        raise NotImplementedError('wrap=True is not implemented, must use wrap=False')
-    a = asarray(a)
-    if a.ndim < 2:
-        raise ValueError('array must be at least 2-d')
-    if a.ndim > 2 and len(set(a.shape)) != 1:
-        raise ValueError('All dimensions of input must be of equal length')
-    # Flat positions of the diagonal (for a tall matrix, only its top square's).
-    step = a.shape[1] + 1 if a.ndim == 2 else 1 + int(np.cumprod(a.shape[:-1]).sum())
-    end = a.shape[1] * a.shape[1] if a.ndim == 2 else a.size
-    idx = np.arange(0, min(end, a.size), step)
-    val = manipulation.ravel(asarray(val, a.dtype))
-    vals = indexing.take(val, np.arange(len(idx)) % max(val.shape[0], 1))
-    return manipulation.ravel(a).at[idx].set(vals).reshape(a.shape)
-
-
-def matvec(x1, x2, /):
-    """Matrix-vector products over broadcast batch axes: (..., m, n) x (..., n) -> (..., m)."""
-    return products.matmul(asarray(x1), asarray(x2)[..., None])[..., 0]
-
-
-def vecmat(x1, x2, /):
-    """conj(vector)-matrix products: (..., n) x (..., n, m) -> (..., m)."""
-    return products.matmul(ufuncs.conj(asarray(x1))[..., None, :], asarray(x2))[..., 0, :]
-
-
 def fromfunction(function, shape, *, dtype=float, **kwargs):
-    return function(*statistics.indices(shape, dtype=dtype), **kwargs)
+    return function(*indices(shape, dtype=dtype), **kwargs)
 
 
 class _IndexExpression:
@@ -132,47 +42,158 @@ index_exp = _IndexExpression(True)
 s_ = _IndexExpression(False)
 
 
-def compress(condition, a, axis=None, *, size=None, fill_value=0, out=None):
-    """The slices of a along axis where condition is true; size pads to a fixed length."""
-    if out is not None:
-        raise NotImplementedError('The out argument to jnp.compress is not supported.')
-    cond, a = asarray(condition), asarray(a)
-    if cond.ndim != 1:
-        raise ValueError('condition must be a 1D array')
-    if axis is None:
-        a, axis = manipulation.ravel(a), 0
-    a = manipulation.moveaxis(a, axis, 0)
-    if cond.shape[0] > a.shape[0]:
-        raise ValueError(f'condition contains entries that are out of bounds for axis {axis}')
-    a = a[:cond.shape[0]]
-    (idx,) = manipulation.nonzero(cond, size=size, fill_value=-1) if size is not None \
-        else manipulation.nonzero(cond)
-    picked = a[idx]
-    if size is not None:
-        keep = (idx >= 0).reshape((-1,) + (1,) * (a.ndim - 1))
-        picked = ufuncs.where(keep, picked, asarray(fill_value, a.dtype))
-    return manipulation.moveaxis(picked, 0, axis)
+def meshgrid(*xi, copy=True, sparse=False, indexing='xy'):
+    if indexing not in ('xy', 'ij'):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [manipulation.ravel(asarray(x)) for x in xi]
+    n = len(xs)
+    shape = [x.shape[0] for x in xs]
+    if indexing == 'xy' and n > 1:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, x in enumerate(xs):
+        ax = i
+        if indexing == 'xy' and n > 1 and i < 2:
+            ax = 1 - i
+        if sparse:
+            s = [1] * n
+            s[ax] = x.shape[0]
+            out.append(lax.reshape(x, s))
+        else:
+            out.append(lax.broadcast_in_dim(x, tuple(shape), (ax,)))
+    return out
 
 
-def choose(a, choices, out=None, mode='raise'):
-    """choices[a[i]][i] for every i, choices broadcast together with a."""
-    if out is not None:
-        raise NotImplementedError('The out argument to jnp.choose is not supported.')
-    a = asarray(a)
-    if not dtypes.is_int(a.dtype):
-        raise TypeError(f'choose: index array must be integer typed, got {a.dtype}')
-    n = len(choices)
-    if mode == 'raise':
-        # Needs concrete indices: under jit this raises JAX's ConcretizationTypeError.
-        if bool(((a < 0) | (a >= n)).any()):
-            raise ValueError('invalid entry in choice array')
-    elif mode == 'wrap':
-        a = a % n
-    elif mode == 'clip':
-        a = ufuncs.clip(a, 0, n - 1)
-    else:
-        raise ValueError(f"mode={mode!r} not understood. Must be 'raise', 'wrap', or 'clip'")
-    stacked = manipulation.broadcast_arrays(a, *choices)
-    picks = manipulation.stack(stacked[1:])
-    # A stacked list of choices is a fresh array: never weakly typed, as in JAX.
-    return indexing.take_along_axis(picks, stacked[0][None], axis=0)[0].astype(picks.dtype)
+def indices(dimensions, dtype=None, sparse=False):
+    dt = dtypes.canonicalize(np.dtype(dtype)) if dtype is not None else dtypes.default_int()
+    dims = tuple(dimensions)
+    out = []
+    for i, d in enumerate(dims):
+        if sparse:
+            s = [1] * len(dims)
+            s[i] = d
+            out.append(lax.reshape(lax.iota(dt, d), s))
+        else:
+            out.append(lax.broadcasted_iota(dt, dims, i))
+    return tuple(out) if sparse else manipulation.stack(out) if out else asarray(np.zeros((0,), dt))
+
+
+def triu_indices(n, k=0, m=None):
+    r, c = np.triu_indices(n, k, m)
+    return asarray(r.astype(np.int32)), asarray(c.astype(np.int32))
+
+
+def tril_indices(n, k=0, m=None):
+    r, c = np.tril_indices(n, k, m)
+    return asarray(r.astype(np.int32)), asarray(c.astype(np.int32))
+
+
+def diag_indices(n, ndim=2):
+    i = lax.iota(dtypes.int32, n)
+    return (i,) * ndim
+
+
+def unravel_index(indices, shape):
+    idx = asarray(indices)
+    out = []
+    for s in reversed(shape):
+        out.append(ufuncs.remainder(idx, s))
+        idx = ufuncs.floor_divide(idx, s)
+    return tuple(reversed(out))
+
+
+def ravel_multi_index(multi_index, dims, mode='raise', order='C'):
+    out = asarray(0)
+    for i, d in zip(multi_index, dims):
+        i = asarray(i)
+        if mode == 'clip':
+            i = ufuncs.clip(i, 0, d - 1)
+        elif mode == 'wrap':
+            i = ufuncs.remainder(i, d)
+        out = ufuncs.add(ufuncs.multiply(out, d), i)
+    return out
+
+
+def _grid_1d(s):
+    start = 0 if s.start is None else s.start
+    step = 1 if s.step is None else s.step
+    if np.iscomplex(step):
+        return creation.linspace(start, s.stop, int(abs(step)))
+    return creation.arange(start, s.stop, step)
+
+
+class _Mgrid:
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return _grid_1d(key)
+        out = promote(*[_grid_1d(k) for k in key])
+        if len(out) == 0:
+            return creation.arange(0)
+        return manipulation.stack(meshgrid(*out, indexing='ij', sparse=False), 0)
+
+
+class _Ogrid:
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return _grid_1d(key)
+        out = promote(*[_grid_1d(k) for k in key])
+        return meshgrid(*out, indexing='ij', sparse=True)
+
+
+class _AxisConcat:
+    def __init__(self, axis, ndmin, trans1d):
+        self.axis, self.ndmin, self.trans1d = axis, ndmin, trans1d
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        params = [self.axis, self.ndmin, self.trans1d, -1]
+        directive = key[0]
+        if isinstance(directive, str):
+            key = key[1:]
+            if directive == 'r':
+                params[-1] = 0
+            elif directive == 'c':
+                params[-1] = 1
+            else:
+                vec = directive.split(',')
+                k = len(vec)
+                vec = vec + params[k:] if k < 4 else vec[:3] + [params[-1]]
+                try:
+                    params = list(map(int, vec))
+                except ValueError as err:
+                    raise ValueError(f'could not understand directive {directive!r}') from err
+        axis, ndmin, trans1d, matrix = params
+        output = []
+        for item in key:
+            if isinstance(item, slice):
+                newobj, item_ndim = _grid_1d(item), 0
+            elif isinstance(item, str):
+                raise ValueError('string directive must be placed at the beginning')
+            else:
+                newobj = array(item, copy=False)
+                item_ndim = newobj.ndim
+            newobj = array(newobj, copy=False, ndmin=ndmin)
+            if trans1d != -1 and ndmin - item_ndim > 0:
+                shape_obj = tuple(range(ndmin))
+                n = ndmin - abs(ndmin + trans1d + 1) % ndmin
+                newobj = manipulation.transpose(newobj, shape_obj[n:] + shape_obj[:n])
+            output.append(newobj)
+        res = manipulation.concatenate(tuple(output), axis=axis)
+        if matrix != -1 and res.ndim == 1:
+            res = manipulation.expand_dims(res, matrix)
+        return res
+
+    def __len__(self):
+        return 0
+
+
+mgrid = _Mgrid()
+
+
+ogrid = _Ogrid()
+
+
+r_ = _AxisConcat(0, 1, -1)
+
+
+c_ = _AxisConcat(-1, 2, 0)
