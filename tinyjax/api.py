@@ -3,34 +3,13 @@ import contextlib
 
 import numpy as np
 
-from tinyjax import backends, tree_util
+from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
-from tinyjax.core.array import Array, ArrayImpl
-from tinyjax.core.ir import ShapedArray
+from tinyjax.core.array import ArrayImpl
+from tinyjax.numpy.conversion import device_put  # noqa: F401 (defined beside asarray)
+from tinyjax.core.ir import ShapeDtypeStruct, ShapedArray  # noqa: F401 (ShapeDtypeStruct: API)
 from tinyjax.ops import common
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
-
-
-class ShapeDtypeStruct:
-    def __init__(self, shape, dtype, weak_type=False):
-        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape))
-
-    def __repr__(self):
-        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})'
-
-    def __eq__(self, other):
-        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
-
-    def __hash__(self):
-        return hash((self.shape, self.dtype))
 
 
 def _abstract(x):
@@ -84,22 +63,6 @@ def eval_shape(fun, *args, **kwargs):
         out_tree, [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in graph.out_avals])
 
 
-def device_put(x, device=None):
-    dev = device or backends.default_device()
-
-    def put(v):
-        if isinstance(v, ArrayImpl):
-            if v.device is dev:
-                return v
-            return ArrayImpl(dev.accept(v), dev, v.weak_type)
-        if isinstance(v, Array):
-            return v
-        from tinyjax import numpy as jnp
-        a = jnp.asarray(v)
-        return ArrayImpl(dev.accept(a), dev, a.weak_type) if a.device is not dev else a
-    return tree_util.tree_map(put, x)
-
-
 def device_get(x):
     def get(v):
         if isinstance(v, ArrayImpl):
@@ -116,7 +79,6 @@ def block_until_ready(x):
 
 
 def ensure_compile_time_eval():
-    import contextlib
     return contextlib.nullcontext()
 
 

@@ -4,6 +4,7 @@ import numpy as np
 from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.ops.debug import debug_callback_p
+import builtins
 
 
 def callback(fn, *args, ordered=False, **kwargs):
@@ -19,5 +20,4 @@ def callback(fn, *args, ordered=False, **kwargs):
 
 def print(fmt, *args, ordered=False, **kwargs):
     """`jax.debug.print('x = {x}', x=x)`: formats with str.format when the values exist."""
-    import builtins
     callback(lambda *a, **kw: builtins.print(fmt.format(*a, **kw)), *args, **kwargs)

@@ -1,5 +1,6 @@
 """Primitives: named operations whose rules (shape, NumPy, derivative, batching, CUDA)
 are attached by the module in `tinyjax/ops/` that defines them."""
+from tinyjax.core.trace import bind
 
 
 class Primitive:
@@ -37,7 +38,6 @@ class Primitive:
         self.quiet_params = ()
 
     def bind(self, *args, **params):
-        from tinyjax.core.trace import bind
         return bind(self, args, params)
 
     def __repr__(self):

@@ -14,13 +14,13 @@ import os
 import socket
 import subprocess
 import sys
+from tinyjax import lax
+import numpy as np
+import tinyjax as jax
 
 
 def worker(process_id, port, num_processes, local_devices):
-    import numpy as np
     os.environ.setdefault('JAX_NUM_CPU_DEVICES', str(local_devices))
-    import tinyjax as jax
-    from tinyjax import lax
     jax.config.update('jax_num_cpu_devices', local_devices)
     jax.distributed.initialize(f'127.0.0.1:{port}', num_processes, process_id,
                                initialization_timeout=60)

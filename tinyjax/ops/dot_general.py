@@ -7,6 +7,7 @@ from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, gemm, structural
+from tinyjax.ops import elementwise as ew
 from tinyjax.ops.precision import allows_tf32, canonicalize_precision, cublas_float32_math
 
 
@@ -137,7 +138,7 @@ def _transpose_side(ct, other, self_aval, self_c, self_b, other_c, other_b, ct_s
         res = dot_general_p.bind(other, ct, dimension_numbers=dn, precision=params['precision'],
                                  preferred_element_type=None)
     out = structural.transpose(res, place[ct_first])
-    return structural.elementwise().convert(out, self_aval.dtype)
+    return ew.convert(out, self_aval.dtype)
 
 
 def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
@@ -153,9 +154,9 @@ def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_el
     params = dict(precision=precision)
     ctype = common.aval_of(ct).dtype
     if is_undefined(lhs):
-        r = structural.elementwise().convert(rhs, ctype)
+        r = ew.convert(rhs, ctype)
         return [_transpose_side(ct, r, la, lc, lb, rc, rb, ct_l, ct_r, params), None]
-    l = structural.elementwise().convert(lhs, ctype)
+    l = ew.convert(lhs, ctype)
     return [None, _transpose_side(ct, l, ra, rc, rb, lc, lb, ct_r, ct_l, params)]
 
 

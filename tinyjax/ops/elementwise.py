@@ -15,7 +15,7 @@ from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
-from tinyjax.ops import common
+from tinyjax.ops import common, reduction, structural
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
 INTEGER = 'integer'
@@ -55,7 +55,6 @@ def _unbroadcast(ct, aval):
     """Sum a cotangent of the full shape down to a 0-d operand's shape."""
     if ct is None or aval.shape == common.aval_of(ct).shape:
         return ct
-    from tinyjax.ops import reduction
     return reduction.reduce_sum(ct, tuple(range(common.aval_of(ct).ndim)))
 
 
@@ -102,14 +101,14 @@ def _sum_tangents(*ts):
 # --- unary: name, NumPy rule, CUDA C, dtypes, jvp(x, y, t) ---------------------------
 def _np_erf(xp, x):
     if xp is not np:
-        import cupyx.scipy.special as sp
+        import cupyx.scipy.special as sp  # lazy: CuPy is optional (GPU only)
         return sp.erf(x)
     return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
 
 def _np_erf_inv(xp, x):
     if xp is not np:
-        import cupyx.scipy.special as sp
+        import cupyx.scipy.special as sp  # lazy: CuPy is optional (GPU only)
         return sp.erfinv(x)
     return _erf_inv_host(x)
 
@@ -506,7 +505,6 @@ def _clamp_jvp(primals, tangents):
 
 
 def _bcast_to(t, like):
-    from tinyjax.ops import structural
     shape = common.aval_of(like).shape
     return t if common.aval_of(t).shape == shape else structural.broadcast_in_dim(t, shape, ())
 

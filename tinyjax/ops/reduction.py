@@ -4,6 +4,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common, structural
+from tinyjax.ops import elementwise as ew
 
 
 def _check_axes(name, x, axes):
@@ -71,7 +72,6 @@ def _minmax_jvp(p):
         if t is None:
             return y, None
         # The tangent is averaged over the positions that attain the extremum (ties split).
-        ew = structural.elementwise()
         loc = ew.convert(ew.eq(x, _expand_back(y, common.aval_of(x), axes)), common.aval_of(x).dtype)
         num = reduce_sum(ew.mul(t, loc), axes)
         return y, ew.div(num, reduce_sum(loc, axes))
@@ -106,7 +106,6 @@ def _prod_jvp(primals, tangents, axes):
     if t is None:
         return y, None
     # d prod / d x_i = product of the others; exact when some x_i are zero.
-    ew = structural.elementwise()
     xa = common.aval_of(x)
     zero, one = common.scalar(0, xa.dtype), common.scalar(1, xa.dtype)
     is_zero = ew.eq(x, zero)

@@ -10,7 +10,7 @@ from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
-from tinyjax.ops import common
+from tinyjax.ops import common, reduction, elementwise as ew
 
 
 def _linear_jvp(p):
@@ -57,7 +57,6 @@ def _bid_impl(xp, x, shape, broadcast_dimensions):
 def _bid_transpose(ct, x, shape, broadcast_dimensions):
     if ct is None:
         return [None]
-    from tinyjax.ops import reduction
     bd = broadcast_dimensions
     summed = tuple(d for d in range(len(shape)) if d not in bd or
                    (x.aval.shape[bd.index(d)] == 1 and shape[d] != 1))
@@ -265,7 +264,6 @@ def _pad_impl(xp, x, padding_value, padding_config):
 
 
 def _pad_transpose(ct, x, padding_value, padding_config):
-    from tinyjax.ops import reduction
     if ct is None:
         return [None, None]
     unpadded = pad(ct, common.scalar(0, common.aval_of(ct).dtype),
@@ -275,7 +273,7 @@ def _pad_transpose(ct, x, padding_value, padding_config):
     t_pv = None
     if is_undefined(padding_value):
         axes = tuple(range(len(shape)))
-        t_pv = elementwise().sub(reduction.reduce_sum(ct, axes), reduction.reduce_sum(t_x, axes))
+        t_pv = ew.sub(reduction.reduce_sum(ct, axes), reduction.reduce_sum(t_x, axes))
     return [t_x if is_undefined(x) else None, t_pv]
 
 
@@ -288,7 +286,6 @@ def _pad_batch(args, dims, padding_config):
     if dpv is None:
         return pad(x, pv, config), 0
     # A batched padding value: pad with zeros and select the per-example value outside.
-    ew = elementwise()
     zero = common.scalar(0, common.aval_of(x).dtype)
     padded = pad(x, zero, config)
     shape = common.aval_of(padded).shape
@@ -379,11 +376,6 @@ def iota(dtype, size):
 def broadcasted_iota(dtype, shape, dimension):
     return iota_p.bind(dtype=np.dtype(dtype), shape=tuple(int(s) for s in shape),
                        dimension=int(dimension))
-
-
-def elementwise():
-    from tinyjax.ops import elementwise as ew
-    return ew
 
 
 base_ops.install(broadcast_in_dim=broadcast_in_dim, transpose=transpose)

@@ -22,6 +22,7 @@ from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
 from tinyjax.core.ir import pretty_print
 from tinyjax.transforms.tracing import flatten_fun
+from tinyjax.core.ir import ShapeDtypeStruct
 
 
 def jit(fun=None, *, static_argnums=None, static_argnames=None, donate_argnums=None,
@@ -244,7 +245,6 @@ class JitFunction:
         return Lowered(self, entry, self._program(entry, dev, donated))
 
     def eval_shape(self, *args, **kwargs):
-        from tinyjax.api import ShapeDtypeStruct
         entry, _, _ = self._prepare(args, kwargs)
         return tree_util.tree_unflatten(entry.out_tree, [
             ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in entry.graph.out_avals])

@@ -17,6 +17,8 @@ from tinyjax.core.array import ArrayImpl
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Eqn, Graph, Literal, Var
 from tinyjax.ops.custom import _graph_eager
+from tinyjax import lax
+from tinyjax.transforms.batching import vmap
 
 
 def is_split_point(eqn, axis_name):
@@ -248,14 +250,13 @@ def run_stacked(eqn, ins, axis_name, devs, spans_processes=False):
     primitive vmapped over axis_name (collectives inside are then vmap's), the results
     handed back to each device. Correct, not fast: a fallback for control flow whose
     body communicates."""
-    from tinyjax.numpy import stack
-    from tinyjax.transforms.batching import vmap
     if spans_processes:
         raise NotImplementedError(
             f'{eqn.prim.name} with a collective over {axis_name!r} in its body under a pmap '
             'spanning several processes; move the collective out of the loop or branch')
     home = devs[0]
-    stacked = [stack([_put(x, home) for x in per_dev]) for per_dev in ins]
+    stacked = [lax.concatenate([lax.expand_dims(_put(x, home), (0,)) for x in per_dev], 0)
+               for per_dev in ins]
     outs = vmap(lambda *a: eqn.prim.bind(*a, **eqn.params), axis_name=axis_name)(*stacked)
     outs = outs if eqn.prim.multiple_results else [outs]
     return [[_put(o[k], d) for k, d in enumerate(devs)] for o in outs]
