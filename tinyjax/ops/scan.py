@@ -11,6 +11,7 @@ primal scan also returns the per-iteration residuals (stacked like ys) and a sec
 maps tangents linearly; transposing that linear scan is a scan in the other direction
 whose body is the transposed body, accumulating the cotangents of the consts.
 """
+from tinyjax.core.varying import carried_fixed_point
 from tinyjax.ops import common
 from tinyjax.ops.control_flow import (
     _trace, _ad, batch_graph, coerce, graph_fixpoint, jvp_graph, linearize_graph,
@@ -207,4 +208,14 @@ def _batch(args, dims, size, body, length, reverse, num_consts, num_carry, unrol
 
 scan_p = common.define('scan', _abstract, None, _jvp, _transpose, multiple_results=True)
 scan_p.eager = _eager
+
+
+def _varying(ins, body, num_consts, num_carry, **_):
+    consts, carry, xs = ins[:num_consts], ins[num_consts:num_consts + num_carry], \
+        ins[num_consts + num_carry:]
+    carry_out, ys = carried_fixed_point(body, consts, carry, xs)
+    return [c | i for c, i in zip(carry_out, carry)] + ys
+
+
+scan_p.varying = _varying
 set_batch_rule(scan_p, _batch, lambda p: [p['body']])

@@ -26,7 +26,7 @@ from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
 from tinyjax.transforms import batching
 from tinyjax.transforms.jit import _check_hashable
-from tinyjax.transforms.spmd import SpmdProgram, spmd_eval  # noqa: F401 (spmd_eval re-exported)
+from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, spmd_eval  # noqa: F401 (spmd_eval re-exported)
 from tinyjax.transforms.tracing import flatten_fun, with_positions
 
 
@@ -210,7 +210,8 @@ class PmapFunction:
         batching._axis_names.append((self.axis_name, len(devs)))
         try:
             graph, _ = core_trace.make_graph(flat, shard_avals, name=f.__name__)
-            program = SpmdProgram(graph, self.axis_name, devs, local, donated)
+            program = SpmdProgram(graph, DeviceGrid.one_axis(self.axis_name, devs), local,
+                                  donated)
         finally:
             batching._axis_names.pop()
         return _Entry(program, store[0], graph.out_avals)
