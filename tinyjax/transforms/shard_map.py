@@ -13,6 +13,7 @@ device, collectives between them per group of devices along the named axes. Call
 another transformation (jit, grad, vmap), it has the semantics of nested vmaps over the
 mesh axes, each named for its axis, so derivatives and batching come from vmap's rules.
 """
+import contextlib
 import functools
 import math
 
@@ -23,6 +24,7 @@ from tinyjax.core.varying import varying_axes
 from tinyjax.global_array import GlobalArray, scatter
 from tinyjax.ops import common, structural
 from tinyjax.sharding import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
+from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.transforms import batching
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
 from tinyjax.transforms.tracing import flatten_fun
@@ -107,13 +109,11 @@ class ShardMapped:
         self.trace_count += 1
         store = []
         flat = flatten_fun(self.fun, in_tree, store)
-        for name, size in mesh.shape_tuple:
-            batching._axis_names.append((name, size))
-        try:
+        with contextlib.ExitStack() as frames:
+            for name, size in mesh.shape_tuple:
+                frames.enter_context(axis_frame_pushed(name, size))
             graph, _ = core_trace.make_graph(flat, local, name=getattr(self.fun, '__name__',
                                                                         'fun'))
-        finally:
-            del batching._axis_names[-len(mesh.axis_names):]
         out_tree = store[0]
         out_specs = _spec_leaves(self.out_specs, tree_util.tree_unflatten(
             out_tree, graph.out_avals), 'out_specs')
