@@ -1,7 +1,8 @@
 """Array conversion, JAX's type promotion and NumPy broadcasting for tinyjax.numpy."""
 import numpy as np
 
-from tinyjax import dtypes, lax, tree_util
+from tinyjax import dtypes, lax
+from tinyjax.api import device_put
 from tinyjax.core.array import Array, ArrayImpl, default_device
 from tinyjax.core.trace import eager_apply
 from tinyjax.ops import common
@@ -27,21 +28,6 @@ def _stack_leading(xs):
 
 def _to_device(x, device):
     return device_put(x, device)
-
-
-def device_put(x, device=None):
-    dev = device or default_device()
-
-    def put(v):
-        if isinstance(v, ArrayImpl):
-            if v.device is dev:
-                return v
-            return ArrayImpl(dev.accept(v), dev, v.weak_type)
-        if isinstance(v, Array):
-            return v
-        a = asarray(v)
-        return ArrayImpl(dev.accept(a), dev, a.weak_type) if a.device is not dev else a
-    return tree_util.tree_map(put, x)
 
 
 def _asarray(a, dtype=None):
