@@ -27,30 +27,13 @@ from tinyjax.sharding import Mesh, NamedSharding, PartitionSpec, _normal, get_me
 from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.transforms import batching
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
-from tinyjax.transforms.tracing import flatten_fun
+from tinyjax.transforms.tracing import flatten_fun, prefix_leaves
 
 
 def _spec_leaves(specs, tree, what):
     """One PartitionSpec per leaf of `tree`: `specs` is a prefix tree of specs."""
-    out = []
-
-    def go(s, t):
-        if s is None or isinstance(s, PartitionSpec):
-            out.extend([PartitionSpec() if s is None else s] * len(tree_util.tree_leaves(t)))
-            return
-        sk, tk = tree_util._node_children(s), tree_util._node_children(t)
-        if sk is None:
-            raise TypeError(f'shard_map {what}: expected PartitionSpecs (jax.P(...)) or '
-                            f'pytrees of them, got {s!r}')
-        if tk is None or sk[0] != tk[0] or len(sk[2]) != len(tk[2]) or \
-                (sk[0] == 'dict' and sk[1][1] != tk[1][1]):
-            raise ValueError(f'shard_map {what} must be a tree prefix of the corresponding '
-                             f'value: got {what}={specs!r} for a value of structure '
-                             f'{tree_util.tree_structure(tree)}')
-        for sc, tc in zip(sk[2], tk[2]):
-            go(sc, tc)
-    go(specs, tree)
-    return out
+    return prefix_leaves(specs, tree, lambda s: isinstance(s, PartitionSpec),
+                         f'shard_map {what}', PartitionSpec())
 
 
 class _Entry:
