@@ -23,7 +23,7 @@ from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Graph, Literal
 from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.ops import collectives, common, indexing, reduction, structural
-from tinyjax.ops.custom import _graph_eager
+from tinyjax.ops.custom import _graph_eager, stop_gradient_p
 from tinyjax.ops.dot_general import dot_general_p
 from tinyjax.global_array import GlobalArray, scatter
 from tinyjax.sharding import NamedSharding, _normal, to_spec
@@ -233,6 +233,32 @@ def _reshape(p, e, vals, specs):
     return [(structural.reshape_p.bind(x, new_sizes=p.local_shape(new, spec)), spec)]
 
 
+def _along_unsplit(param, single=False):
+    """An op working along dimensions that must not be split (argmax's axis, concatenate's
+    dimension): the other dimensions are merged as an elementwise op's would be and the op
+    runs locally; a split working dimension is gathered first."""
+    def rule(p, e, vals, specs):
+        dims = e.params[param]
+        dims = (dims,) if single else tuple(dims)
+        nd = e.inputs[0].aval.ndim
+        want = [NONE] * nd
+        for s in specs:
+            for d, names in enumerate(s):
+                if d not in dims and names and not want[d]:
+                    want[d] = names
+        used, clean = set(), []
+        for names in want:          # a mesh axis may split only one dimension
+            clean.append(names if not set(names) & used else NONE)
+            used |= set(names)
+        want = tuple(clean)
+        vals = [p.relayout(v, s, want) for v, s in zip(vals, specs)]
+        out = e.prim.bind(*vals, **e.params)
+        outs = out if e.prim.multiple_results else [out]
+        return [(o, want if common.aval_of(o).ndim == nd else tuple(n for d, n in enumerate(want)
+                                                    if d not in dims)) for o in outs]
+    return rule
+
+
 _RULES = {
     reduction.reduce_sum_p: _reducer(collectives.psum_p),
     reduction.reduce_max_p: _reducer(collectives.pmax_p),
@@ -242,6 +268,10 @@ _RULES = {
     structural.transpose_p: _transpose,
     structural.squeeze_p: _squeeze,
     structural.reshape_p: _reshape,
+    structural.concatenate_p: _along_unsplit('dimension', single=True),
+    reduction.argmax_p: _along_unsplit('axes'),
+    reduction.argmin_p: _along_unsplit('axes'),
+    stop_gradient_p: _elementwise,
 }
 
 
