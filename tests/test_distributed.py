@@ -102,3 +102,23 @@ def test_cluster_env_from_launchers():
     # Explicit JAX_* variables win over a launcher's.
     both = dict(slurm, JAX_COORDINATOR_ADDRESS='h:1', JAX_NUM_PROCESSES='2', JAX_PROCESS_ID='1')
     assert cluster_env(both) == {'coordinator_address': 'h:1', 'num_processes': 2, 'process_id': 1}
+
+
+@pytest.mark.parametrize('procs,local', [(2, 2), (4, 1)])
+def test_sharded_data_parallel_step_across_processes(procs, local):
+    # A mesh over every process's devices, the batch assembled from each process's rows,
+    # one jit step: every process gets the loss and gradient of the whole batch.
+    import tinyjax as jax
+    import tinyjax.numpy as jnp
+    from tinyjax.examples import launch_two_processes
+    reports = launch_two_processes.launch(num_processes=procs, local_devices=local,
+                                          timeout=180, program='sharded')
+    W, x, y = launch_two_processes.sharded_problem()
+    loss, grad = jax.value_and_grad(lambda w: jnp.mean((jnp.tanh(x @ w) - y) ** 2))(W)
+    assert [r['process_index'] for r in reports] == list(range(procs))
+    for r in reports:
+        np.testing.assert_allclose(r['loss'], float(loss), rtol=1e-5)
+        np.testing.assert_allclose(r['grad'], np.asarray(grad), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(r['psum'], x.sum(), rtol=1e-5)
+        np.testing.assert_array_equal(np.asarray(r['allgather'], np.float32), x)
+        assert r['local_rows'] == [8 // (procs * local)] * local

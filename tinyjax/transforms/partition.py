@@ -25,7 +25,7 @@ from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.ops import collectives, common, indexing, reduction, structural
 from tinyjax.ops.custom import _graph_eager, stop_gradient_p
 from tinyjax.ops.dot_general import dot_general_p
-from tinyjax.global_array import GlobalArray, scatter
+from tinyjax.global_array import GlobalArray, local_devices, scatter
 from tinyjax.sharding import NamedSharding, _normal, to_spec
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
 
@@ -322,8 +322,9 @@ def run_sharded(entry, arrays, in_shardings=None, out_shardings=None):
     if hit is None:
         local, out_specs = partition(entry.graph, specs, mesh, outs_want)
         devs = list(mesh.devices.flat)
-        hit = entry.sharded[key] = (SpmdProgram(local, DeviceGrid(mesh.shape_tuple, devs), devs),
-                                    out_specs)
+        hit = entry.sharded[key] = (
+            SpmdProgram(local, DeviceGrid(mesh.shape_tuple, devs), local_devices(NamedSharding(mesh))),
+            out_specs)
     program, out_specs = hit
     blocks = [a.blocks if isinstance(a, GlobalArray) and a.sharding.mesh == mesh else
               scatter(a, NamedSharding(mesh, to_spec(s))).blocks

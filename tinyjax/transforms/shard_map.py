@@ -21,7 +21,7 @@ from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core.varying import varying_axes
-from tinyjax.global_array import GlobalArray, scatter
+from tinyjax.global_array import GlobalArray, local_devices, scatter
 from tinyjax.ops import common, structural
 from tinyjax.sharding import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
 from tinyjax.interpreters.batching import axis_frame_pushed
@@ -116,7 +116,7 @@ class ShardMapped:
                         f'pmean, all_gather), name them in its out_specs, or pass '
                         f'check_vma=False.')
         grid = DeviceGrid(mesh.shape_tuple, list(mesh.devices.flat))
-        program = SpmdProgram(graph, grid, list(mesh.devices.flat))
+        program = SpmdProgram(graph, grid, local_devices(NamedSharding(mesh)))
         return _Entry(program, out_tree, graph.out_avals, out_specs)
 
 
