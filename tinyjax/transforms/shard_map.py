@@ -13,7 +13,6 @@ device, collectives between them per group of devices along the named axes. Call
 another transformation (jit, grad, vmap), it has the semantics of nested vmaps over the
 mesh axes, each named for its axis, so derivatives and batching come from vmap's rules.
 """
-import contextlib
 import functools
 import math
 
@@ -24,9 +23,8 @@ from tinyjax.core.varying import varying_axes
 from tinyjax.global_array import GlobalArray, local_devices, scatter
 from tinyjax.ops import common, structural
 from tinyjax.sharding import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
-from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.transforms import batching
-from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
+from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, trace_for_grid
 from tinyjax.transforms.tracing import flatten_fun, prefix_leaves
 
 
@@ -92,11 +90,8 @@ class ShardMapped:
         self.trace_count += 1
         store = []
         flat = flatten_fun(self.fun, in_tree, store)
-        with contextlib.ExitStack() as frames:
-            for name, size in mesh.shape_tuple:
-                frames.enter_context(axis_frame_pushed(name, size))
-            graph, _ = core_trace.make_graph(flat, local, name=getattr(self.fun, '__name__',
-                                                                        'fun'))
+        grid = DeviceGrid(mesh.shape_tuple, list(mesh.devices.flat))
+        graph = trace_for_grid(flat, local, grid, getattr(self.fun, '__name__', 'fun'))
         out_tree = store[0]
         out_specs = _spec_leaves(self.out_specs, tree_util.tree_unflatten(
             out_tree, graph.out_avals), 'out_specs')
@@ -115,7 +110,6 @@ class ShardMapped:
                         f'along mesh axes {tuple(missing)}. Reduce it over them (lax.psum, '
                         f'pmean, all_gather), name them in its out_specs, or pass '
                         f'check_vma=False.')
-        grid = DeviceGrid(mesh.shape_tuple, list(mesh.devices.flat))
         program = SpmdProgram(graph, grid, local_devices(NamedSharding(mesh)))
         return _Entry(program, out_tree, graph.out_avals, out_specs)
 
