@@ -26,7 +26,7 @@ LAYERS = [
     ('numpy', ['tinyjax.numpy', 'tinyjax.dlpack', 'tinyjax.callback', 'tinyjax.debug',
                'tinyjax.api']),
     ('libraries', ['tinyjax.nn', 'tinyjax.random', 'tinyjax.scipy', 'tinyjax.optimizers',
-                   'tinyjax.test_util', 'tinyjax.distributed']),
+                   'tinyjax.test_util', 'tinyjax.distributed', 'tinyjax.experimental']),
     ('tools', ['tinyjax.profiler', 'tinyjax.profile', 'tinyjax.examples', 'tinyjax']),
 ]
 
@@ -51,7 +51,7 @@ KNOWN_CYCLES = [
 ]
 
 # Imports inside functions: optional dependencies, and the numpy cycle above.
-LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'tinyjax.numpy.')
+LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'tinyjax.numpy.')
 
 # Lines of the core, the compiler and the CUDA backend together (tinygrad keeps such a
 # budget): growth there should be a decision.
