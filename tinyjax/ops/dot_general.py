@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.lowering import Gemm
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, gemm, structural
@@ -184,6 +185,7 @@ dot_general_p = common.define('dot_general', _dot_abstract, _dot_impl, _dot_jvp,
                               _dot_transpose, _dot_batch)
 dot_general_p.quiet_params = ('precision', 'preferred_element_type')
 dot_general_p.prepare = _dot_prepare
+dot_general_p.lowering = Gemm()
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):

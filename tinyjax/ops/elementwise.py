@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.lowering import Elementwise
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
@@ -64,6 +65,12 @@ def _batch_elementwise(prim):
     return rule
 
 
+# Ops cheap enough that fusion recomputes them in each consumer instead of storing them.
+_CHEAP = {'neg', 'add', 'sub', 'mul', 'max', 'min', 'abs', 'eq', 'ne', 'lt', 'le', 'gt', 'ge',
+          'and', 'or', 'not', 'copy', 'square'}
+# nextafter is not half_ok: in float it would step by a float ulp, not a half ulp.
+
+
 def _def(name, arity, impl, cuda, kind, jvp, out_dtype=None, linear=None):
     def abstract_eval(*avals, **params):
         return _shape_rule(name, avals, kind, out_dtype)
@@ -76,7 +83,8 @@ def _def(name, arity, impl, cuda, kind, jvp, out_dtype=None, linear=None):
 
     p = common.define(name, abstract_eval, impl, jvp_rule, linear)
     p.batch = _batch_elementwise(p)
-    p.lowering = cuda
+    p.lowering = None if cuda is None else Elementwise(
+        cuda, cheap=name in _CHEAP, half_ok=name != 'nextafter')
     p.kind, p.arity = kind, arity
     return p
 
@@ -474,7 +482,7 @@ def _select_transpose(ct, which, *cases):
 select_n_p = common.define('select_n', _select_abstract, _select_impl, _select_jvp,
                            _select_transpose)
 select_n_p.batch = _batch_elementwise(select_n_p)
-select_n_p.lowering = 'select'
+select_n_p.lowering = Elementwise('select', cheap=True)
 
 
 def select_n(which, *cases):
@@ -512,7 +520,7 @@ def _bcast_to(t, like):
 clamp_p = common.define('clamp', _clamp_abstract,
                         lambda xp, lo, x, hi: xp.minimum(xp.maximum(x, lo), hi), _clamp_jvp)
 clamp_p.batch = _batch_elementwise(clamp_p)
-clamp_p.lowering = 'tj_min(tj_max({1}, {0}), {2})'
+clamp_p.lowering = Elementwise('tj_min(tj_max({1}, {0}), {2})')
 
 
 def clamp(lo, x, hi):
@@ -559,7 +567,7 @@ def _convert_transpose(ct, x, new_dtype, weak_type=False):
 convert_p = common.define('convert_element_type', _convert_abstract, _convert_impl,
                           _convert_jvp, _convert_transpose)
 convert_p.batch = lambda args, dims, **p: (convert_p.bind(*args, **p), dims[0])
-convert_p.lowering = 'convert'
+convert_p.lowering = Elementwise('convert', cheap=True, named=False)
 
 
 def convert(x, dtype, weak_type=False):

@@ -2,6 +2,8 @@
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.codegen_reduce import identity_literal
+from tinyjax.compiler.lowering import Reducer
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common, structural
 from tinyjax.ops import elementwise as ew
@@ -138,6 +140,16 @@ reduce_or_p = common.define('reduce_or', _reduce_abstract('reduce_or', 'bool'),
 for _p in (reduce_and_p, reduce_or_p):
     _p.batch = _reduce_batch(_p)
     _p.jvp = (lambda p: lambda primals, tangents, axes: (p.bind(primals[0], axes=axes), None))(_p)
+
+# Lowerings: the reducer functor of kernels/ and its identity, by operand dtype.
+# NumPy's sum of booleans is `any` here.
+reduce_sum_p.lowering = Reducer(
+    lambda dt: ('tj_op_or', '0') if dt == dtypes.bool_ else ('tj_op_sum', '0'))
+reduce_or_p.lowering = Reducer(lambda dt: ('tj_op_or', '0'))
+reduce_prod_p.lowering = Reducer(lambda dt: ('tj_op_prod', '1'))
+reduce_and_p.lowering = Reducer(lambda dt: ('tj_op_and', '1' if dt == dtypes.bool_ else '(~0)'))
+reduce_max_p.lowering = Reducer(lambda dt: ('tj_op_max', identity_literal(False, dt)))
+reduce_min_p.lowering = Reducer(lambda dt: ('tj_op_min', identity_literal(True, dt)))
 
 
 def _bind_reduce(p):
