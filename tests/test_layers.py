@@ -17,7 +17,7 @@ LAYERS = [
     ('base', ['tinyjax.config', 'tinyjax.errors', 'tinyjax.dtypes', 'tinyjax.version',
               'tinyjax.kernels_path', 'tinyjax.tree_util', 'tinyjax.tree_keys', 'tinyjax.tree']),
     ('core', ['tinyjax.core']),                  # IR, primitives, tracing, lowering kinds
-    ('backends', ['tinyjax.backends', 'tinyjax.sharding', 'tinyjax.global_array']),  # devices, layouts
+    ('backends', ['tinyjax.backends', 'tinyjax.sharding']),  # devices, array layouts
     ('compiler', ['tinyjax.compiler']),          # graph -> kernels -> Program (hands off to backends)
     ('interpreters', ['tinyjax.interpreters']),  # JVP, partial eval, transpose, batching
     ('ops', ['tinyjax.ops']),                    # primitives, each with all its rules
