@@ -12,6 +12,7 @@ from tinyjax.compiler.lowering import IndexMap
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
+from tinyjax.interpreters.batching import leading_axis_rule
 from tinyjax.ops import common, reduction, elementwise as ew
 
 
@@ -24,14 +25,6 @@ def _linear_jvp(p):
             return out, p.bind(tangents[0], **params)
         ts = [t if t is not None else common.zeros_like(x) for x, t in zip(primals, tangents)]
         return out, p.bind(*ts, **params)
-    return rule
-
-
-def _unary_batch(p, fix_params):
-    """Batch rule for single-operand ops: batch axis to 0, params shifted by fix_params."""
-    def rule(args, dims, **params):
-        x = common.move_batch_axis(args[0], dims[0], 0)
-        return p.bind(x, **fix_params(common.aval_of(x).shape[0], **params)), 0
     return rule
 
 
@@ -74,7 +67,7 @@ def _bid_fix(size, shape, broadcast_dimensions):
 broadcast_in_dim_p = common.define('broadcast_in_dim', _bid_abstract, _bid_impl,
                                    transpose=_bid_transpose)
 broadcast_in_dim_p.jvp = _linear_jvp(broadcast_in_dim_p)
-broadcast_in_dim_p.batch = _unary_batch(broadcast_in_dim_p, _bid_fix)
+broadcast_in_dim_p.batch = leading_axis_rule(broadcast_in_dim_p, _bid_fix)
 
 
 def broadcast_in_dim(x, shape, broadcast_dimensions):
@@ -97,7 +90,7 @@ reshape_p = common.define(
     'reshape', _reshape_abstract, lambda xp, x, new_sizes: x.reshape(new_sizes),
     transpose=lambda ct, x, new_sizes: [None if ct is None else reshape(ct, x.aval.shape)])
 reshape_p.jvp = _linear_jvp(reshape_p)
-reshape_p.batch = _unary_batch(reshape_p, lambda b, new_sizes: dict(new_sizes=(b,) + new_sizes))
+reshape_p.batch = leading_axis_rule(reshape_p, lambda b, new_sizes: dict(new_sizes=(b,) + new_sizes))
 
 
 def reshape(x, new_sizes):
@@ -120,7 +113,7 @@ transpose_p = common.define(
     transpose=lambda ct, x, permutation: [
         None if ct is None else transpose(ct, tuple(np.argsort(permutation)))])
 transpose_p.jvp = _linear_jvp(transpose_p)
-transpose_p.batch = _unary_batch(
+transpose_p.batch = leading_axis_rule(
     transpose_p, lambda b, permutation: dict(permutation=(0,) + tuple(p + 1 for p in permutation)))
 
 
@@ -146,7 +139,7 @@ squeeze_p = common.define(
     lambda xp, x, dimensions: x.reshape([s for i, s in enumerate(x.shape) if i not in dimensions]),
     transpose=lambda ct, x, dimensions: [None if ct is None else reshape(ct, x.aval.shape)])
 squeeze_p.jvp = _linear_jvp(squeeze_p)
-squeeze_p.batch = _unary_batch(
+squeeze_p.batch = leading_axis_rule(
     squeeze_p, lambda b, dimensions: dict(dimensions=tuple(d + 1 for d in dimensions)))
 
 
@@ -169,7 +162,7 @@ rev_p = common.define(
     'rev', lambda x, dimensions: x, lambda xp, x, dimensions: xp.flip(x, dimensions) if dimensions else x,
     transpose=lambda ct, x, dimensions: [None if ct is None else rev(ct, dimensions)])
 rev_p.jvp = _linear_jvp(rev_p)
-rev_p.batch = _unary_batch(rev_p, lambda b, dimensions: dict(dimensions=tuple(d + 1 for d in dimensions)))
+rev_p.batch = leading_axis_rule(rev_p, lambda b, dimensions: dict(dimensions=tuple(d + 1 for d in dimensions)))
 
 
 def rev(x, dimensions):
@@ -215,7 +208,7 @@ def _slice_fix(b, start_indices, limit_indices, strides):
 
 slice_p = common.define('slice', _slice_abstract, _slice_impl, transpose=_slice_transpose)
 slice_p.jvp = _linear_jvp(slice_p)
-slice_p.batch = _unary_batch(slice_p, _slice_fix)
+slice_p.batch = leading_axis_rule(slice_p, _slice_fix)
 
 
 def slice(x, start_indices, limit_indices, strides=None):
