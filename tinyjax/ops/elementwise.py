@@ -13,6 +13,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.compiler.lowering import Elementwise
+from tinyjax.compiler.passes import is_scalar_literal, producer, same_type
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
@@ -574,3 +575,33 @@ def convert(x, dtype, weak_type=False):
 
 
 base_ops.install(add=add, convert=convert)
+
+
+# --- simplifications the compiler applies (compiler/passes.py: simplify) ---------------
+def _identity_at(value, *positions):
+    """x op c -> x where the literal c == value sits at one of `positions` (0 or 1)."""
+    def rule(out, ins, params, defs):
+        for k in positions:
+            if is_scalar_literal(ins[k], value):
+                return ins[1 - k]
+        return None
+    return rule
+
+
+def _same_type_is_identity(out, ins, params, defs):
+    return ins[0] if same_type(out.aval, ins[0].aval) else None
+
+
+def _neg_of_neg(out, ins, params, defs):
+    d = producer(ins[0], defs)
+    return d.inputs[0] if d is not None and d.prim is PRIMS['neg'] else None
+
+
+PRIMS['mul'].simplify = _identity_at(1, 1, 0)
+PRIMS['add'].simplify = _identity_at(0, 1, 0)
+PRIMS['sub'].simplify = _identity_at(0, 1)
+PRIMS['div'].simplify = _identity_at(1, 1)
+PRIMS['neg'].simplify = _neg_of_neg
+PRIMS['copy'].simplify = _same_type_is_identity
+convert_p.simplify = _same_type_is_identity
+

@@ -9,7 +9,8 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.compiler.codegen import ctype, index_add, index_mul
 from tinyjax.compiler.lowering import IndexMap
-from tinyjax.core.ir import ShapedArray
+from tinyjax.compiler.passes import producer, same_type, unit_axes_map
+from tinyjax.core.ir import Eqn, Literal, ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
 from tinyjax.interpreters.batching import leading_axis_rule
@@ -461,6 +462,64 @@ rev_p.lowering = IndexMap(_lower_rev)
 slice_p.lowering = IndexMap(_lower_slice)
 pad_p.lowering = IndexMap(_lower_pad, cheap=False)
 concatenate_p.lowering = IndexMap(_lower_concatenate, cheap=False)
+
+
+# --- simplifications the compiler applies (compiler/passes.py: simplify) ---------------
+def _inner(ins, defs):
+    """(the structural equation producing the operand, its operand), or (None, None)."""
+    d = producer(ins[0], defs)
+    if d is None or not d.inputs or len(d.outputs) != 1:
+        return None, None
+    return d, d.inputs[0]
+
+
+def _simplify_transpose(out, ins, params, defs):
+    if tuple(params['permutation']) == tuple(range(out.aval.ndim)):
+        return ins[0]
+    d, src = _inner(ins, defs)
+    if d is None or isinstance(src, Literal) or d.prim is not transpose_p:
+        return None
+    perm = tuple(d.params['permutation'][i] for i in params['permutation'])
+    if perm == tuple(range(len(perm))):
+        return src if same_type(out.aval, src.aval) else None
+    return Eqn(transpose_p, [src], {'permutation': perm}, [out])
+
+
+def _simplify_reshape(out, ins, params, defs):
+    if same_type(out.aval, ins[0].aval):
+        return ins[0]
+    d, src = _inner(ins, defs)
+    if d is None or isinstance(src, Literal) or d.prim not in (reshape_p, squeeze_p):
+        return None
+    if out.aval.shape == src.aval.shape:
+        return src
+    return Eqn(reshape_p, [src], {'new_sizes': tuple(out.aval.shape)}, [out])
+
+
+def _simplify_broadcast(out, ins, params, defs):
+    if out.aval.shape == ins[0].aval.shape:
+        return ins[0]
+    d, src = _inner(ins, defs)
+    if d is None:
+        return None
+    bd = params['broadcast_dimensions']
+    if d.prim is broadcast_in_dim_p:
+        dims = tuple(bd[k] for k in d.params['broadcast_dimensions'])
+    elif d.prim in (reshape_p, squeeze_p):
+        # A reshape that only inserted or removed unit axes: map src's axes straight through.
+        kept = unit_axes_map(src.aval.shape, d.outputs[0].aval.shape)
+        if kept is None:
+            return None
+        dims = tuple(bd[k] for k in kept)
+    else:
+        return None
+    return Eqn(broadcast_in_dim_p, [src], {'shape': tuple(out.aval.shape),
+                                           'broadcast_dimensions': dims}, [out])
+
+
+transpose_p.simplify = _simplify_transpose
+reshape_p.simplify = _simplify_reshape
+broadcast_in_dim_p.simplify = _simplify_broadcast
 
 
 base_ops.install(broadcast_in_dim=broadcast_in_dim, transpose=transpose)
