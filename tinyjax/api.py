@@ -6,7 +6,7 @@ import numpy as np
 from tinyjax import backends, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
-from tinyjax.core.ir import ShapedArray
+from tinyjax.core.ir import ClosedJaxpr, ShapedArray
 from tinyjax.ops import common
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
 
@@ -39,26 +39,6 @@ def _abstract(x):
     return common.aval_of(x)
 
 
-class ClosedJaxpr:
-    """What make_jaxpr returns: prints as a jaxpr; `.jaxpr` is the Graph."""
-
-    def __init__(self, graph):
-        self.jaxpr = graph
-        self.consts = graph.consts
-
-    in_avals = property(lambda self: self.jaxpr.in_avals)
-    out_avals = property(lambda self: self.jaxpr.out_avals)
-    eqns = property(lambda self: self.jaxpr.eqns)
-
-    def __str__(self):
-        return str(self.jaxpr)
-
-    __repr__ = __str__
-
-    def pretty_print(self):
-        return str(self.jaxpr)
-
-
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
@@ -69,7 +49,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
         dyn = tuple(args[i] for i in dyn_idx)
         leaves = tree_util.tree_leaves(dyn)
         graph, _, out_tree = trace_to_graph(f, dyn, avals=[_abstract(x) for x in leaves])
-        jaxpr = ClosedJaxpr(graph)
+        jaxpr = ClosedJaxpr(graph, graph.consts)
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in graph.out_avals]
             return jaxpr, tree_util.tree_unflatten(out_tree, shapes)

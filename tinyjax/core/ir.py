@@ -67,13 +67,44 @@ class Literal:
 
 
 class Eqn:
+    """One equation: `outputs = prim[params](*inputs)`.
+
+    The fields also answer to JAX's names (`primitive`, `invars`, `outvars`, `params`,
+    `effects`), so interpreters written against JAX's jaxpr walk tinyjax's graphs."""
     __slots__ = ('prim', 'inputs', 'params', 'outputs')
 
     def __init__(self, prim, inputs, params, outputs):
         self.prim, self.inputs, self.params, self.outputs = prim, list(inputs), dict(params), list(outputs)
 
+    primitive = property(lambda self: self.prim)
+    invars = property(lambda self: self.inputs)
+    outvars = property(lambda self: self.outputs)
+    effects = property(lambda self: _effects_of(self.prim))
+
+    def replace(self, primitive=None, invars=None, params=None, outvars=None):
+        """A copy with the given fields changed (JAX's JaxprEqn.replace)."""
+        return Eqn(self.prim if primitive is None else primitive,
+                   self.inputs if invars is None else invars,
+                   self.params if params is None else params,
+                   self.outputs if outvars is None else outvars)
+
     def __repr__(self):
         return f'Eqn({self.prim.name})'
+
+
+class IOEffect:
+    """The effect of a primitive that talks to the host in order (debug_callback, an
+    ordered io_callback): what JAX lists in a jaxpr's `effects`."""
+
+    def __repr__(self):
+        return 'IOEffect'
+
+
+io_effect = IOEffect()
+
+
+def _effects_of(prim):
+    return frozenset([io_effect]) if prim.effectful else frozenset()
 
 
 class Graph:
@@ -85,11 +116,59 @@ class Graph:
 
     in_avals = property(lambda self: [v.aval for v in self.invars])
     out_avals = property(lambda self: [v.aval for v in self.outvars])
+    effects = property(lambda self: frozenset().union(*[e.effects for e in self.eqns]))
+    debug_info = None
 
     def __str__(self):
         return pretty_print(self)
 
     __repr__ = __str__
+
+    def pretty_print(self):
+        return pretty_print(self)
+
+
+class _GraphTypeCheck(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Graph)
+
+
+class Jaxpr(Graph, metaclass=_GraphTypeCheck):
+    """JAX's constructor order for a Graph: `Jaxpr(constvars, invars, outvars, eqns)`.
+    Every Graph counts as a Jaxpr (`isinstance(graph, Jaxpr)`); constants are supplied
+    separately, by a ClosedJaxpr or to `eval_jaxpr`."""
+
+    def __init__(self, constvars, invars, outvars, eqns, effects=frozenset(), debug_info=None):
+        super().__init__(invars, eqns, outvars, constvars, ())
+
+
+class ClosedJaxpr:
+    """A graph with values for its constvars: what `make_jaxpr` returns. `.jaxpr` is
+    the Graph itself; `.consts` (also `.literals`) the values of its constvars."""
+
+    def __init__(self, jaxpr, consts):
+        if len(consts) != len(jaxpr.constvars):
+            raise TypeError(f'ClosedJaxpr: {len(jaxpr.constvars)} constvars but '
+                            f'{len(consts)} consts given')
+        self.jaxpr, self.consts = jaxpr, list(consts)
+
+    literals = property(lambda self: self.consts)
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+    effects = property(lambda self: self.jaxpr.effects)
+
+    def replace(self, jaxpr=None, consts=None):
+        return ClosedJaxpr(self.jaxpr if jaxpr is None else jaxpr,
+                           self.consts if consts is None else consts)
+
+    def __str__(self):
+        return pretty_print(self.jaxpr)
+
+    __repr__ = __str__
+
+    def pretty_print(self):
+        return pretty_print(self.jaxpr)
 
 
 def _has_graph(v):
