@@ -16,6 +16,7 @@ from tinyjax.numpy.sorting import *  # noqa: F401,F403
 from tinyjax.numpy.extras import *  # noqa: F401,F403
 from tinyjax.numpy.assorted import *  # noqa: F401,F403
 from tinyjax.numpy.assorted2 import *  # noqa: F401,F403
+from tinyjax.numpy.vectorize import vectorize  # noqa: F401
 from tinyjax.numpy import linalg  # noqa: F401
 from tinyjax.dlpack import from_dlpack  # noqa: F401
 from tinyjax.core.array import Array as ndarray  # noqa: F401

@@ -1,0 +1,107 @@
+"""optax, unchanged, on tinyjax through `tinyjax.install_as_jax()`: each optimizer's
+trajectory (loss per step, final parameters) against optax 0.2.8 on JAX 0.10.2 (CPU),
+recorded in tests/data/optax_on_jax.json. optax is installed with
+`pip install --no-deps optax absl-py` (see README)."""
+import importlib.util
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import tinyjax
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec('optax') is None,
+                                reason='optax is not installed (pip install --no-deps optax absl-py)')
+
+with open(os.path.join(os.path.dirname(__file__), 'data', 'optax_on_jax.json')) as f:
+    RECORDED = json.load(f)
+
+
+@pytest.fixture(scope='module')
+def jax_and_optax():
+    """`jax` as tinyjax and optax imported on it; sys.modules restored afterwards so
+    the rest of the suite sees no `jax`."""
+    saved_modules, saved_path = dict(sys.modules), list(sys.meta_path)
+    tinyjax.install_as_jax()
+    import jax
+    import optax
+    yield jax, optax
+    for name in list(sys.modules):
+        if name not in saved_modules:
+            del sys.modules[name]
+    sys.meta_path[:] = saved_path
+
+
+def _problem(jnp):
+    x = jnp.asarray(np.sin(np.arange(24.0)).reshape(8, 3), jnp.float32)
+    y = jnp.asarray(np.cos(np.arange(8.0)) * 0.5, jnp.float32)
+    params = {'w1': jnp.asarray(np.linspace(-0.5, 0.5, 12).reshape(3, 4), jnp.float32),
+              'b1': jnp.zeros(4, jnp.float32),
+              'w2': jnp.asarray(np.linspace(0.3, -0.3, 4), jnp.float32)}
+    return x, y, params
+
+
+def _optimizer(optax, name):
+    return {
+        'sgd': lambda: optax.sgd(0.1),
+        'sgd_nesterov': lambda: optax.sgd(0.1, momentum=0.9, nesterov=True),
+        'adam': lambda: optax.adam(0.05),
+        'adamw': lambda: optax.adamw(0.05, weight_decay=0.1),
+        'clip_adam': lambda: optax.chain(optax.clip_by_global_norm(0.5), optax.adam(0.05)),
+        'clip_sgd': lambda: optax.chain(optax.clip_by_global_norm(0.05), optax.sgd(1.0)),
+        'sgd_exp_decay': lambda: optax.sgd(
+            optax.exponential_decay(0.2, transition_steps=2, decay_rate=0.5)),
+        'adam_warmup_cosine': lambda: optax.adam(
+            optax.warmup_cosine_decay_schedule(0.0, 0.1, 3, 10, 0.01)),
+    }[name]()
+
+
+def _train(jax, optax, name, use_jit, steps=10):
+    jnp = jax.numpy
+    x, y, params = _problem(jnp)
+
+    def loss(p):
+        h = jnp.tanh(x @ p['w1'] + p['b1'])
+        return jnp.mean((h @ p['w2'] - y) ** 2)
+
+    opt = _optimizer(optax, name)
+    state = opt.init(params)
+
+    def step(p, s):
+        value, g = jax.value_and_grad(loss)(p)
+        updates, s = opt.update(g, s, p)
+        return optax.apply_updates(p, updates), s, value
+
+    if use_jit:
+        step = jax.jit(step)
+    losses = []
+    for _ in range(steps):
+        params, state, value = step(params, state)
+        losses.append(float(value))
+    return losses, params
+
+
+@pytest.mark.parametrize('name', [k for k in RECORDED if not k.startswith('_') and k != 'schedule_values'])
+def test_optax_trajectory_matches_jax(jax_and_optax, name):
+    jax, optax = jax_and_optax
+    losses, params = _train(jax, optax, name, use_jit=True)
+    want = RECORDED[name]
+    np.testing.assert_allclose(losses, want['losses'], rtol=2e-6, atol=1e-7)
+    for k, v in want['params'].items():
+        np.testing.assert_allclose(np.asarray(params[k]), v, rtol=2e-6, atol=2e-7)
+
+
+@pytest.mark.parametrize('name', ['adam', 'clip_sgd'])
+def test_optax_without_jit_matches_jax(jax_and_optax, name):
+    jax, optax = jax_and_optax
+    losses, params = _train(jax, optax, name, use_jit=False, steps=4)
+    np.testing.assert_allclose(losses, RECORDED[name]['losses'][:4], rtol=2e-6, atol=1e-7)
+
+
+def test_optax_schedule_values(jax_and_optax):
+    _, optax = jax_and_optax
+    sched = optax.warmup_cosine_decay_schedule(0.0, 0.1, 3, 10, 0.01)
+    np.testing.assert_allclose([float(sched(i)) for i in range(12)], RECORDED['schedule_values'],
+                               rtol=1e-6, atol=1e-9)
