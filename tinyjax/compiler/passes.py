@@ -144,7 +144,7 @@ def simplify(graph):
                 new = defs[ins[0]].inputs[0]
             elif name in ('convert_element_type', 'copy', 'reshape') and _same(out.aval, ins[0].aval):
                 new = ins[0]
-            elif name == 'stop_gradient':    # differentiation is over once a graph compiles
+            elif e.prim.identity:    # stop_gradient, checkpoint_name: their work is done
                 new = ins[0]
             elif name == 'broadcast_in_dim' and out.aval.shape == ins[0].aval.shape:
                 new = ins[0]

@@ -32,6 +32,8 @@ class Primitive:
         self.eager = None
         self.prepare = None
         self.effectful = False
+        # Returns its operand unchanged (stop_gradient, checkpoint_name): compiled away.
+        self.identity = False
         # Parameters the jaxpr printer leaves out when None (dot_general's precision, as
         # JAX prints it).
         self.quiet_params = ()

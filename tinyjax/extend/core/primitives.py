@@ -5,7 +5,7 @@ from tinyjax.core.primitive import registry
 # flow, collectives, callbacks, custom rules, linear algebra, random bits).
 from tinyjax.ops import (  # noqa: F401
     callback, collectives, control_flow, conv, custom, debug, decompositions, elementwise,
-    indexing, linalg, random_bits, reduction, scan, sorting, structural, windowed)
+    indexing, linalg, random_bits, reduction, remat, scan, sorting, structural, windowed)
 
 # Primitives whose JAX attribute is not `<name>_p` (JAX's `checkpoint` primitive is remat_p).
 _RENAMED = {'checkpoint': 'remat_p'}
