@@ -35,7 +35,7 @@ from tinyjax import random  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
 from tinyjax import nn, scipy, profiler  # noqa: F401,E402
 from tinyjax import debug  # noqa: F401,E402
-from tinyjax import extend, typing  # noqa: F401,E402
+from tinyjax import experimental, extend, typing  # noqa: F401,E402
 from tinyjax.as_jax import install_as_jax  # noqa: F401,E402
 from tinyjax import ad_checkpoint  # noqa: F401,E402
 from tinyjax.ad_checkpoint import checkpoint_policies  # noqa: F401,E402
