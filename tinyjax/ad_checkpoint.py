@@ -9,7 +9,7 @@ from tinyjax.lax import conv_general_dilated_p, dot_general_p
 from tinyjax.core.ir import Literal
 from tinyjax.ops import common
 from tinyjax.ops.remat import Offloadable, Recompute, Saveable, name_p, remat_p  # noqa: F401
-from tinyjax.transforms import autodiff
+from tinyjax.interpreters import ad
 from tinyjax.transforms.custom import checkpoint, remat  # noqa: F401
 from tinyjax.transforms.tracing import trace_to_graph
 
@@ -168,8 +168,8 @@ def saved_residuals(f, *args, **kwargs):
     leaves = tree_util.tree_leaves((args, kwargs))
     names = _argument_names(f, args, kwargs)
     graph, _, _ = trace_to_graph(f, args, kwargs, avals=[common.aval_of(x) for x in leaves])
-    jg, _ = autodiff.jvp_graph(graph)
-    known, _, _, n_res = autodiff.partial_eval(jg, len(graph.invars))
+    jg, _ = ad.jvp_graph(graph)
+    known, _, _, n_res = ad.partial_eval(jg, len(graph.invars))
     residuals = known.outvars[len(known.outvars) - n_res:]
     arg_desc = [f'from the argument {n}' for n in names]
 

@@ -1,11 +1,10 @@
 """jax.pure_callback and jax.experimental.io_callback: call a host (NumPy) function
 from traced code."""
-import numpy as np
 
 from tinyjax import dtypes, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import ShapedArray
-from tinyjax.numpy.core import _dtype_of
+from tinyjax.numpy.conversion import _dtype_of
 from tinyjax.ops.callback import io_callback_p, pure_callback_p
 
 

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from tinyjax.numpy.core import asarray, broadcast_to
+from tinyjax.numpy.conversion import asarray, broadcast_to
 from tinyjax.transforms.batching import vmap
 
 __all__ = ['vectorize']

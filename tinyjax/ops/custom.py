@@ -1,5 +1,8 @@
 """stop_gradient, and the primitives behind custom_jvp / custom_vjp (checkpoint is in
 remat.py)."""
+from tinyjax import dtypes, tree_util
+from tinyjax.core.trace import eval_graph, make_graph
+from tinyjax.interpreters.batching import batch_eval
 from tinyjax.ops import common
 
 stop_gradient_p = common.define(
@@ -10,7 +13,6 @@ stop_gradient_p.identity = True     # the compiler drops it: differentiation is 
 
 
 def stop_gradient(x):
-    from tinyjax import dtypes
     if not dtypes.is_inexact(common.aval_of(x).dtype):
         return x
     return stop_gradient_p.bind(x)
@@ -22,15 +24,12 @@ def _graph_abstract(*avals, graph, **params):
 
 
 def _graph_eager(*args, graph, **params):
-    from tinyjax.core.trace import eval_graph
     return eval_graph(graph, *args)
 
 
 def _batch_graph_prim(p):
     """Batch a graph-holding primitive by batching its graph (outputs mapped at axis 0)."""
     def rule(args, dims, graph, **params):
-        from tinyjax.core.trace import make_graph
-        from tinyjax.transforms.batching import batch_eval
         size = common.batch_size(args, dims)
         moved = [common.move_batch_axis(x, d, 0) if d is not None else x for x, d in zip(args, dims)]
         dims0 = [0 if d is not None else None for d in dims]
@@ -47,8 +46,6 @@ def _batch_graph_prim(p):
 
 # custom_jvp: the user's rule replaces differentiation of the function's graph.
 def _cjvp_jvp(primals, tangents, graph, jvp_fn, n_nondiff, in_tree, out_tree, name):
-    from tinyjax import tree_util
-    from tinyjax.transforms import autodiff
     nd, dyn = primals[:n_nondiff], primals[n_nondiff:]
     ts = [t if t is not None else _zero_tangent_for(p) for p, t in zip(dyn, tangents[n_nondiff:])]
     p_tree = tree_util.tree_unflatten(in_tree, list(dyn))
@@ -69,12 +66,10 @@ def _cjvp_jvp(primals, tangents, graph, jvp_fn, n_nondiff, in_tree, out_tree, na
             raise TypeError(f'custom_jvp rule of {name}: output shapes must match the function '
                             f'output {a.shape}; got primal {common.aval_of(o).shape} and tangent '
                             f'{common.aval_of(t).shape}')
-    del autodiff
     return o_leaves, t_leaves
 
 
 def _zero_tangent_for(p):
-    from tinyjax import dtypes
     a = common.aval_of(p)
     if dtypes.is_inexact(a.dtype):
         return common.zeros(a.strip_weak())
@@ -89,7 +84,6 @@ custom_jvp_call_p.batch = _batch_graph_prim(custom_jvp_call_p)
 
 # custom_vjp: forward-mode pushes tangents into `custom_lin`, whose transpose calls bwd.
 def _cvjp_jvp(primals, tangents, graph, fwd, bwd, n_nondiff, in_tree, out_tree, name):
-    from tinyjax import tree_util
     nd, dyn = primals[:n_nondiff], primals[n_nondiff:]
     res = fwd(*nd, *tree_util.tree_unflatten(in_tree, list(dyn)))
     if not (isinstance(res, (tuple, list)) and len(res) == 2):
@@ -125,7 +119,6 @@ def _lin_eager(*args, name, **params):
 
 
 def _lin_transpose(cts, *args, n_res, bwd, res_tree, nondiff, in_tree, out_tree, out_avals, name):
-    from tinyjax import tree_util
     res = tree_util.tree_unflatten(res_tree, list(args[:n_res]))
     cts = [c if c is not None else common.zeros(a) for c, a in zip(cts, out_avals)]
     ct_tree = tree_util.tree_unflatten(out_tree, cts)

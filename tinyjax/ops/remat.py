@@ -11,6 +11,8 @@ offload), so it is saved like a saveable one.
 from typing import NamedTuple
 
 from tinyjax.core.ir import Graph, Literal, dce
+from tinyjax.core.trace import eval_graph
+from tinyjax.interpreters import ad
 from tinyjax.ops import common
 from tinyjax.ops.custom import _batch_graph_prim, _graph_abstract, _graph_eager
 
@@ -88,10 +90,9 @@ def split_by_policy(known, needed, policy):
 def _remat_jvp(primals, tangents, graph, prevent_cse=True, policy=None):
     """Two checkpoint equations: the forward (outputs plus the values the policy saves)
     and the tangent map, which recomputes the rest from the inputs and saved values."""
-    from tinyjax.transforms import autodiff     # the autodiff machinery sits above ops
-    jg, has_t = autodiff.jvp_graph(graph)
+    jg, has_t = ad.jvp_graph(graph)
     n, n_out = len(graph.invars), len(graph.outvars)
-    known, lin, _, n_res = autodiff.partial_eval(jg, n)
+    known, lin, _, n_res = ad.partial_eval(jg, n)
     t_outs = jg.outvars[n_out:]
     saved, recompute = split_by_policy(known, list(lin.invars[:n_res]) + list(t_outs), policy)
     forward = dce(Graph(jg.invars[:n], known.eqns, jg.outvars[:n_out] + saved,
@@ -100,7 +101,7 @@ def _remat_jvp(primals, tangents, graph, prevent_cse=True, policy=None):
                             jg.constvars, jg.consts))
     vals = remat_p.bind(*primals, graph=forward, prevent_cse=prevent_cse, policy=policy)
     outs, saved_vals = vals[:n_out], vals[n_out:]
-    ts = [t if t is not None else common.zeros(autodiff.tangent_aval(common.aval_of(p)))
+    ts = [t if t is not None else common.zeros(ad.tangent_aval(common.aval_of(p)))
           for t, p, h in zip(tangents, primals, has_t) if h]
     touts = remat_p.bind(*primals, *saved_vals, *ts, graph=tangent_map, prevent_cse=prevent_cse,
                          policy=policy)
@@ -108,18 +109,16 @@ def _remat_jvp(primals, tangents, graph, prevent_cse=True, policy=None):
 
 
 def _remat_transpose(cts, *args, graph, prevent_cse=True, policy=None):
-    from tinyjax.core.trace import eval_graph
-    from tinyjax.transforms import autodiff
-    known_idx = [i for i, a in enumerate(args) if not autodiff.is_undefined(a)]
-    lin_idx = [i for i, a in enumerate(args) if autodiff.is_undefined(a)]
+    known_idx = [i for i, a in enumerate(args) if not ad.is_undefined(a)]
+    lin_idx = [i for i, a in enumerate(args) if ad.is_undefined(a)]
     ordered = Graph([graph.invars[i] for i in known_idx + lin_idx], graph.eqns, graph.outvars,
                     graph.constvars, graph.consts)
-    known, lin, out_known, n_res = autodiff.partial_eval(ordered, len(known_idx))
+    known, lin, out_known, n_res = ad.partial_eval(ordered, len(known_idx))
     vals = eval_graph(known, *[args[i] for i in known_idx])   # the rematerialised forward
     residuals = vals[len(vals) - n_res:]
     lin_cts = [c for c, k in zip(cts, out_known) if not k]
     out = [None] * len(args)
-    for i, c in zip(lin_idx, autodiff.backward_pass(lin, n_res, residuals, lin_cts)):
+    for i, c in zip(lin_idx, ad.backward_pass(lin, n_res, residuals, lin_cts)):
         out[i] = c
     return out
 

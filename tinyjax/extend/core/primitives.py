@@ -1,11 +1,15 @@
 """Every tinyjax primitive under the attribute name JAX gives it (`add_p`, `scatter_add_p`,
 `remat_p`, ...). `tinyjax.lax` re-exports the ones that JAX's `lax` has."""
+import importlib
+import pkgutil
+
+from tinyjax import ops
 from tinyjax.core.primitive import registry
-# Importing the ops modules registers their primitives (the elementwise table, control
-# flow, collectives, callbacks, custom rules, linear algebra, random bits).
-from tinyjax.ops import (  # noqa: F401
-    callback, collectives, control_flow, conv, custom, debug, decompositions, elementwise,
-    indexing, linalg, random_bits, reduction, remat, scan, sorting, structural, windowed)
+
+# Importing every module of tinyjax/ops registers all primitives (the elementwise table,
+# control flow, collectives, callbacks, custom rules, linear algebra, random bits, ...).
+for _module in pkgutil.iter_modules(ops.__path__):
+    importlib.import_module(f'{ops.__name__}.{_module.name}')
 
 # Primitives whose JAX attribute is not `<name>_p` (JAX's `checkpoint` primitive is remat_p).
 _RENAMED = {'checkpoint': 'remat_p'}
