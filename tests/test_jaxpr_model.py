@@ -137,3 +137,24 @@ def test_inverse_interpreter_composes_with_jit_grad_vmap():
     # The interpreter traces: its own jaxpr is the inverse chain (JAX's listing).
     assert [e.primitive.name for e in jax.make_jaxpr(inv)(y).eqns] == \
         ['sub', 'div', 'log', 'sub', 'atanh', 'div']
+
+
+def test_new_primitive_with_def_impl_and_def_abstract_eval():
+    p = core.Primitive('scaled_add')
+
+    @p.def_impl
+    def _impl(x, y, *, scale):
+        return x + scale * y
+
+    @p.def_abstract_eval
+    def _abstract(x, y, *, scale):
+        return jax.core.ShapedArray(x.shape, x.dtype)
+
+    x, y = jnp.arange(3.0), jnp.ones(3)
+    np.testing.assert_array_equal(p.bind(x, y, scale=2.0), [2., 3., 4.])
+    text = str(jax.make_jaxpr(lambda a, b: p.bind(a, b, scale=3.0))(x, y))
+    assert text == ('{ lambda ; a:f32[3] b:f32[3]. let\n    c:f32[3] = scaled_add[scale=3.0] a b\n'
+                    '  in (c,) }')
+    # JAX needs a lowering rule for jit; tinyjax runs the impl as a step of the program.
+    np.testing.assert_array_equal(jax.jit(lambda a, b: p.bind(a, b, scale=3.0) * 2)(x, y),
+                                  [6., 8., 10.])

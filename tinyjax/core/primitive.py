@@ -38,6 +38,28 @@ class Primitive:
         # JAX prints it).
         self.quiet_params = ()
 
+    # JAX's way to give a new primitive its rules (jax.extend.core.Primitive).
+    def def_impl(self, impl):
+        """impl(*arrays, **params) -> array(s): how the primitive runs on concrete arrays."""
+        self.eager = impl
+        return impl
+
+    def def_abstract_eval(self, abstract_eval):
+        """abstract_eval(*avals, **params) -> ShapedArray(s): its shape/dtype rule."""
+        self.abstract_eval = abstract_eval
+        return abstract_eval
+
+    def def_effectful_abstract_eval(self, effectful_abstract_eval):
+        """Like def_abstract_eval for a rule returning (avals, effects); a primitive with
+        effects is never dropped, merged or run ahead of time."""
+        def abstract_eval(*avals, **params):
+            out, effects = effectful_abstract_eval(*avals, **params)
+            if effects:
+                self.effectful = True
+            return out
+        self.abstract_eval = abstract_eval
+        return effectful_abstract_eval
+
     def bind(self, *args, **params):
         from tinyjax.core.trace import bind
         return bind(self, args, params)
