@@ -38,9 +38,12 @@ class ShapedArray:
     def str_short(self):
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
 
+    def __str__(self):          # JAX's spelling: float32[3,4]
+        return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
+
     def __repr__(self):
         w = ', weak_type=True' if self.weak_type else ''
-        return f'ShapedArray({self.str_short()}{w})'
+        return f'ShapedArray({self}{w})'
 
 
 class Var:
@@ -51,7 +54,7 @@ class Var:
         self.aval = aval
 
     def __repr__(self):
-        return f'Var({self.aval.str_short()})'
+        return f'Var(id={id(self)}):{self.aval}'
 
 
 class Literal:
@@ -63,7 +66,7 @@ class Literal:
         self.aval = aval
 
     def __repr__(self):
-        return f'Literal({self.val!r})'
+        return f'Literal({np.asarray(self.val).item()!r})'
 
 
 class Eqn:
@@ -116,6 +119,10 @@ class Graph:
 
     in_avals = property(lambda self: [v.aval for v in self.invars])
     out_avals = property(lambda self: [v.aval for v in self.outvars])
+    # A Graph holds its consts, so it is also a closed jaxpr: graphs in the params of
+    # control flow (cond's `branches`) answer `.jaxpr` and `.consts` as JAX's do.
+    jaxpr = property(lambda self: self)
+    literals = property(lambda self: self.consts)
     effects = property(lambda self: frozenset().union(*[e.effects for e in self.eqns]))
     debug_info = None
 
