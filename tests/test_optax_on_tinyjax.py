@@ -17,7 +17,7 @@ with open(os.path.join(os.path.dirname(__file__), 'data', 'optax_on_jax.json')) 
     RECORDED = json.load(f)
 
 
-_PENDING_MODULES = ('jax.sharding', 'jax.scipy.stats', 'jax.scipy.stats.norm')
+_PENDING_MODULES = ('jax.scipy.stats', 'jax.scipy.stats.norm')
 
 
 @pytest.fixture(scope='module')
@@ -27,8 +27,8 @@ def jax_and_optax(as_jax):
     try:
         import optax
     except ModuleNotFoundError as e:
-        # Until branches `sharding` and `jaxapi` merge, tinyjax lacks two modules optax
-        # imports (jax.sharding, jax.scipy.stats.norm). Anything else missing fails.
+        # Until branch `jaxapi` merges, tinyjax lacks jax.scipy.stats.norm, which optax
+        # imports. Any other missing module fails the test.
         if e.name not in _PENDING_MODULES:
             raise
         pytest.skip(f'optax imports {e.name}, which tinyjax does not have yet')
