@@ -80,3 +80,15 @@ def test_no_result_and_pytrees():
     out = io_callback(lambda d: {'s': d['a'] + d['b']}, {'s': SCALAR},
                       {'a': jnp.float32(1.0), 'b': jnp.float32(2.5)})
     assert float(out['s']) == 3.5
+
+
+def test_shape_dtype_struct_like():
+    # JAX 0.10.2: dtypes canonicalized as an array's, Python scalars weakly typed.
+    like = jax.ShapeDtypeStruct.like
+    assert repr(like(jnp.ones((2, 3)))) == 'ShapeDtypeStruct(shape=(2, 3), dtype=float32)'
+    assert repr(like(np.ones(3))) == 'ShapeDtypeStruct(shape=(3,), dtype=float32)'
+    assert repr(like(1.0)) == 'ShapeDtypeStruct(shape=(), dtype=float32, weak_type=True)'
+    assert like(jax.ShapeDtypeStruct((2,), jnp.int32)) == jax.ShapeDtypeStruct((2,), jnp.int32)
+    x = jnp.arange(5.0)
+    np.testing.assert_allclose(jax.jit(lambda v: jax.pure_callback(np.sin, jax.ShapeDtypeStruct.like(v), v))(x),
+                               np.sin(np.arange(5.0)), rtol=1e-6)

@@ -24,8 +24,16 @@ class ShapeDtypeStruct:
     def size(self):
         return int(np.prod(self.shape))
 
+    @classmethod
+    def like(cls, x):
+        """The shape, dtype and weak type of `x` (an array, a tracer, a NumPy array, a
+        Python scalar or a ShapeDtypeStruct), dtypes canonicalized as an array's are."""
+        a = _abstract(x)
+        return cls(a.shape, a.dtype, a.weak_type)
+
     def __repr__(self):
-        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})'
+        weak = ', weak_type=True' if self.weak_type else ''
+        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})'
 
     def __eq__(self, other):
         return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
