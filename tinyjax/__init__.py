@@ -14,7 +14,7 @@ from tinyjax import errors, tree_util, dtypes  # noqa: F401
 from tinyjax import numpy  # noqa: F401
 from tinyjax import lax  # noqa: F401
 from tinyjax.api import (  # noqa: F401
-    make_jaxpr, eval_shape, device_put, device_get, block_until_ready, ShapeDtypeStruct,
+    make_jaxpr, typeof, eval_shape, device_put, device_get, block_until_ready, ShapeDtypeStruct,
     ensure_compile_time_eval, named_call, named_scope, reshard,
     make_array_from_single_device_arrays, make_array_from_callback,
     make_array_from_process_local_data)

@@ -48,6 +48,12 @@ def _abstract(x):
     return common.aval_of(x)
 
 
+def typeof(x):
+    """The abstract value (ShapedArray: shape, dtype, weak type) of an array, tracer,
+    scalar or ShapeDtypeStruct, as JAX's `jax.typeof`."""
+    return _abstract(x)
+
+
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 

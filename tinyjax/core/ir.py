@@ -38,12 +38,15 @@ class ShapedArray:
     def str_short(self):
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
 
-    def __str__(self):          # JAX's spelling: float32[3,4]
+    def _text(self):
         return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
+
+    def __str__(self):          # JAX's spelling: float32[3,4], ~float32[] when weak
+        return ('~' if self.weak_type else '') + self._text()
 
     def __repr__(self):
         w = ', weak_type=True' if self.weak_type else ''
-        return f'ShapedArray({self}{w})'
+        return f'ShapedArray({self._text()}{w})'
 
 
 class Var:
