@@ -46,7 +46,10 @@ def test_unused_result_still_runs_and_order_is_kept(log):
     assert calls == [[0., 1., 2.], [0., 10., 20.]]
     text = str(jax.make_jaxpr(lambda v: io_callback(cb, SDS, v, ordered=True))(x))
     assert 'io_callback[' in text and 'ordered=True' in text
-    assert jax.make_jaxpr(lambda v: io_callback(cb, SDS, v))(x).effects
+    effects = jax.make_jaxpr(lambda v: io_callback(cb, SDS, v))(x).effects
+    assert [repr(e) for e in effects] == ['IOEffect']
+    effects = jax.make_jaxpr(lambda v: io_callback(cb, SDS, v, ordered=True))(x).effects
+    assert [repr(e) for e in effects] == ['OrderedIOEffect']
 
 
 def test_vmap_calls_once_per_example(log):

@@ -85,7 +85,7 @@ class Eqn:
     primitive = property(lambda self: self.prim)
     invars = property(lambda self: self.inputs)
     outvars = property(lambda self: self.outputs)
-    effects = property(lambda self: _effects_of(self.prim))
+    effects = property(lambda self: _effects_of(self))
 
     def replace(self, primitive=None, invars=None, params=None, outvars=None):
         """A copy with the given fields changed (JAX's JaxprEqn.replace)."""
@@ -98,19 +98,26 @@ class Eqn:
         return f'Eqn({self.prim.name})'
 
 
-class IOEffect:
-    """The effect of a primitive that talks to the host in order (debug_callback, an
-    ordered io_callback): what JAX lists in a jaxpr's `effects`."""
+class Effect:
+    """What JAX lists in a jaxpr's `effects`: an effectful primitive talks to the host
+    (debug_callback, io_callback); an ordered one must keep its order with the others."""
+
+    def __init__(self, name):
+        self.name = name
 
     def __repr__(self):
-        return 'IOEffect'
+        return self.name
 
 
-io_effect = IOEffect()
+io_effect = Effect('IOEffect')
+ordered_io_effect = Effect('OrderedIOEffect')
 
 
-def _effects_of(prim):
-    return frozenset([io_effect]) if prim.effectful else frozenset()
+def _effects_of(eqn):
+    if not eqn.prim.effectful:
+        return frozenset()
+    rule = eqn.prim.effects_rule
+    return frozenset(rule(**eqn.params) if rule is not None else [io_effect])
 
 
 class Graph:

@@ -32,6 +32,9 @@ class Primitive:
         self.eager = None
         self.prepare = None
         self.effectful = False
+        # effects_rule(**params) -> the Effects (core.ir) of an effectful primitive's
+        # equation; without one it has io_effect.
+        self.effects_rule = None
         # Returns its operand unchanged (stop_gradient, checkpoint_name): compiled away.
         self.identity = False
         # Parameters the jaxpr printer leaves out when None (dot_general's precision, as

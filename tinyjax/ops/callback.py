@@ -5,6 +5,7 @@ results are dropped, and it has no derivative (JAX's rule: use custom_jvp around
 import numpy as np
 
 from tinyjax.core.array import ArrayImpl, default_device
+from tinyjax.core.ir import io_effect, ordered_io_effect
 from tinyjax.errors import JaxRuntimeError
 from tinyjax.ops import common, structural
 
@@ -107,3 +108,4 @@ io_callback_p = common.define('io_callback', _abstract, None, _io_jvp, _io_trans
                               multiple_results=True)
 io_callback_p.eager = _eager_rule('io_callback')
 io_callback_p.effectful = True
+io_callback_p.effects_rule = lambda ordered, **_: [ordered_io_effect if ordered else io_effect]
