@@ -57,7 +57,7 @@ class Var:
         self.aval = aval
 
     def __repr__(self):
-        return f'Var(id={id(self)}):{self.aval}'
+        return f'Var(id={id(self)}):{self.aval._text()}'   # no weak-type mark, as JAX
 
 
 class Literal:
