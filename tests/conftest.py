@@ -1,4 +1,5 @@
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -50,3 +51,17 @@ def x64():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope='module')
+def as_jax():
+    """tinyjax.install_as_jax() for a test module; sys.modules and the import finders are
+    restored afterwards, so the rest of the suite sees no `jax`."""
+    import tinyjax
+    saved_modules, saved_path = dict(sys.modules), list(sys.meta_path)
+    tinyjax.install_as_jax()
+    yield
+    for name in list(sys.modules):
+        if name not in saved_modules:
+            del sys.modules[name]
+    sys.meta_path[:] = saved_path

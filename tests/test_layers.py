@@ -20,7 +20,7 @@ LAYERS = [
     ('backends', ['tinyjax.backends', 'tinyjax.sharding']),  # devices, array layouts
     ('compiler', ['tinyjax.compiler']),          # graph -> kernels -> Program (hands off to backends)
     ('interpreters', ['tinyjax.interpreters']),  # JVP, partial eval, transpose, batching
-    ('ops', ['tinyjax.ops']),                    # primitives, each with all its rules
+    ('ops', ['tinyjax.ops', 'tinyjax.extend']),  # primitives, each with all its rules (extend: JAX's names for them)
     ('lax', ['tinyjax.lax']),
     ('transforms', ['tinyjax.transforms']),      # grad, vmap, jit, pmap entry points
     ('numpy', ['tinyjax.numpy', 'tinyjax.dlpack', 'tinyjax.callback', 'tinyjax.debug',

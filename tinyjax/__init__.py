@@ -14,7 +14,7 @@ from tinyjax import errors, tree_util, dtypes  # noqa: F401
 from tinyjax import numpy  # noqa: F401
 from tinyjax import lax  # noqa: F401
 from tinyjax.api import (  # noqa: F401
-    make_jaxpr, eval_shape, device_put, device_get, block_until_ready, ShapeDtypeStruct,
+    make_jaxpr, typeof, eval_shape, device_put, device_get, block_until_ready, ShapeDtypeStruct,
     ensure_compile_time_eval, named_call, named_scope, reshard,
     make_array_from_single_device_arrays, make_array_from_callback,
     make_array_from_process_local_data)
@@ -40,4 +40,7 @@ from tinyjax import random  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
 from tinyjax import nn, scipy, profiler  # noqa: F401,E402
 from tinyjax import debug  # noqa: F401,E402
-from tinyjax import experimental  # noqa: F401,E402
+from tinyjax import experimental, extend, typing  # noqa: F401,E402
+from tinyjax.as_jax import install_as_jax  # noqa: F401,E402
+from tinyjax import ad_checkpoint  # noqa: F401,E402
+from tinyjax.ad_checkpoint import checkpoint_policies  # noqa: F401,E402

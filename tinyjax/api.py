@@ -6,7 +6,7 @@ import numpy as np
 from tinyjax import backends, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
-from tinyjax.core.ir import ShapeDtypeStruct, ShapedArray  # noqa: F401 (ShapeDtypeStruct: API)
+from tinyjax.core.ir import ClosedJaxpr, ShapeDtypeStruct, ShapedArray  # noqa: F401 (ShapeDtypeStruct: API)
 from tinyjax.ops import common
 from tinyjax.sharding import arrays as sharded_arrays
 from tinyjax.sharding.arrays import reshard  # noqa: F401 (jax.reshard)
@@ -20,24 +20,10 @@ def _abstract(x):
     return common.aval_of(x)
 
 
-class ClosedJaxpr:
-    """What make_jaxpr returns: prints as a jaxpr; `.jaxpr` is the Graph."""
-
-    def __init__(self, graph):
-        self.jaxpr = graph
-        self.consts = graph.consts
-
-    in_avals = property(lambda self: self.jaxpr.in_avals)
-    out_avals = property(lambda self: self.jaxpr.out_avals)
-    eqns = property(lambda self: self.jaxpr.eqns)
-
-    def __str__(self):
-        return str(self.jaxpr)
-
-    __repr__ = __str__
-
-    def pretty_print(self):
-        return str(self.jaxpr)
+def typeof(x):
+    """The abstract value (ShapedArray: shape, dtype, weak type) of an array, tracer,
+    scalar or ShapeDtypeStruct, as JAX's `jax.typeof`."""
+    return _abstract(x)
 
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
@@ -50,7 +36,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
         dyn = tuple(args[i] for i in dyn_idx)
         leaves = tree_util.tree_leaves(dyn)
         graph, _, out_tree = trace_to_graph(f, dyn, avals=[_abstract(x) for x in leaves])
-        jaxpr = ClosedJaxpr(graph)
+        jaxpr = ClosedJaxpr(graph, graph.consts)
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in graph.out_avals]
             return jaxpr, tree_util.tree_unflatten(out_tree, shapes)

@@ -1,19 +1,16 @@
-"""jax.pure_callback: call a host (NumPy) function from traced code."""
-import numpy as np
+"""jax.pure_callback and jax.experimental.io_callback: call a host (NumPy) function
+from traced code."""
 
 from tinyjax import dtypes, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import ShapedArray
 from tinyjax.numpy.conversion import _dtype_of
-from tinyjax.ops.callback import pure_callback_p
+from tinyjax.ops.callback import io_callback_p, pure_callback_p
 
 
-def pure_callback(callback, result_shape_dtypes, *args, sharding=None, vmap_method=None,
-                  **kwargs):
-    """callback(*args, **kwargs) on NumPy values, returning arrays shaped like
-    result_shape_dtypes (a pytree of objects with .shape and .dtype). It may be dropped
-    when its results are unused, and called once per example under vmap
-    (vmap_method='sequential') or on whole batches ('expand_dims', 'broadcast_all')."""
+def _bind_callback(prim, callback, result_shape_dtypes, args, kwargs, **params):
+    """Bind a callback primitive on the flattened arguments; the host function gets
+    them back as the pytrees `callback` takes."""
     leaves, in_tree = tree_util.tree_flatten((args, kwargs))
     arrays = [core_trace.as_array(x) for x in leaves]
     specs, out_tree = tree_util.tree_flatten(result_shape_dtypes)
@@ -23,6 +20,24 @@ def pure_callback(callback, result_shape_dtypes, *args, sharding=None, vmap_meth
     def host(*values):
         a, kw = tree_util.tree_unflatten(in_tree, list(values))
         return out_tree.flatten_up_to(callback(*a, **kw))
-    outs = pure_callback_p.bind(*arrays, callback=host, result_avals=avals,
-                                vmap_method=vmap_method)
+    outs = prim.bind(*arrays, callback=host, result_avals=avals, **params)
     return tree_util.tree_unflatten(out_tree, outs)
+
+
+def pure_callback(callback, result_shape_dtypes, *args, sharding=None, vmap_method=None,
+                  **kwargs):
+    """callback(*args, **kwargs) on NumPy values, returning arrays shaped like
+    result_shape_dtypes (a pytree of objects with .shape and .dtype). It may be dropped
+    when its results are unused, and called once per example under vmap
+    (vmap_method='sequential') or on whole batches ('expand_dims', 'broadcast_all')."""
+    return _bind_callback(pure_callback_p, callback, result_shape_dtypes, args, kwargs,
+                          vmap_method=vmap_method)
+
+
+def io_callback(callback, result_shape_dtypes, *args, sharding=None, ordered=False, **kwargs):
+    """An impure callback(*args, **kwargs) on NumPy values (jax.experimental.io_callback):
+    it runs every time the computation runs (never dropped or run ahead, even under jit
+    with its results unused), once per example in order under vmap (an `ordered` one
+    cannot be vmapped), and it has no derivative."""
+    return _bind_callback(io_callback_p, callback, result_shape_dtypes, args, kwargs,
+                          sharding=sharding, ordered=bool(ordered))

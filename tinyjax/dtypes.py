@@ -169,3 +169,55 @@ def dtype(x):
     if hasattr(x, 'dtype') and not isinstance(x, (type, np.dtype)):
         return canonicalize(x.dtype)
     return canonicalize(np.dtype(x))
+
+
+# --- jax.dtypes' public functions ----------------------------------------------------
+canonicalize_dtype = canonicalize
+
+
+def _pair(x):
+    """(dtype, weak) of a Python scalar, an array-like (its own weak_type if it has one)
+    or a dtype-like."""
+    if isinstance(x, (bool, int, float, complex)):
+        return python_scalar_dtype(x), not isinstance(x, bool)
+    if hasattr(x, 'dtype') and not isinstance(x, (np.dtype, type)):
+        return np.dtype(x.dtype), bool(getattr(x, 'weak_type', False))
+    if isinstance(x, str) and x == 'bfloat16':
+        return bfloat16, False
+    return np.dtype(x), False
+
+
+def result_type(*args, return_weak_type_flag=False):
+    """The dtype JAX's promotion gives `args` (arrays, scalars, dtypes), canonicalized;
+    with return_weak_type_flag, also whether it is weakly typed."""
+    if not args:
+        raise ValueError('at least one array or dtype is required')
+    dt, weak = result_type_weak(*[_pair(a) for a in args])
+    return (dt, weak) if return_weak_type_flag else dt
+
+
+def issubdtype(arg1, arg2):
+    """np.issubdtype, knowing that bfloat16 is a floating type."""
+    if not isinstance(arg1, type):
+        arg1 = np.dtype(arg1)
+    if not isinstance(arg2, type):
+        arg2 = np.dtype(arg2)
+    if isinstance(arg1, np.dtype) and arg1 == bfloat16:
+        return arg2 in (np.floating, np.inexact, np.number, np.generic) or \
+            (isinstance(arg2, np.dtype) and arg2 == bfloat16)
+    return np.issubdtype(arg1, arg2)
+
+
+def scalar_type_of(x):
+    """The Python scalar type (bool, int, float, complex) of a value's dtype."""
+    dt = dtype(x)
+    for kind, pytype in ((np.bool_, bool), (np.integer, int), (np.floating, float),
+                         (np.complexfloating, complex)):
+        if issubdtype(dt, kind):
+            return pytype
+    raise TypeError(f'scalar_type_of: no Python scalar type for dtype {dt}')
+
+
+def itemsize_bits(dtype_like):
+    """Bits per element of the dtype."""
+    return np.dtype(dtype_like).itemsize * 8

@@ -139,6 +139,8 @@ def simplify(graph):
         rule = e.prim.simplify
         new = rule(out, ins, e.params, defs) if rule is not None and out is not None and ins \
             else None
+        if new is None and e.prim.identity and out is not None:
+            new = ins[0]     # stop_gradient, checkpoint_name: their work is done
         if isinstance(new, Eqn):
             eqns.append(new)
             defs[new.outputs[0]] = new

@@ -38,9 +38,15 @@ class ShapedArray:
     def str_short(self):
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
 
+    def _text(self):
+        return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
+
+    def __str__(self):          # JAX's spelling: float32[3,4], ~float32[] when weak
+        return ('~' if self.weak_type else '') + self._text()
+
     def __repr__(self):
         w = ', weak_type=True' if self.weak_type else ''
-        return f'ShapedArray({self.str_short()}{w})'
+        return f'ShapedArray({self._text()}{w})'
 
 
 class Var:
@@ -51,7 +57,7 @@ class Var:
         self.aval = aval
 
     def __repr__(self):
-        return f'Var({self.aval.str_short()})'
+        return f'Var(id={id(self)}):{self.aval._text()}'   # no weak-type mark, as JAX
 
 
 class Literal:
@@ -63,17 +69,55 @@ class Literal:
         self.aval = aval
 
     def __repr__(self):
-        return f'Literal({self.val!r})'
+        return f'Literal({np.asarray(self.val).item()!r})'
 
 
 class Eqn:
+    """One equation: `outputs = prim[params](*inputs)`.
+
+    The fields also answer to JAX's names (`primitive`, `invars`, `outvars`, `params`,
+    `effects`), so interpreters written against JAX's jaxpr walk tinyjax's graphs."""
     __slots__ = ('prim', 'inputs', 'params', 'outputs')
 
     def __init__(self, prim, inputs, params, outputs):
         self.prim, self.inputs, self.params, self.outputs = prim, list(inputs), dict(params), list(outputs)
 
+    primitive = property(lambda self: self.prim)
+    invars = property(lambda self: self.inputs)
+    outvars = property(lambda self: self.outputs)
+    effects = property(lambda self: _effects_of(self))
+
+    def replace(self, primitive=None, invars=None, params=None, outvars=None):
+        """A copy with the given fields changed (JAX's JaxprEqn.replace)."""
+        return Eqn(self.prim if primitive is None else primitive,
+                   self.inputs if invars is None else invars,
+                   self.params if params is None else params,
+                   self.outputs if outvars is None else outvars)
+
     def __repr__(self):
         return f'Eqn({self.prim.name})'
+
+
+class Effect:
+    """What JAX lists in a jaxpr's `effects`: an effectful primitive talks to the host
+    (debug_callback, io_callback); an ordered one must keep its order with the others."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+io_effect = Effect('IOEffect')
+ordered_io_effect = Effect('OrderedIOEffect')
+
+
+def _effects_of(eqn):
+    if not eqn.prim.effectful:
+        return frozenset()
+    rule = eqn.prim.effects_rule
+    return frozenset(rule(**eqn.params) if rule is not None else [io_effect])
 
 
 class Graph:
@@ -85,11 +129,63 @@ class Graph:
 
     in_avals = property(lambda self: [v.aval for v in self.invars])
     out_avals = property(lambda self: [v.aval for v in self.outvars])
+    # A Graph holds its consts, so it is also a closed jaxpr: graphs in the params of
+    # control flow (cond's `branches`) answer `.jaxpr` and `.consts` as JAX's do.
+    jaxpr = property(lambda self: self)
+    literals = property(lambda self: self.consts)
+    effects = property(lambda self: frozenset().union(*[e.effects for e in self.eqns]))
+    debug_info = None
 
     def __str__(self):
         return pretty_print(self)
 
     __repr__ = __str__
+
+    def pretty_print(self):
+        return pretty_print(self)
+
+
+class _GraphTypeCheck(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Graph)
+
+
+class Jaxpr(Graph, metaclass=_GraphTypeCheck):
+    """JAX's constructor order for a Graph: `Jaxpr(constvars, invars, outvars, eqns)`.
+    Every Graph counts as a Jaxpr (`isinstance(graph, Jaxpr)`); constants are supplied
+    separately, by a ClosedJaxpr or to `eval_jaxpr`."""
+
+    def __init__(self, constvars, invars, outvars, eqns, effects=frozenset(), debug_info=None):
+        super().__init__(invars, eqns, outvars, constvars, ())
+
+
+class ClosedJaxpr:
+    """A graph with values for its constvars: what `make_jaxpr` returns. `.jaxpr` is
+    the Graph itself; `.consts` (also `.literals`) the values of its constvars."""
+
+    def __init__(self, jaxpr, consts):
+        if len(consts) != len(jaxpr.constvars):
+            raise TypeError(f'ClosedJaxpr: {len(jaxpr.constvars)} constvars but '
+                            f'{len(consts)} consts given')
+        self.jaxpr, self.consts = jaxpr, list(consts)
+
+    literals = property(lambda self: self.consts)
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+    effects = property(lambda self: self.jaxpr.effects)
+
+    def replace(self, jaxpr=None, consts=None):
+        return ClosedJaxpr(self.jaxpr if jaxpr is None else jaxpr,
+                           self.consts if consts is None else consts)
+
+    def __str__(self):
+        return pretty_print(self.jaxpr)
+
+    __repr__ = __str__
+
+    def pretty_print(self):
+        return pretty_print(self.jaxpr)
 
 
 def _has_graph(v):
@@ -188,8 +284,22 @@ class ShapeDtypeStruct:
     def size(self):
         return int(np.prod(self.shape))
 
+    @classmethod
+    def like(cls, x):
+        """The shape, dtype and weak type of `x` (an array, a tracer, a NumPy array, a
+        Python scalar or a ShapeDtypeStruct), dtypes canonicalized as an array's are."""
+        a = getattr(x, 'aval', None)
+        if a is not None or isinstance(x, ShapeDtypeStruct):
+            a = a or x
+            return cls(a.shape, a.dtype, a.weak_type)
+        if isinstance(x, (bool, int, float, complex)):
+            return cls((), dtypes.python_scalar_dtype(x), not isinstance(x, bool))
+        v = np.asarray(x)
+        return cls(v.shape, dtypes.canonicalize(v.dtype), False)
+
     def __repr__(self):
-        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})'
+        weak = ', weak_type=True' if self.weak_type else ''
+        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})'
 
     def __eq__(self, other):
         return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)

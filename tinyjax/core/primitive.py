@@ -36,9 +36,36 @@ class Primitive:
         self.prepare = None
         self.simplify = None     # the compiler's local rewrite (compiler/passes.py: simplify)
         self.effectful = False
+        # effects_rule(**params) -> the Effects (core.ir) of an effectful primitive's
+        # equation; without one it has io_effect.
+        self.effects_rule = None
+        # Returns its operand unchanged (stop_gradient, checkpoint_name): compiled away.
+        self.identity = False
         # Parameters the jaxpr printer leaves out when None (dot_general's precision, as
         # JAX prints it).
         self.quiet_params = ()
+
+    # JAX's way to give a new primitive its rules (jax.extend.core.Primitive).
+    def def_impl(self, impl):
+        """impl(*arrays, **params) -> array(s): how the primitive runs on concrete arrays."""
+        self.eager = impl
+        return impl
+
+    def def_abstract_eval(self, abstract_eval):
+        """abstract_eval(*avals, **params) -> ShapedArray(s): its shape/dtype rule."""
+        self.abstract_eval = abstract_eval
+        return abstract_eval
+
+    def def_effectful_abstract_eval(self, effectful_abstract_eval):
+        """Like def_abstract_eval for a rule returning (avals, effects); a primitive with
+        effects is never dropped, merged or run ahead of time."""
+        def abstract_eval(*avals, **params):
+            out, effects = effectful_abstract_eval(*avals, **params)
+            if effects:
+                self.effectful = True
+            return out
+        self.abstract_eval = abstract_eval
+        return effectful_abstract_eval
 
     def bind(self, *args, **params):
         return bind(self, args, params)

@@ -249,24 +249,41 @@ def make_graph(f, in_values, concrete=False, name=None):
 
 def eval_graph(graph, *args):
     """Evaluate `graph` on `args` in the current context (eagerly, or into a trace)."""
+    return eval_jaxpr(graph, graph.consts, *args)
+
+
+def eval_jaxpr(jaxpr, consts, *args, propagate_source_info=True):
+    """Evaluate a graph with `consts` bound to its constvars (JAX's core.eval_jaxpr):
+    each equation binds its primitive, so this runs eagerly or records into a trace."""
     env = {}
 
     def read(a):
         return a.val if isinstance(a, Literal) else env[a]
 
-    for v, x in zip(graph.constvars, graph.consts):
+    if len(consts) != len(jaxpr.constvars):
+        raise TypeError(f'eval_jaxpr: the graph has {len(jaxpr.constvars)} constvars, '
+                        f'got {len(consts)} consts')
+    if len(args) != len(jaxpr.invars):
+        raise TypeError(f'eval_jaxpr: the graph takes {len(jaxpr.invars)} arguments, '
+                        f'got {len(args)}')
+    for v, x in zip(jaxpr.constvars, consts):
         env[v] = x
-    if len(args) != len(graph.invars):
-        raise TypeError(f'graph takes {len(graph.invars)} arguments, got {len(args)}')
-    for v, x in zip(graph.invars, args):
+    for v, x in zip(jaxpr.invars, args):
         env[v] = x
-    for e in graph.eqns:
+    for e in jaxpr.eqns:
         outs = e.prim.bind(*[read(a) for a in e.inputs], **e.params)
         if not e.prim.multiple_results:
             outs = [outs]
         for v, o in zip(e.outputs, outs):
             env[v] = o
-    return [read(a) for a in graph.outvars]
+    return [read(a) for a in jaxpr.outvars]
+
+
+def jaxpr_as_fun(closed_jaxpr):
+    """The ClosedJaxpr as a function of its inputs returning the list of its outputs."""
+    def fun(*args):
+        return eval_jaxpr(closed_jaxpr.jaxpr, closed_jaxpr.consts, *args)
+    return fun
 
 
 # Loop and branch bodies (scan, while_loop, cond) run through run_graph. Inside a

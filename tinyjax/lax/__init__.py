@@ -268,3 +268,7 @@ def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False, axis_index
 
 
 from tinyjax.lax.control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: E402,F401
+
+# The primitive objects under JAX's names (exp_p, add_p, ...), for custom interpreters.
+from tinyjax.extend.core import primitives as _primitives  # noqa: E402
+globals().update(_primitives.in_lax())

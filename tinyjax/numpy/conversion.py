@@ -88,17 +88,7 @@ def _dtype_of(d):
 
 
 def result_type(*args):
-    pairs = []
-    for a in args:
-        if isinstance(a, (bool, int, float, complex)):
-            pairs.append((dtypes.python_scalar_dtype(a), True))
-        elif isinstance(a, Array):
-            pairs.append((a.dtype, a.weak_type))
-        elif hasattr(a, 'dtype') and not isinstance(a, (np.dtype, type)):
-            pairs.append((np.dtype(a.dtype), False))
-        else:
-            pairs.append((_dtype_of(a), False))
-    return dtypes.result_type_weak(*pairs)[0]
+    return dtypes.result_type(*args)
 
 
 _SCALARS = (bool, int, float, complex)

@@ -48,8 +48,9 @@ def empty(shape, dtype=None, *, device=None):
 
 
 def _like(x, dtype, shape):
-    x = asarray(x)
-    return (_dt(dtype, x.dtype), x.shape if shape is None else shape)
+    if not (hasattr(x, 'shape') and hasattr(x, 'dtype')):    # a ShapeDtypeStruct will do
+        x = asarray(x)
+    return (_dt(dtype, dtypes.canonicalize(x.dtype)), tuple(x.shape) if shape is None else shape)
 
 
 def full_like(a, fill_value, dtype=None, shape=None, *, device=None):

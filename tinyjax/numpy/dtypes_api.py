@@ -53,13 +53,7 @@ def dtype(x, align=False):
 
 
 def issubdtype(arg1, arg2):
-    a = np.dtype(arg1) if not (isinstance(arg1, type) and issubclass(arg1, np.generic)) else arg1
-    if isinstance(arg2, _ScalarType):
-        arg2 = arg2.dtype
-    if np.dtype(a) == dtypes.bfloat16 if not isinstance(a, type) else False:
-        return arg2 in (np.floating, np.inexact, np.number, np.generic) or \
-            (not isinstance(arg2, type) and np.dtype(arg2) == dtypes.bfloat16)
-    return np.issubdtype(a, arg2)
+    return dtypes.issubdtype(arg1, arg2)
 
 
 def promote_types(a, b):

@@ -44,6 +44,10 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
         raise ValueError(f'matmul: input operands must not be 0-d (got shapes {a.shape} and '
                          f'{b.shape}); use * for scalar multiplication.')
     a1, b1 = a.ndim == 1, b.ndim == 1
+    if (a1 or b1) and a.ndim <= 2 and b.ndim <= 2 and a.shape[-1] == b.shape[0]:
+        # A vector operand contracts directly, as in JAX's jaxpr (no reshapes around it).
+        return lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision,
+                               _pe(preferred_element_type))
     if a1:
         a = reshape(a, (1, a.shape[0]))
     if b1:

@@ -1,8 +1,7 @@
-"""stop_gradient, and the primitives behind custom_jvp / custom_vjp."""
+"""stop_gradient, and the primitives behind custom_jvp / custom_vjp (checkpoint is in
+remat.py)."""
 from tinyjax import dtypes, tree_util
-from tinyjax.core.ir import Graph, dce
 from tinyjax.core.trace import eval_graph, make_graph
-from tinyjax.interpreters import ad
 from tinyjax.interpreters.batching import batch_eval
 from tinyjax.ops import common
 
@@ -10,6 +9,7 @@ stop_gradient_p = common.define(
     'stop_gradient', lambda x: x, lambda xp, x: x,
     jvp=lambda primals, tangents: (stop_gradient_p.bind(primals[0]), None),
     batch=lambda args, dims: (stop_gradient_p.bind(args[0]), dims[0]))
+stop_gradient_p.identity = True     # the compiler drops it: differentiation is over
 
 
 # Differentiation is over once a graph compiles: the compiler drops it.
@@ -46,41 +46,6 @@ def _batch_graph_prim(p):
         params = p.batch_params(params, dims0, size) if hasattr(p, 'batch_params') else params
         return p.bind(*moved, graph=g, **params), [0] * len(g.outvars)
     return rule
-
-
-# checkpoint / remat: the backward pass recomputes the forward from the inputs.
-def _remat_jvp(primals, tangents, graph, prevent_cse=True):
-    outs = remat_p.bind(*primals, graph=graph, prevent_cse=prevent_cse)
-    jg, has_t = ad.jvp_graph(graph)
-    n_out = len(graph.outvars)
-    # A graph of (primals, tangents) -> tangent outputs only; it recomputes the forward.
-    tangent_graph = type(jg)(jg.invars, jg.eqns, jg.outvars[n_out:], jg.constvars, jg.consts)
-    tangent_graph = dce(tangent_graph)
-    ts = [t if t is not None else common.zeros(ad.tangent_aval(common.aval_of(p)))
-          for t, p, h in zip(tangents, primals, has_t) if h]
-    touts = remat_p.bind(*primals, *ts, graph=tangent_graph, prevent_cse=prevent_cse)
-    return outs, touts
-
-
-def _remat_transpose(cts, *args, graph, prevent_cse=True):
-    known_idx = [i for i, a in enumerate(args) if not ad.is_undefined(a)]
-    lin_idx = [i for i, a in enumerate(args) if ad.is_undefined(a)]
-    ordered = Graph([graph.invars[i] for i in known_idx + lin_idx], graph.eqns, graph.outvars,
-                    graph.constvars, graph.consts)
-    known, lin, out_known, n_res = ad.partial_eval(ordered, len(known_idx))
-    vals = eval_graph(known, *[args[i] for i in known_idx])   # the rematerialised forward
-    residuals = vals[len(vals) - n_res:]
-    lin_cts = [c for c, k in zip(cts, out_known) if not k]
-    out = [None] * len(args)
-    for i, c in zip(lin_idx, ad.backward_pass(lin, n_res, residuals, lin_cts)):
-        out[i] = c
-    return out
-
-
-remat_p = common.define('checkpoint', _graph_abstract, None, _remat_jvp, _remat_transpose,
-                        multiple_results=True)
-remat_p.eager = _graph_eager
-remat_p.batch = _batch_graph_prim(remat_p)
 
 
 # custom_jvp: the user's rule replaces differentiation of the function's graph.

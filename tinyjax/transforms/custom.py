@@ -4,6 +4,7 @@ import functools
 from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.ops import custom as custom_ops
+from tinyjax.ops import remat as remat_ops
 from tinyjax.transforms.tracing import trace_to_graph
 
 
@@ -100,7 +101,8 @@ def _merge(nd, dyn, nondiff_argnums):
 
 
 def checkpoint(fun, prevent_cse=True, policy=None, static_argnums=()):
-    """Rematerialise fun's intermediates in the backward pass instead of storing them."""
+    """Rematerialise fun's intermediates in the backward pass instead of storing them;
+    `policy` (see `tinyjax.checkpoint_policies`) names the ones the forward may save."""
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)
@@ -112,8 +114,8 @@ def checkpoint(fun, prevent_cse=True, policy=None, static_argnums=()):
         def f(*d):
             return fun(*_merge(st, d, static), **kwargs)
         graph, _, out_tree = trace_to_graph(f, dyn, name=getattr(fun, '__name__', 'fun'))
-        outs = custom_ops.remat_p.bind(*tree_util.tree_leaves(dyn), graph=graph,
-                                       prevent_cse=prevent_cse)
+        outs = remat_ops.remat_p.bind(*tree_util.tree_leaves(dyn), graph=graph,
+                                      prevent_cse=prevent_cse, policy=policy)
         return tree_util.tree_unflatten(out_tree, outs)
     return remat_f
 
