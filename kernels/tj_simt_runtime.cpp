@@ -101,6 +101,7 @@ struct tj_simt_launch_args {
 struct Launch {
     const tj_simt_launch_args* a;
     unsigned long long image_lo = 0, image_hi = 0;   // the kernel module's mapped segments
+    unsigned long long bias = 0;                     // its load address (for pc offsets)
     std::atomic<unsigned long long> next_block{0};
     unsigned long long n_blocks = 0;
     std::atomic<bool> failed{false};
@@ -144,12 +145,15 @@ struct Cell {                 // racecheck state of one byte of shared memory
     int writer, reader;       // thread (linear id), -1 none; reader -2: several
     int r_warp;               // warp of every reader, -1 when they span warps
     int init;
+    unsigned long long w_pc, r_pc;   // where the last write and read were
 };
 
 struct Fault {                // what a hook saw, formatted after the fiber stopped
     int kind;                 // 1 bounds, 2 race, 3 uninitialised shared read
     unsigned long long addr, size;
     int write, other, hazard;
+    unsigned long long pc;    // the access's instruction (after the hook call)
+    unsigned long long other_pc;   // a race: the other thread's access
 };
 
 struct Block {
@@ -173,6 +177,7 @@ struct Block {
 
 static thread_local Block* tl_block = nullptr;
 static thread_local Fiber* tl_cur = nullptr;
+static thread_local unsigned long long tl_pc = 0;   // the instrumented access being checked
 
 static void fiber_yield(int state) {
     Fiber* f = tl_cur;
@@ -237,9 +242,9 @@ unsigned int tj_simt_activemask() {
 
 // --- checked mode: bounds and racecheck ------------------------------------------------
 static void stop(int kind, unsigned long long addr, unsigned long long size, int write,
-                 int other = -1, int hazard = 0) {
+                 int other = -1, int hazard = 0, unsigned long long other_pc = 0) {
     Block* b = tl_block;
-    b->fault = Fault{kind, addr, size, write, other, hazard};
+    b->fault = Fault{kind, addr, size, write, other, hazard, tl_pc, other_pc};
     b->fault_thread = tl_cur->lin;
     fiber_yield(FAULT);          // never resumed
 }
@@ -257,18 +262,18 @@ static void shared_access(Block* b, unsigned long long addr, unsigned long long 
         Cell& c = b->cells[off + k];
         if (c.writer >= 0 && c.writer != me &&
             same_interval(b, c.writer, c.w_epoch, c.w_wepoch, c.writer / 32, mw))
-            stop(2, addr, size, write, c.writer, write ? 3 : 1);         // WAW or RAW
+            stop(2, addr, size, write, c.writer, write ? 3 : 1, c.w_pc);   // WAW or RAW
         if (write) {
             const bool others = c.reader == -2 || (c.reader >= 0 && c.reader != me);
             if (others && c.r_epoch == b->epoch &&
                 (c.r_warp != mw || c.r_wepoch == b->wepoch[mw]))
-                stop(2, addr, size, write, c.reader, 2);                    // WAR
-            c.writer = me, c.w_epoch = b->epoch, c.w_wepoch = b->wepoch[mw];
+                stop(2, addr, size, write, c.reader, 2, c.r_pc);            // WAR
+            c.writer = me, c.w_epoch = b->epoch, c.w_wepoch = b->wepoch[mw], c.w_pc = tl_pc;
             c.reader = -1;
             c.init = 1;
         } else {
             if (!c.init && b->uninit.kind == 0) {
-                b->uninit = Fault{3, addr, size, 0, -1, 0};
+                b->uninit = Fault{3, addr, size, 0, -1, 0, tl_pc, 0};
                 b->uninit_thread = me;
             }
             if (c.reader == -1 || c.r_epoch != b->epoch) {
@@ -277,7 +282,7 @@ static void shared_access(Block* b, unsigned long long addr, unsigned long long 
                 if (c.r_warp != mw) c.r_warp = -1;
                 c.reader = -2;
             }
-            c.r_epoch = b->epoch, c.r_wepoch = b->wepoch[mw];
+            c.r_epoch = b->epoch, c.r_wepoch = b->wepoch[mw], c.r_pc = tl_pc;
         }
     }
 }
@@ -310,30 +315,34 @@ static void check(void* p, unsigned long long size, bool write) {
 
 // The hooks GCC and Clang's -fsanitize=thread instrumentation calls.
 extern "C" {
+#define TJ_PC (tl_pc = (unsigned long long)__builtin_return_address(0))
 #define TJ_HOOKS(n)                                                                   \
-    void __tsan_read##n(void* p) { check(p, n, false); }                              \
-    void __tsan_write##n(void* p) { check(p, n, true); }                              \
-    void __tsan_unaligned_read##n(void* p) { check(p, n, false); }                    \
-    void __tsan_unaligned_write##n(void* p) { check(p, n, true); }                    \
-    void __tsan_volatile_read##n(void* p) { check(p, n, false); }                     \
-    void __tsan_volatile_write##n(void* p) { check(p, n, true); }
+    void __tsan_read##n(void* p) { TJ_PC; check(p, n, false); }                       \
+    void __tsan_write##n(void* p) { TJ_PC; check(p, n, true); }                       \
+    void __tsan_unaligned_read##n(void* p) { TJ_PC; check(p, n, false); }             \
+    void __tsan_unaligned_write##n(void* p) { TJ_PC; check(p, n, true); }             \
+    void __tsan_volatile_read##n(void* p) { TJ_PC; check(p, n, false); }              \
+    void __tsan_volatile_write##n(void* p) { TJ_PC; check(p, n, true); }
 TJ_HOOKS(1) TJ_HOOKS(2) TJ_HOOKS(4) TJ_HOOKS(8) TJ_HOOKS(16)
-void __tsan_read_range(void* p, unsigned long size) { if (size) check(p, size, false); }
-void __tsan_write_range(void* p, unsigned long size) { if (size) check(p, size, true); }
+void __tsan_read_range(void* p, unsigned long size) { TJ_PC; if (size) check(p, size, false); }
+void __tsan_write_range(void* p, unsigned long size) { TJ_PC; if (size) check(p, size, true); }
 void __tsan_init() {}
 void __tsan_func_entry(void*) {}
 void __tsan_func_exit() {}
 void __tsan_vptr_update(void**, void*) {}
 void __tsan_vptr_read(void**) {}
 void* __tsan_memcpy(void* d, const void* s, unsigned long n) {
+    TJ_PC;
     if (n) check((void*)s, n, false), check(d, n, true);
     return memcpy(d, s, n);
 }
 void* __tsan_memmove(void* d, const void* s, unsigned long n) {
+    TJ_PC;
     if (n) check((void*)s, n, false), check(d, n, true);
     return memmove(d, s, n);
 }
 void* __tsan_memset(void* d, int c, unsigned long n) {
+    TJ_PC;
     if (n) check(d, n, true);
     return memset(d, c, n);
 }
@@ -459,7 +468,17 @@ static std::string nearest_buffer(const Launch* L, unsigned long long a, unsigne
                best->nbytes / (unsigned long long)e, best->ctype, best->nbytes);
 }
 
+static std::string fault_text(Block* b, const Fault& f, int thread);
+
+// The message, ending with the access's code offset in the module, which
+// tinyjax/backends/simt.py turns into the source line.
 static std::string fault_message(Block* b, const Fault& f, int thread) {
+    std::string m = fault_text(b, f, thread);
+    if (f.kind != 2 && f.pc > b->L->bias) m += fmt(" [pc +0x%llx]", f.pc - 1 - b->L->bias);
+    return m;
+}
+
+static std::string fault_text(Block* b, const Fault& f, int thread) {
     const std::string who = block_name(b) + ", " + thread_name(b, thread);
     if (f.kind == 1) return who + " " + nearest_buffer(b->L, f.addr, f.size, f.write);
     const unsigned long long off = f.addr - b->shared_lo;
@@ -470,11 +489,15 @@ static std::string fault_message(Block* b, const Fault& f, int thread) {
                                           "write-after-write"};
     const std::string other = f.other == -2 ? std::string("other threads")
                                             : thread_name(b, f.other);
-    const char* earlier = f.hazard == 2 ? "read" : "written";
-    return who + fmt(" %s %llu bytes of shared memory at offset %llu %s by %s with no "
-                     "barrier between (%s hazard: a race, as compute-sanitizer's racecheck "
-                     "would report it)", f.write ? "writes" : "reads", f.size, off, earlier,
-                     other.c_str(), hazards[f.hazard]);
+    const std::string there = f.other_pc > b->L->bias
+        ? fmt(" [pc +0x%llx]", f.other_pc - 1 - b->L->bias) : std::string();
+    const std::string here = f.pc > b->L->bias
+        ? fmt(" [pc +0x%llx]", f.pc - 1 - b->L->bias) : std::string();
+    return who + fmt(" %s %llu bytes of shared memory at offset %llu%s that %s %s%s with no "
+                     "barrier between: a %s hazard (a race, as compute-sanitizer's racecheck "
+                     "would report it)", f.write ? "writes" : "reads", f.size, off, here.c_str(),
+                     other.c_str(), f.hazard == 2 ? "read" : "wrote", there.c_str(),
+                     hazards[f.hazard]);
 }
 
 // Complete the warp operations of warp w whose lanes have all arrived. Returns whether
@@ -657,7 +680,7 @@ static void run_block(Block* b) {
 }
 
 // --- shared memory of this host thread: the kernel module's TLS block ------------------
-struct TlsQuery { unsigned long long entry, tls, size, image_lo, image_hi; };
+struct TlsQuery { unsigned long long entry, tls, size, image_lo, image_hi, bias; };
 
 static int find_module(struct dl_phdr_info* info, size_t, void* data) {
     TlsQuery* q = (TlsQuery*)data;
@@ -678,6 +701,7 @@ static int find_module(struct dl_phdr_info* info, size_t, void* data) {
     q->tls = (unsigned long long)info->dlpi_tls_data;
     q->size = tls_size;
     q->image_lo = lo, q->image_hi = hi;
+    q->bias = info->dlpi_addr;
     return 1;
 }
 
@@ -690,7 +714,7 @@ static void worker(Launch* L) {
     b.n = (int)(b.dim.x * b.dim.y * b.dim.z);
     b.n_warps = (b.n + 31) / 32;
     a->touch_shared();                 // allocates this thread's copy of the module's TLS
-    TlsQuery q{(unsigned long long)a->entry, 0, 0, 0, 0};
+    TlsQuery q{(unsigned long long)a->entry, 0, 0, 0, 0, 0};
     dl_iterate_phdr(find_module, &q);
     if (q.size && !q.tls) {
         L->fail(fmt("kernel %s: the shared memory of its blocks (the module's thread-local "
@@ -743,9 +767,9 @@ extern "C" int tj_simt_launch(const tj_simt_launch_args* a) {
     Launch L;
     L.a = a;
     L.n_blocks = (unsigned long long)a->grid[0] * a->grid[1] * a->grid[2];
-    TlsQuery q{(unsigned long long)a->entry, 0, 0, 0, 0};
+    TlsQuery q{(unsigned long long)a->entry, 0, 0, 0, 0, 0};
     dl_iterate_phdr(find_module, &q);
-    L.image_lo = q.image_lo, L.image_hi = q.image_hi;
+    L.image_lo = q.image_lo, L.image_hi = q.image_hi, L.bias = q.bias;
     if (q.size > a->shared_limit) {
         L.fail(fmt("kernel %s uses %llu bytes of static shared memory; a block may use at most "
                    "%llu", a->kernel, q.size, a->shared_limit));

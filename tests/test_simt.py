@@ -293,3 +293,30 @@ def test_unchecked_mode_runs_the_same_kernels():
     fast = simt.SimtDevice(checked=False)
     x = _rand((37, 300))
     _check(fast, lambda a: jnp.max(a, axis=1), lambda a: a.max(1), x)
+
+
+FAULTS = {
+    'exit_before_barrier': (
+        'if (threadIdx.x == 5) return; __syncthreads(); out0[threadIdx.x] = 1;',
+        r'__syncthreads is not reached .*thread 5: exited'),
+    'uninitialised_shared': (
+        '__shared__ int s[64]; if (threadIdx.x < 32) s[threadIdx.x] = 1; __syncthreads(); '
+        'out0[threadIdx.x] = s[threadIdx.x];',
+        r'thread 32 reads 4 bytes of shared memory at offset 128 .*no thread of this block '
+        r'has written'),
+    'lane_outside_mask': (
+        'out0[threadIdx.x] = __shfl_sync(0x0000ffffu, 1, 0);',
+        r'lane 16 calls __shfl_sync .*mask 0x0000ffff, which does not include the calling lane'),
+    'store_before_the_start': (
+        'out0[(int)threadIdx.x - 1] = 1;',
+        r'thread 0 writes 4 bytes at out0\[-1\], out of bounds: out0 has 64 elements of int'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(FAULTS))
+def test_faults_a_gpu_would_hit_are_reported(case):
+    body, message = FAULTS[case]
+    src = f'extern "C" __global__ void fault(int* __restrict__ out0) {{ {body} }}\n'
+    module = simt.Module(src, ['fault'], checked=True)
+    with pytest.raises(simt.SimtError, match=message):
+        module.kernels['fault']((2,), (64,), [np.zeros(64, np.int32)])

@@ -25,6 +25,8 @@ import ctypes
 import functools
 import os
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,11 +132,23 @@ class Module:
 
 
     def quote_lines(self, message):
-        """The runtime's `(line N` references with the source line quoted."""
+        """The runtime's `(line N` references with the source line quoted, and the code
+        offset of a faulting access (`[pc +0x...]`) as its line, when addr2line finds it
+        in the module's line table (checked builds have one)."""
+        def access(m):
+            tool = shutil.which('addr2line')
+            if tool is None:
+                return m.group(0)
+            out = subprocess.run([tool, '-e', self.lib._name, m.group(1)], capture_output=True,
+                                 text=True, timeout=60).stdout
+            line = re.search(r':(\d+)', out)
+            return f' (line {line.group(1)})' if line and int(line.group(1)) else m.group(0)
+
         def quote(m):
             n = int(m.group(1))
             text = self.lines[n - 1].strip() if 0 < n <= len(self.lines) else ''
             return f'(line {n}: `{text}`' if text else m.group(0)
+        message = re.sub(r' \[pc \+(0x[0-9a-f]+)\]', access, message)
         return re.sub(r'\(line (\d+)', quote, message)
 
 

@@ -73,10 +73,10 @@ def variant_flags(variant):
         return FLAGS, None
     # Hidden symbols: a `__shared__` variable (a static local of an inline function) would
     # otherwise be one symbol for the whole process, bound to the first module loaded.
-    flags = tuple(f for f in FLAGS if f not in ('-shared', '-O3')) + ('-O1', '-c',
-                                                                      '-fvisibility=hidden')
-    if variant == 'simt-checked':
-        flags += ('-fsanitize=thread',)
+    flags = tuple(f for f in FLAGS if f not in ('-shared', '-O3', '-DTJ_HOST_MVEC')) + (
+        '-O1', '-c', '-fvisibility=hidden')
+    if variant == 'simt-checked':   # -g1: line tables, for the line of a faulting access
+        flags += ('-fsanitize=thread', '-g1')
         if 'clang' not in compiler_version():
             flags += ('--param=tsan-instrument-func-entry-exit=0',)
     return flags, ('-shared', '-fPIC')
