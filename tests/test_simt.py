@@ -2,7 +2,11 @@
 kernel runs as blockDim threads per block with an H200's launch plan, in checked mode,
 and matches NumPy; deliberately broken variants of real kernels fail the way a GPU (or
 compute-sanitizer) would show it. Shapes are small but span several blocks and tails."""
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,6 +215,21 @@ def test_a_jitted_training_step(dev):
     g = jax.jit(jax.grad(loss))(*_on(dev, w, x))
     want = jax.grad(loss)(w, x)                          # eager NumPy rules
     np.testing.assert_allclose(np.asarray(g), np.asarray(want), rtol=1e-4, atol=1e-6)
+
+
+def test_tinyjax_simt_runs_a_process_on_simt_devices():
+    code = ('import numpy as np, tinyjax as jax, tinyjax.numpy as jnp\n'
+            'print(repr(jax.devices()[0]))\n'
+            'print(float(jax.jit(lambda x: jnp.sum(x * x))(jnp.arange(3000.0))))\n')
+    env = dict(os.environ, TINYJAX_SIMT='1', TINYJAX_PLATFORM='cpu',
+               PYTHONPATH=os.pathsep.join([str(Path(jax.__file__).parents[1]),
+                                           os.environ.get('PYTHONPATH', '')]))
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    device, value = out.stdout.split('\n')[:2]
+    assert device == 'SimtDevice(id=0, NVIDIA H200)'
+    assert np.isclose(float(value), (np.arange(3000.0) ** 2).sum(), rtol=1e-6)
 
 
 def test_tinyjax_simt_env_makes_simt_devices(monkeypatch):

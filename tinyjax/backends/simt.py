@@ -12,6 +12,8 @@ Checked mode (the default; what CI runs) also bounds-checks every load and store
 against the launch's buffers, reports shared-memory races between barriers and reads of
 shared memory never written, the way compute-sanitizer's memcheck and racecheck would;
 a barrier or warp operation that not every thread reaches is an error in both modes.
+Unchecked mode (`checked=False`) skips the instrumentation and so catches no stray
+access: one may corrupt host memory or crash the process, as it would fault a GPU.
 Every error is a `SimtError` naming the kernel, the block and thread, and the buffer,
 index and extent (or the threads and the barrier).
 
