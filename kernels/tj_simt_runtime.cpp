@@ -11,7 +11,7 @@
 // block waits at the same one. Anything else (a lane that exited, a lane the block does
 // not have, threads waiting at different barriers) is an error naming the threads, as
 // is a block whose threads all wait and none can go on. Blocks of a launch are shared by
-// several host threads.
+// several host threads (a pool kept for the process, as kernels/tj_pylaunch.cpp does).
 //
 // Shared memory. The shim declares `__shared__` variables `static thread_local`: a host
 // thread runs one block at a time, so its thread-local copy is exactly one block
@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -163,8 +164,6 @@ struct Block {
     tj_dim3 idx, dim, grid;
     jmp_buf sched;
     ucontext_t sched_uc;
-    char* stacks = nullptr;
-    size_t stack_bytes = 0, stacks_len = 0;
     unsigned int epoch = 1;                 // completed __syncthreads + 1
     std::vector<unsigned int> wepoch;       // per warp: completed __syncwarp + 1
     unsigned long long shared_lo = 0, shared_size = 0;
@@ -705,6 +704,56 @@ static int find_module(struct dl_phdr_info* info, size_t, void* data) {
     return 1;
 }
 
+// The fibers of a host thread, kept from launch to launch (a launch of small blocks would
+// otherwise spend most of its time mapping stacks and starting fibers). Between blocks a
+// fiber is parked in fiber_main; a failed launch may leave fibers inside the kernel, so
+// the set is then thrown away and rebuilt by the next launch.
+struct FiberSet {
+    char* stacks = nullptr;
+    size_t len = 0, stack_bytes = 0;
+    std::vector<Fiber> fibers;
+    ucontext_t start;             // outlives the fibers' first switch (its FP state is read)
+
+    void release() {
+        if (stacks) munmap(stacks, len);
+        stacks = nullptr;
+        fibers.clear();
+    }
+    ~FiberSet() { release(); }
+
+    bool ensure(int n, size_t bytes) {
+        if (stacks && (size_t)n <= fibers.size() && bytes == stack_bytes) return true;
+        release();
+        stack_bytes = bytes;
+        len = (size_t)n * (bytes + 4096);
+        void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (mem == MAP_FAILED) return false;
+        stacks = (char*)mem;
+        fibers = std::vector<Fiber>((size_t)n);
+        getcontext(&start);
+        for (int i = 0; i < n; ++i) {
+            char* guard = stacks + (size_t)i * (bytes + 4096);
+            mprotect(guard, 4096, PROT_NONE);     // a guard page under every stack
+            Fiber& f = fibers[i];
+            f.started = 0;
+            f.lin = i;
+            f.stack_lo = (unsigned long long)(guard + 4096);
+            f.stack_hi = f.stack_lo + bytes;
+            f.uc = start;
+            f.uc.uc_stack.ss_sp = guard + 4096;
+            // Stack tops at staggered offsets: at one offset the hot top lines of every
+            // fiber's stack would compete for the same cache sets.
+            f.uc.uc_stack.ss_size = bytes - (size_t)(i % 61) * 64;
+            f.uc.uc_link = nullptr;
+            makecontext(&f.uc, fiber_main, 0);
+        }
+        return true;
+    }
+};
+
+static thread_local FiberSet tl_fibers;
+
 static void worker(Launch* L) {
     const tj_simt_launch_args* a = L->a;
     Block b;
@@ -723,36 +772,14 @@ static void worker(Launch* L) {
     }
     b.shared_lo = q.tls, b.shared_size = q.size;
     if (a->checked) b.cells.resize(q.size);
-    b.stack_bytes = (size_t)a->stack_bytes;
-    b.stacks_len = (size_t)b.n * (b.stack_bytes + 4096);
-    void* mem = mmap(nullptr, b.stacks_len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
-        L->fail(fmt("kernel %s: cannot map %zu bytes of fiber stacks", a->kernel, b.stacks_len));
+    if (!tl_fibers.ensure(b.n, (size_t)a->stack_bytes)) {
+        L->fail(fmt("kernel %s: cannot map the stacks of %d fibers", a->kernel, b.n));
         return;
     }
-    b.stacks = (char*)mem;
-    for (int i = 0; i < b.n; ++i)       // a guard page under every stack: overflow faults
-        mprotect(b.stacks + (size_t)i * (b.stack_bytes + 4096), 4096, PROT_NONE);
-    std::vector<Fiber> fibers((size_t)b.n);
-    b.fibers = fibers.data();
-    ucontext_t start;
-    getcontext(&start);
-    for (int i = 0; i < b.n; ++i) {
-        Fiber& f = fibers[i];
-        f.started = 0;
-        f.lin = i;
-        f.tid = tj_dim3{(unsigned)i % b.dim.x, (unsigned)i / b.dim.x % b.dim.y,
-                        (unsigned)i / (b.dim.x * b.dim.y)};
-        char* lo = b.stacks + (size_t)i * (b.stack_bytes + 4096) + 4096;   // guard page below
-        f.stack_lo = (unsigned long long)lo;
-        f.stack_hi = f.stack_lo + b.stack_bytes;
-        f.uc = start;
-        f.uc.uc_stack.ss_sp = lo;
-        f.uc.uc_stack.ss_size = b.stack_bytes;
-        f.uc.uc_link = nullptr;
-        makecontext(&f.uc, fiber_main, 0);
-    }
+    b.fibers = tl_fibers.fibers.data();
+    for (int i = 0; i < b.n; ++i)
+        b.fibers[i].tid = tj_dim3{(unsigned)i % b.dim.x, (unsigned)i / b.dim.x % b.dim.y,
+                                  (unsigned)i / (b.dim.x * b.dim.y)};
     tl_block = &b;
     for (unsigned long long k; !L->failed.load() && (k = L->next_block.fetch_add(1)) < L->n_blocks;) {
         b.idx = tj_dim3{(unsigned)(k % b.grid.x), (unsigned)(k / b.grid.x % b.grid.y),
@@ -760,8 +787,55 @@ static void worker(Launch* L) {
         run_block(&b);
     }
     tl_block = nullptr;
-    munmap(mem, b.stacks_len);
+    if (L->failed.load()) tl_fibers.release();
 }
+
+// Host threads that sleep until a launch wants helpers. One launch at a time uses them;
+// a launch that finds them busy (another Python thread's) runs its blocks alone.
+struct Pool {
+    std::mutex m, busy;
+    std::condition_variable wake, done;
+    Launch* job = nullptr;
+    unsigned long long posted = 0;
+    int threads = 0, wanted = 0, running = 0;
+    const pid_t pid = getpid();
+
+    void work() {
+        unsigned long long seen = 0;
+        std::unique_lock<std::mutex> lock(m);
+        for (;;) {
+            wake.wait(lock, [&] { return job != nullptr && posted != seen; });
+            seen = posted;
+            if (wanted == 0) continue;
+            --wanted, ++running;
+            Launch* L = job;
+            lock.unlock();
+            worker(L);
+            lock.lock();
+            --running;
+            done.notify_all();
+        }
+    }
+
+    void launch(Launch* L, int helpers) {
+        std::unique_lock<std::mutex> gate(busy, std::try_to_lock);
+        if (!gate.owns_lock() || helpers == 0) return worker(L);
+        {
+            std::lock_guard<std::mutex> lock(m);
+            for (; threads < helpers; ++threads) std::thread(&Pool::work, this).detach();
+            job = L, wanted = helpers;
+            ++posted;
+        }
+        wake.notify_all();
+        worker(L);
+        std::unique_lock<std::mutex> lock(m);
+        job = nullptr, wanted = 0;          // no helper joins from now on
+        done.wait(lock, [&] { return running == 0; });
+    }
+};
+
+static std::mutex tj_pool_lock;
+static Pool* tj_pool = nullptr;     // never destroyed: its threads sleep inside it at exit
 
 extern "C" int tj_simt_launch(const tj_simt_launch_args* a) {
     Launch L;
@@ -776,10 +850,13 @@ extern "C" int tj_simt_launch(const tj_simt_launch_args* a) {
     } else if (L.n_blocks) {
         int threads = a->host_threads < 1 ? 1 : a->host_threads;
         if ((unsigned long long)threads > L.n_blocks) threads = (int)L.n_blocks;
-        std::vector<std::thread> pool;
-        for (int t = 1; t < threads; ++t) pool.emplace_back(worker, &L);
-        worker(&L);
-        for (std::thread& t : pool) t.join();
+        Pool* pool;
+        {
+            std::lock_guard<std::mutex> lock(tj_pool_lock);
+            if (tj_pool == nullptr || tj_pool->pid != getpid()) tj_pool = new Pool();  // a fork's child has none of the threads
+            pool = tj_pool;
+        }
+        pool->launch(&L, threads - 1);
     }
     if (!L.failed.load()) return 0;
     snprintf(a->error, (size_t)a->error_len, "%s", L.error.c_str());
