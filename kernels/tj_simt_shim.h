@@ -185,6 +185,9 @@ TJ_SIMT_VEC2(unsigned int, uint, 8) TJ_SIMT_VEC4(unsigned int, uint, 16)
 TJ_SIMT_VEC2(double, double, 16) TJ_SIMT_VEC2(long long, longlong, 16)
 TJ_SIMT_VEC2(unsigned long long, ulonglong, 16)
 TJ_SIMT_VEC2(unsigned short, ushort, 4) TJ_SIMT_VEC4(unsigned short, ushort, 8)
+TJ_SIMT_VEC2(short, short, 4) TJ_SIMT_VEC4(short, short, 8)
+TJ_SIMT_VEC2(unsigned char, uchar, 2) TJ_SIMT_VEC4(unsigned char, uchar, 4)
+TJ_SIMT_VEC2(signed char, char, 2) TJ_SIMT_VEC4(signed char, char, 4)
 
 // The uniform entry point (see tj_host_shim.h); the runtime runs it in every thread of
 // every block. tj_simt_touch_shared makes a host thread allocate its copy of the

@@ -113,6 +113,29 @@ def test_threads_warps_shuffles_shared_memory_and_atomics_behave_as_on_a_gpu():
     np.testing.assert_array_equal(out2, [per_block[0::2].sum(), per_block[1::2].sum()])
 
 
+VECTORS = r'''
+extern "C" __global__ void vec(const float* __restrict__ in0, float* __restrict__ out0,
+                               const int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n / 4) {
+    const float4 a = reinterpret_cast<const float4*>(in0)[i];
+    const uchar4 c = make_uchar4(1, 2, 3, 4);
+    reinterpret_cast<float4*>(out0)[i] =
+        make_float4(a.x + c.x, a.y + c.y, __ldg(in0 + 4 * i + 2) * 2, max(a.w, 0.5f));
+  }
+}
+'''
+
+
+def test_vector_types_and_load_intrinsics():
+    x = np.random.default_rng(3).random(256).astype(np.float32)
+    out = np.zeros_like(x)
+    simt.Module(VECTORS, ['vec']).kernels['vec']((3,), (32,), [x, out, 256])
+    x4 = x.reshape(-1, 4)
+    want = np.stack([x4[:, 0] + 1, x4[:, 1] + 2, x4[:, 2] * 2, np.maximum(x4[:, 3], 0.5)], 1)
+    np.testing.assert_array_equal(out.reshape(-1, 4), want)
+
+
 # --- every kernel kind passes against NumPy with the H200 plan -------------------------
 def _check(dev, f, ref, *xs, rtol=1e-5, atol=1e-5):
     got = jax.jit(f)(*_on(dev, *xs))
