@@ -108,7 +108,7 @@ def runtime():
     functions and instrumentation hooks when they load."""
     if hostcc.compiler() is None:
         raise SimtError('the SIMT runtime needs a C++ compiler (set CXX, or install g++)')
-    text = headers.read_header('tj_simt_runtime.cpp')
+    text = headers.expand(headers.read_header('tj_simt_runtime.cpp'))
     # _FORTIFY_SOURCE's longjmp refuses to jump to another stack, which is what a fiber
     # switch is.
     flags = ('-O2', '-std=c++17', '-fPIC', '-shared', '-pthread', '-U_FORTIFY_SOURCE', '-w')
