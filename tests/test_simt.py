@@ -362,3 +362,13 @@ def test_faults_a_gpu_would_hit_are_reported(case):
     module = simt.Module(src, ['fault'], checked=True)
     with pytest.raises(simt.SimtError, match=message):
         module.kernels['fault']((2,), (64,), [np.zeros(64, np.int32)])
+
+
+def test_an_overrun_into_a_neighbouring_buffer_is_caught():
+    src = ('extern "C" __global__ void over(const int* __restrict__ in0, int* __restrict__ out0) '
+           '{ out0[threadIdx.x + 3] = in0[threadIdx.x]; }\n')
+    memory = np.zeros(128, np.int32)
+    out0, in0 = memory[:64], memory[64:]               # in0 starts where out0 ends
+    with pytest.raises(simt.SimtError, match=r'thread 61 writes 4 bytes at out0\[64\], out of '
+                                             r'bounds: out0 has 64 elements'):
+        simt.Module(src, ['over'], checked=True).kernels['over']((1,), (64,), [in0, out0])

@@ -178,6 +178,12 @@ class Kernel:
         for a, (_, p) in zip(arrays, self.pointer_params):
             if not a.flags.c_contiguous:
                 raise ValueError(f'kernel {self.name}: argument {p} is not C-contiguous')
+        if self.module.checked:
+            with _Quarantine(arrays) as copies:
+                return self._launch(grid, block, copies, scalars, host_threads)
+        return self._launch(grid, block, arrays, scalars, host_threads)
+
+    def _launch(self, grid, block, arrays, scalars, host_threads):
         n = len(arrays)
         bufs = (_Buffer * max(n, 1))()
         for i, (a, (name, ctype, elem)) in enumerate(zip(arrays, self._names)):
@@ -196,6 +202,54 @@ class Kernel:
                          len(error))
         if runtime().tj_simt_launch(ctypes.byref(la)):
             raise SimtError(self.module.quote_lines(error.value.decode(errors='replace')))
+
+
+class _Quarantine:
+    """Checked launches run on copies of their buffers in one arena, each with a gap on
+    either side at least as long as itself (4 KiB at least), so that an index past a
+    buffer's end, or before its start, by up to its own length lands in no buffer and is
+    reported, instead of landing in a neighbouring allocation. Buffers that share memory
+    (an output written in place over an input) share one copy; each keeps its address
+    modulo 256, so the kernel takes the same aligned or misaligned path. The copies are
+    written back after the launch."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def __enter__(self):
+        spans = sorted((a.ctypes.data, a.ctypes.data + a.nbytes) for a in self.arrays)
+        groups = []                          # [start, end) of memory the arrays share
+        for lo, hi in spans:
+            if groups and lo < groups[-1][1]:
+                groups[-1][1] = max(groups[-1][1], hi)
+            else:
+                groups.append([lo, hi])
+        gaps = [max(4096, -(-(hi - lo) // 256) * 256) for lo, hi in groups]
+        size = sum(gaps) + sum(hi - lo + 512 for lo, hi in groups) + max(gaps, default=0)
+        self.arena = np.empty(size + 256, np.uint8)
+        base = -(-self.arena.ctypes.data // 256) * 256
+        self.places = []                     # (original start, copy start, bytes)
+        at = base
+        for (lo, hi), gap in zip(groups, gaps):
+            at += gap
+            copy = at + lo % 256
+            ctypes.memmove(copy, lo, hi - lo)
+            self.places.append((lo, copy, hi - lo))
+            at = -(-(copy + hi - lo) // 256) * 256
+        return [self._copy_of(a) for a in self.arrays]
+
+    def _copy_of(self, a):
+        start = a.ctypes.data
+        for lo, copy, n in self.places:
+            if lo <= start < lo + n or (a.nbytes == 0 and start == lo):
+                offset = copy + start - lo - self.arena.ctypes.data
+                return self.arena[offset:offset + a.nbytes].view(a.dtype).reshape(a.shape)
+        raise AssertionError('every array lies in a group')
+
+    def __exit__(self, *exc):
+        for lo, copy, n in self.places:
+            ctypes.memmove(lo, copy, n)
+        return False
 
 
 def _dims(d, what):
