@@ -13,7 +13,7 @@
 // block waits at the same one. Anything else (a lane that exited, a lane the block does
 // not have, threads waiting at different barriers) is an error naming the threads, as
 // is a block whose threads all wait and none can go on. Blocks of a launch are shared by
-// several host threads (a pool kept for the process, as kernels/tj_pylaunch.cpp does).
+// several host threads (kernels/tj_thread_pool.h, shared with the host launcher).
 //
 // Shared memory. The shim declares `__shared__` variables `static thread_local`: a host
 // thread runs one block at a time, so its thread-local copy is exactly one block
@@ -40,6 +40,7 @@
 // is filled with 0xff bytes at every block start).
 #include "tj_simt_state.h"
 #include "tj_simt_checks.h"
+#include "tj_thread_pool.h"
 
 // --- the scheduler --------------------------------------------------------------------
 // Complete the warp operations of warp w whose lanes have all arrived. Returns whether
@@ -333,52 +334,7 @@ static void worker(Launch* L) {
     if (L->failed.load()) tl_fibers.release();
 }
 
-// Host threads that sleep until a launch wants helpers. One launch at a time uses them;
-// a launch that finds them busy (another Python thread's) runs its blocks alone.
-struct Pool {
-    std::mutex m, busy;
-    std::condition_variable wake, done;
-    Launch* job = nullptr;
-    unsigned long long posted = 0;
-    int threads = 0, wanted = 0, running = 0;
-    const pid_t pid = getpid();
-
-    void work() {
-        unsigned long long seen = 0;
-        std::unique_lock<std::mutex> lock(m);
-        for (;;) {
-            wake.wait(lock, [&] { return job != nullptr && posted != seen; });
-            seen = posted;
-            if (wanted == 0) continue;
-            --wanted, ++running;
-            Launch* L = job;
-            lock.unlock();
-            worker(L);
-            lock.lock();
-            --running;
-            done.notify_all();
-        }
-    }
-
-    void launch(Launch* L, int helpers) {
-        std::unique_lock<std::mutex> gate(busy, std::try_to_lock);
-        if (!gate.owns_lock() || helpers == 0) return worker(L);
-        {
-            std::lock_guard<std::mutex> lock(m);
-            for (; threads < helpers; ++threads) std::thread(&Pool::work, this).detach();
-            job = L, wanted = helpers;
-            ++posted;
-        }
-        wake.notify_all();
-        worker(L);
-        std::unique_lock<std::mutex> lock(m);
-        job = nullptr, wanted = 0;          // no helper joins from now on
-        done.wait(lock, [&] { return running == 0; });
-    }
-};
-
-static std::mutex tj_pool_lock;
-static Pool* tj_pool = nullptr;     // never destroyed: its threads sleep inside it at exit
+void Launch::run() { worker(this); }
 
 extern "C" int tj_simt_launch(const tj_simt_launch_args* a) {
     Launch L;
@@ -393,13 +349,7 @@ extern "C" int tj_simt_launch(const tj_simt_launch_args* a) {
     } else if (L.n_blocks) {
         int threads = a->host_threads < 1 ? 1 : a->host_threads;
         if ((unsigned long long)threads > L.n_blocks) threads = (int)L.n_blocks;
-        Pool* pool;
-        {
-            std::lock_guard<std::mutex> lock(tj_pool_lock);
-            if (tj_pool == nullptr || tj_pool->pid != getpid()) tj_pool = new Pool();  // a fork's child has none of the threads
-            pool = tj_pool;
-        }
-        pool->launch(&L, threads - 1);
+        tj_thread_pool<Launch>::here()->launch(L, threads - 1);
     }
     if (!L.failed.load()) return 0;
     snprintf(a->error, (size_t)a->error_len, "%s", L.error.c_str());

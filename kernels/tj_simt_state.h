@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -74,6 +73,8 @@ struct Launch {
     std::atomic<bool> failed{false};
     std::mutex m;
     std::string error;
+
+    void run();                       // a host thread's share of the blocks (worker)
 
     void fail(const std::string& msg) {
         std::lock_guard<std::mutex> lock(m);

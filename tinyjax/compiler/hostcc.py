@@ -189,7 +189,7 @@ def launcher(wait=False, start=True):
         return None
     import sysconfig
     import numpy as np
-    full = headers.read_header('tj_pylaunch.cpp')
+    full = headers.expand(headers.read_header('tj_pylaunch.cpp'))
     flags = FLAGS + ('-pthread', f'-I{sysconfig.get_paths()["include"]}', f'-I{np.get_include()}')
     k = cache.key('pylaunch', full, flags, compiler_version(), sys.version, np.__version__)
 
