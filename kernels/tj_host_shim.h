@@ -9,8 +9,15 @@
 // its whole row or chunk); row kernels with a warp per row run several one-thread host
 // warps per block in turn (tj_reduce.cuh). There is no shared memory on the host:
 // `__shared__` would be a static shared by all host threads, so no host path uses it.
+//
+// The SIMT shim (tj_simt_shim.h, the GPU variant run as real threads of a block) includes
+// this file for its plain built-ins (math, bit casts, qualifiers, argument unpacking) and
+// defines TJ_SIMT, which leaves out the one-thread model (TJ_HOST, the constant
+// threadIdx/blockDim, __shared__, __syncthreads, TJ_WRAP).
 #pragma once
+#ifndef TJ_SIMT
 #define TJ_HOST 1
+#endif
 // No <cmath>: parsing it was most of a small module's compile (about 100 of 130 ms).
 // The math functions kernels call are declared here as float and double overloads of
 // GCC's builtins, which call the same libm functions <cmath> would.
@@ -40,18 +47,20 @@ template <typename T> static inline bool signbit(T x) { return __builtin_signbit
 
 
 struct tj_dim3 { unsigned int x, y, z; };
+#ifndef TJ_SIMT
 static const tj_dim3 threadIdx = {0, 0, 0};
 static const tj_dim3 blockDim = {1, 1, 1};
 static thread_local tj_dim3 blockIdx = {0, 0, 0};  // a direct call (ctypes) runs one block
 static thread_local tj_dim3 gridDim = {1, 1, 1};
+#define __shared__ static
+static inline void __syncthreads() {}
+#endif
 
 #define __global__
 #define __device__
 #define __host__
 #define __forceinline__ inline
 #define __restrict__ __restrict
-#define __shared__ static
-static inline void __syncthreads() {}
 
 // Bit casts CUDA provides as intrinsics.
 static inline unsigned int __float_as_uint(float f) { unsigned int u; memcpy(&u, &f, 4); return u; }
@@ -112,6 +121,7 @@ template <typename... A> static inline void tj_wrap_call(void (*f)(A...), void**
                                                          const long long* s) {
     tj_wrap_call(f, p, s, std::index_sequence_for<A...>{});
 }
+#ifndef TJ_SIMT
 #define TJ_WRAP(k)                                                                     \
     extern "C" void tjw_##k(void** p, const long long* s, int block, int blocks) {     \
         blockIdx.x = (unsigned int)block;                                              \
@@ -120,3 +130,4 @@ template <typename... A> static inline void tj_wrap_call(void (*f)(A...), void**
         blockIdx.x = 0;                                                                \
         gridDim.x = 1;                                                                 \
     }
+#endif

@@ -18,83 +18,23 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <vector>
+
+#include "tj_thread_pool.h"
 
 typedef void (*tj_wrapper)(void**, const long long*, int, int);
 
-// One launch: whoever works on it takes block numbers from `next` until none are left,
-// so a thread that wakes late takes fewer blocks (or none) and nobody waits for it.
+// One launch: whoever works on it takes block numbers from `next` until none are left.
 struct tj_job {
     tj_wrapper fn;
     void** p;
     const long long* s;
     int blocks, threads;
     std::atomic<int> next{0};
-    std::atomic<int> helpers{0};  // pool threads inside run() (they join under the pool's mutex)
     void run() {
         for (int b; (b = next.fetch_add(1)) < blocks;) fn(p, s, b, blocks);
     }
 };
-
-// Threads that sleep on a condition variable until a launch posts a job. One launch at a
-// time uses them; a launch that finds them busy (another Python thread's: pmap runs
-// devices in threads) runs all its blocks on its own thread, which gives the same result.
-struct tj_pool {
-    std::mutex m, busy;
-    std::condition_variable wake;
-    tj_job* job = nullptr;
-    unsigned long long posted = 0;
-    int threads = 0;
-    const pid_t pid = getpid();
-
-    void work() {
-        unsigned long long seen = 0;
-        std::unique_lock<std::mutex> lock(m);
-        for (;;) {
-            wake.wait(lock, [&] { return job != nullptr && posted != seen; });
-            seen = posted;
-            tj_job* j = job;
-            if (j->helpers.load() >= j->threads - 1) continue;  // it has the threads it wants
-            j->helpers.fetch_add(1);
-            lock.unlock();
-            j->run();
-            j->helpers.fetch_sub(1);  // the last touch of *j: its launch may return now
-            lock.lock();
-        }
-    }
-
-    void launch(tj_job& j) {
-        std::unique_lock<std::mutex> gate(busy, std::try_to_lock);
-        if (!gate.owns_lock() || j.threads <= 1) return j.run();
-        {
-            std::lock_guard<std::mutex> lock(m);
-            for (; threads < j.threads - 1; ++threads) std::thread(&tj_pool::work, this).detach();
-            job = &j;
-            ++posted;
-        }
-        wake.notify_all();
-        j.run();
-        {
-            std::lock_guard<std::mutex> lock(m);
-            job = nullptr;  // every block is taken: no helper joins from now on
-        }
-        // Wait for the helpers still running a block: at most one block each, so spin
-        // (sleeping on a condition variable costs a wake-up of tens of us on a VM).
-        while (j.helpers.load() != 0) std::this_thread::yield();
-    }
-};
-
-// Created on first use, with the GIL held. Never destroyed (its threads may be asleep
-// inside it at exit); a forked child, which has none of its threads, makes a new one.
-static tj_pool* tj_the_pool = nullptr;
-
-static tj_pool* tj_pool_here() {
-    if (tj_the_pool == nullptr || tj_the_pool->pid != getpid()) tj_the_pool = new tj_pool();
-    return tj_the_pool;
-}
 
 static PyObject* tj_launch(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (nargs < 3 || nargs > 5 || !PyList_Check(args[1]) || !PyTuple_Check(args[2])) {
@@ -146,11 +86,11 @@ static PyObject* tj_launch(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         fn(p, s, 0, 1);
         Py_END_ALLOW_THREADS
     } else {
-        tj_pool* pool = tj_pool_here();
+        tj_thread_pool<tj_job>* pool = tj_thread_pool<tj_job>::here();   // GIL held
         tj_job job;
         job.fn = fn, job.p = p, job.s = s, job.blocks = (int)blocks, job.threads = (int)threads;
         Py_BEGIN_ALLOW_THREADS
-        pool->launch(job);
+        pool->launch(job, job.threads - 1);
         Py_END_ALLOW_THREADS
     }
     Py_RETURN_NONE;

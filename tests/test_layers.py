@@ -34,6 +34,10 @@ LAYERS = [
 ALLOWED_UPWARD = {
     ('tinyjax.backends.cpu', 'tinyjax.compiler.hostcc'):
         'the host kernel launcher (kernels/tj_pylaunch.cpp) is built by the host compiler',
+    ('tinyjax.backends.simt', 'tinyjax.compiler.hostcc'):
+        'the SIMT runtime and the modules it loads are built by the host compiler',
+    ('tinyjax.backends.simt', 'tinyjax.compiler.headers'):
+        'the SIMT runtime source includes the kernel headers',
 }
 
 # Module cycles that stay, each with its reason; any other cycle fails.

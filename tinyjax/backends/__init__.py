@@ -9,7 +9,7 @@ import functools
 import os
 
 from tinyjax import config as _config
-from tinyjax.backends import cpu, cuda
+from tinyjax.backends import cpu, cuda, simt
 from tinyjax.core import array as _array
 
 _ALIASES = {'cuda': 'gpu', 'gpu': 'gpu', 'cpu': 'cpu'}
@@ -54,7 +54,8 @@ def topology():
 
 @functools.lru_cache(None)
 def _cpu_devices(n):
-    return tuple(cpu.CpuDevice(i) for i in range(n))
+    make = simt.device_factory() or cpu.CpuDevice    # TINYJAX_SIMT: kernels run on the SIMT runtime
+    return tuple(make(i) for i in range(n))
 
 
 def _num_logical_gpus():

@@ -15,25 +15,33 @@ branch per element was most of the time), jax.nn.selu 12.4 -> 10.5 ms, chain16 3
 34 ms, same output bits. What remains is glibc's scalar libm: expm1f ~10 ns, tanhf ~16
 ns an element here, where NumPy's SIMD float32 tanh and expm1 take ~0.35 ns.
 -fno-split-loops: -O3's loop splitting made softmax 12% slower (512x1024: 3.3 -> 3.7 ms).
+
+The same path builds the GPU variant of a module for the SIMT runtime (`variant='simt'`,
+kernels/tj_simt_shim.h: blockDim threads per block, see tinyjax/backends/simt.py), and
+`'simt-checked'` compiles it with -fsanitize=thread, whose instrumentation calls a hook
+before every load and store; the runtime supplies the hooks (bounds and race checks)
+instead of ThreadSanitizer, so the object is linked without libtsan (two steps).
+SIMT builds use -O1: they are for checking, and compile about twice as fast as -O3.
 """
-import ctypes
 import atexit
+import ctypes
 import functools
+import importlib.machinery
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from tinyjax import errors
 from tinyjax.compiler import cache, headers
-import importlib.machinery
-import importlib.util
-import numpy as np
-import sysconfig
 
 FLAGS = ('-O3', '-fno-math-errno', '-fno-split-loops', '-std=c++17', '-fwrapv', '-fPIC', '-shared',
          '-w')
@@ -57,8 +65,26 @@ def compiler_version():
         return ''
 
 
-def host_source(source):
-    return headers.expand('#include "tj_host_shim.h"\n' + source)
+SHIMS = {'host': 'tj_host_shim.h', 'simt': 'tj_simt_shim.h', 'simt-checked': 'tj_simt_shim.h'}
+
+
+def host_source(source, variant='host'):
+    return headers.expand(f'#include "{SHIMS[variant]}"\n' + source)
+
+
+def variant_flags(variant):
+    """(compile flags, link flags or None for a one-step build) of a variant."""
+    if variant == 'host':
+        return FLAGS, None
+    # Hidden symbols: a `__shared__` variable (a static local of an inline function) would
+    # otherwise be one symbol for the whole process, bound to the first module loaded.
+    flags = tuple(f for f in FLAGS if f not in ('-shared', '-O3', '-DTJ_HOST_MVEC')) + (
+        '-O1', '-c', '-fvisibility=hidden')
+    if variant == 'simt-checked':   # -g1: line tables, for the line of a faulting access
+        flags += ('-fsanitize=thread', '-g1')
+        if 'clang' not in compiler_version():
+            flags += ('--param=tsan-instrument-func-entry-exit=0',)
+    return flags, ('-shared', '-fPIC')
 
 
 _loaded = {}
@@ -105,19 +131,26 @@ def _background_prefix():
     return [nice, '-n', '19'] if nice else []
 
 
-def build(source, name='program', wrap=()):
+def build(source, name='program', wrap=(), variant='host'):
     """A ctypes.CDLL of `source` built for the host (cached in memory and on disk).
 
     Each kernel named in `wrap` also gets the uniform entry point tjw_<name> that the
-    launcher extension calls (TJ_WRAP in kernels/tj_host_shim.h)."""
-    full = host_source(source) + ''.join(f'TJ_WRAP({n})\n' for n in wrap)
-    k = cache.key('host', full, FLAGS, compiler_version())
+    launcher extension (or the SIMT runtime) calls (TJ_WRAP in the variant's shim)."""
+    full = host_source(source, variant) + ''.join(f'TJ_WRAP({n})\n' for n in wrap)
+    flags, link = variant_flags(variant)
+    k = cache.key(variant, full, flags, link, compiler_version())
     if k not in _loaded:
-        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, FLAGS, name)))
+        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, flags, name, link=link)))
     return _loaded[k]
 
 
-def _compiled(k, full, flags, name, prefix=()):
+def compile_library(name, text, flags):
+    """Path of `text` (a C++ file) built with `flags` (cached on disk)."""
+    k = cache.key('library', name, text, flags, compiler_version())
+    return _compiled(k, text, flags, name)
+
+
+def _compiled(k, full, flags, name, prefix=(), link=None):
     """Path of the cached shared library for key k, compiling `full` on a miss."""
     path = cache.entry_path(k, 'so')
     if cache.load(k, 'so') is None:
@@ -129,8 +162,12 @@ def _compiled(k, full, flags, name, prefix=()):
             src = Path(tmp) / f'{name}.cpp'
             src.write_text(full)
             out = Path(tmp) / f'{name}.so'
-            proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(out)],
+            obj = out.with_suffix('.o') if link is not None else out
+            proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(obj)],
                                   capture_output=True, text=True)
+            if proc.returncode == 0 and link is not None:
+                proc = subprocess.run([*prefix, cxx, *link, str(obj), '-o', str(out)],
+                                      capture_output=True, text=True)
             if proc.returncode != 0:
                 saved = cache.save_failed_source(name, full, 'cpp')
                 raise errors.CompileError(
@@ -155,7 +192,7 @@ def launcher(wait=False, start=True):
         return launch_slot[0]
     if compiler() is None or os.environ.get('TINYJAX_HOST_LAUNCHER', '1') == '0':
         return None
-    full = headers.read_header('tj_pylaunch.cpp')
+    full = headers.expand(headers.read_header('tj_pylaunch.cpp'))
     flags = FLAGS + ('-pthread', f'-I{sysconfig.get_paths()["include"]}', f'-I{np.get_include()}')
     k = cache.key('pylaunch', full, flags, compiler_version(), sys.version, np.__version__)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from tinyjax import config, dtypes
 from tinyjax.config import on_change
+from tinyjax.backends import simt
 from tinyjax.compiler import codegen_reduce, fusion, passes, nvrtc, hostcc
 from tinyjax.compiler.codegen import VEC
 from tinyjax.core import trace as core_trace
@@ -101,6 +102,8 @@ def build_module(device, source, names):
     """Compile a module's source for `device` (safe from threads): the host C++ compiler
     for a CPU (kernels/tj_host_shim.h), NVRTC for the GPU's exact arch. The device then
     loads what this returns (`device.load_module`); backends never call the compiler."""
+    if isinstance(device, simt.SimtDevice):      # the GPU variant, on the SIMT runtime
+        return simt.Module(source, names, device.checked, device.target)
     if device.platform == 'cpu':
         return hostcc.build(source, wrap=names), names
     return nvrtc.compile_cubin(source, device.arch), names

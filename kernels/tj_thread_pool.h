@@ -1,0 +1,72 @@
+// tj_thread_pool.h: host threads that sleep until a launch wants helpers, shared by the
+// host launcher (tj_pylaunch.cpp) and the SIMT runtime (tj_simt_runtime.cpp).
+//
+// A job is any object with run(): the launching thread runs it, and so do up to
+// `helpers` pool threads, each taking work from the job until none is left, so a thread
+// that wakes late takes less (or none) and nobody waits for it. One launch at a time
+// uses the threads; a launch that finds them busy (another Python thread's: pmap runs
+// devices in threads) runs its job alone, which gives the same result.
+#pragma once
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+template <typename Job> struct tj_thread_pool {
+    std::mutex m, busy;
+    std::condition_variable wake;
+    Job* job = nullptr;
+    unsigned long long posted = 0;
+    int threads = 0, wanted = 0;
+    std::atomic<int> running{0};     // pool threads inside job->run()
+    const pid_t pid = getpid();
+
+    void work() {
+        unsigned long long seen = 0;
+        std::unique_lock<std::mutex> lock(m);
+        for (;;) {
+            wake.wait(lock, [&] { return job != nullptr && posted != seen; });
+            seen = posted;
+            if (wanted == 0) continue;          // it has the threads it wants
+            --wanted;
+            running.fetch_add(1);               // under m: the launch sees it before it returns
+            Job* j = job;
+            lock.unlock();
+            j->run();
+            running.fetch_sub(1);               // the last touch of *j: its launch may return now
+            lock.lock();
+        }
+    }
+
+    void launch(Job& j, int helpers) {
+        std::unique_lock<std::mutex> gate(busy, std::try_to_lock);
+        if (!gate.owns_lock() || helpers <= 0) return j.run();
+        {
+            std::lock_guard<std::mutex> lock(m);
+            for (; threads < helpers; ++threads) std::thread(&tj_thread_pool::work, this).detach();
+            job = &j, wanted = helpers;
+            ++posted;
+        }
+        wake.notify_all();
+        j.run();
+        {
+            std::lock_guard<std::mutex> lock(m);
+            job = nullptr, wanted = 0;          // all work is taken: no helper joins from now on
+        }
+        // Wait for the helpers still finishing their last piece of work: spin (sleeping on a
+        // condition variable costs a wake-up of tens of us on a VM).
+        while (running.load() != 0) std::this_thread::yield();
+    }
+
+    // The process's pool, made on first use. Never destroyed (its threads may be asleep
+    // inside it at exit); a forked child, which has none of its threads, makes a new one.
+    static tj_thread_pool* here() {
+        static std::mutex made;
+        static tj_thread_pool* pool = nullptr;
+        std::lock_guard<std::mutex> lock(made);
+        if (pool == nullptr || pool->pid != getpid()) pool = new tj_thread_pool();
+        return pool;
+    }
+};
