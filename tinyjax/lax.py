@@ -19,6 +19,9 @@ from tinyjax.ops.conv import (  # noqa: F401
     ConvDimensionNumbers, conv_dimension_numbers, conv_general_dilated, conv,
     conv_with_general_padding, conv_transpose, padtype_to_pads)
 from tinyjax.ops.windowed import reduce_window  # noqa: F401
+from tinyjax.ops.shape_tuples import (  # noqa: F401
+    conv_general_shape_tuple, conv_transpose_shape_tuple, reduce_window_shape_tuple)
+from tinyjax.ops.special import lgamma, erfc  # noqa: F401
 from tinyjax.ops.precision import Precision  # noqa: F401
 
 not_ = bitwise_not

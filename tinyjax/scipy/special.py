@@ -133,9 +133,9 @@ def log_ndtr(x, series_order=3):
         raise ValueError(f'log_ndtr: series_order must be an int in [0, 30], got {series_order!r}')
     lower = -20.0 if x.dtype == np.float64 else -10.0
     # Each branch sees inputs where it is finite, so the unused one adds no NaN gradient.
-    mid = jnp.clip(x, lower, 0.0)
-    top = jnp.maximum(x, 0.0)
-    tail = jnp.minimum(x, lower)
+    mid = jnp.where((x >= lower) & (x <= 0), x, -1.0)
+    top = jnp.where(x > 0, x, 1.0)
+    tail = jnp.where(x < lower, x, lower)
     x2 = tail * tail
     series, term = jnp.ones_like(tail), jnp.ones_like(tail)
     for n in range(1, series_order + 1):

@@ -8,7 +8,8 @@ def logpmf(k, p, loc=0):
     k, p, loc = promote_inexact(k, p, loc)
     k = k - loc
     value = special.xlogy(k, p) + special.xlog1py(1 - k, -p)
-    return jnp.where((k == 0) | (k == 1), value, -jnp.inf)
+    # As in JAX, only k outside [0, 1] is off the support (k = 0.5 interpolates).
+    return jnp.where((k < 0) | (k > 1), -jnp.inf, value)
 
 
 def pmf(k, p, loc=0):
