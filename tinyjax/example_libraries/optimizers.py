@@ -206,7 +206,7 @@ def sm3(step_size, momentum=0.9):
 
     def update(i, g, state):
         x, m, vs, shape = state
-        accum = functools.reduce(jnp.minimum, [along(a, v, g.ndim) for a, v in enumerate(vs)])
+        accum = functools.reduce(jnp.minimum, [along(a, v, len(vs)) for a, v in enumerate(vs)])
         accum = accum + jnp.square(g)
         inv_root = jnp.where(accum > 0, 1. / jnp.sqrt(accum), 0)
         m = (1. - momentum) * (g * inv_root) + momentum * m
