@@ -34,4 +34,5 @@ from tinyjax.callback import pure_callback  # noqa: F401,E402
 from tinyjax import random  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
 from tinyjax import nn, scipy, profiler  # noqa: F401,E402
+from tinyjax import sharding, example_libraries  # noqa: F401,E402
 from tinyjax import debug  # noqa: F401,E402

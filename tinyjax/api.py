@@ -3,7 +3,7 @@ import contextlib
 
 import numpy as np
 
-from tinyjax import backends, tree_util
+from tinyjax import backends, dtypes, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
 from tinyjax.core.ir import ShapedArray
@@ -23,8 +23,19 @@ class ShapeDtypeStruct:
     def size(self):
         return int(np.prod(self.shape))
 
+    @classmethod
+    def like(cls, x):
+        """The shape, dtype and weak type of x (an array, tracer, NumPy array, Python
+        scalar or another ShapeDtypeStruct), with the dtype canonicalized as jnp.asarray
+        would (int64 -> int32 without x64)."""
+        if isinstance(x, ShapeDtypeStruct):
+            return cls(x.shape, x.dtype, x.weak_type)
+        aval = common.aval_of(x)
+        return cls(aval.shape, dtypes.canonicalize(aval.dtype), aval.weak_type)
+
     def __repr__(self):
-        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})'
+        weak = ', weak_type=True' if self.weak_type else ''
+        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})'
 
     def __eq__(self, other):
         return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
