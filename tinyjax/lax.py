@@ -22,6 +22,7 @@ from tinyjax.ops.windowed import reduce_window  # noqa: F401
 from tinyjax.ops.shape_tuples import (  # noqa: F401
     conv_general_shape_tuple, conv_transpose_shape_tuple, reduce_window_shape_tuple)
 from tinyjax.ops.special import lgamma, erfc  # noqa: F401
+from tinyjax.ops.fft import fft  # noqa: F401
 from tinyjax.ops.precision import Precision  # noqa: F401
 
 not_ = bitwise_not
