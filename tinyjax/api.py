@@ -8,6 +8,9 @@ from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
+from tinyjax.sharding import arrays as sharded_arrays
+from tinyjax.sharding.arrays import reshard  # noqa: F401 (jax.reshard)
+from tinyjax.sharding.specs import NamedSharding, Sharding
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
 
 
@@ -95,20 +98,38 @@ def eval_shape(fun, *args, **kwargs):
         out_tree, [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in graph.out_avals])
 
 
-def device_put(x, device=None):
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
+    """Move x (a pytree) to a device, or lay it out by a Sharding (a NamedSharding cuts
+    each array into per-device blocks). `device` may be a pytree prefix of x."""
+    if isinstance(device, Sharding):
+        return tree_util.tree_map(lambda v: sharded_arrays.scatter(v, device), x)
     dev = device or backends.default_device()
 
     def put(v):
         if isinstance(v, ArrayImpl):
-            if v.device is dev:
+            if v.device is dev and not isinstance(v, sharded_arrays.GlobalArray):
                 return v
             return ArrayImpl(dev.accept(v), dev, v.weak_type)
         if isinstance(v, Array):
             return v
-        from tinyjax import numpy as jnp
-        a = jnp.asarray(v)
+        a = core_trace.as_array(v)
         return ArrayImpl(dev.accept(a), dev, a.weak_type) if a.device is not dev else a
     return tree_util.tree_map(put, x)
+
+
+def make_array_from_single_device_arrays(shape, sharding, arrays, *, dtype=None):
+    return sharded_arrays.from_blocks(tuple(shape), sharding, list(arrays))
+
+
+def make_array_from_callback(shape, sharding, data_callback, dtype=None):
+    return sharded_arrays.from_callback(tuple(shape), sharding, data_callback)
+
+
+def make_array_from_process_local_data(sharding, local_data, global_shape=None):
+    """A global array from each process's part of it (the whole array in one process)."""
+    if isinstance(sharding, NamedSharding):
+        return sharded_arrays.from_process_local(sharding, local_data, global_shape)
+    return sharded_arrays.scatter(core_trace.as_array(local_data), sharding)
 
 
 def device_get(x):

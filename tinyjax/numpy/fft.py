@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from tinyjax import dtypes, lax
-from tinyjax.numpy import core, manipulation
+from tinyjax.numpy import conversion, manipulation
 from tinyjax.ops.fft import fft as _fft_prim
 
 _NORMS = (None, 'backward', 'ortho', 'forward')
@@ -21,7 +21,7 @@ def _resize(a, axis, n):
         return lax.slice_in_dim(a, 0, n, axis=axis)
     config = [(0, 0, 0)] * a.ndim
     config[axis] = (0, n - size, 0)
-    return lax.pad(a, core.asarray(0, a.dtype), config)
+    return lax.pad(a, conversion.asarray(0, a.dtype), config)
 
 
 def _scale(out, norm, n_total, inverse, op):
@@ -31,7 +31,7 @@ def _scale(out, norm, n_total, inverse, op):
     # The primitive computes the 'backward' convention (1/N on the inverse).
     factor = {None: 1.0, 'backward': 1.0, 'ortho': math.sqrt(n_total) if inverse else
               1 / math.sqrt(n_total), 'forward': float(n_total) if inverse else 1 / n_total}[norm]
-    return out if factor == 1.0 else out * core.asarray(factor, dtypes.canonicalize(
+    return out if factor == 1.0 else out * conversion.asarray(factor, dtypes.canonicalize(
         np.float64 if out.dtype in (np.float64, np.complex128) else np.float32))
 
 
@@ -51,7 +51,7 @@ def _bad_axis(ax, a, op):
 
 
 def _to_complex(a):
-    a = core.asarray(a)
+    a = conversion.asarray(a)
     if dtypes.is_complex(a.dtype):
         return a
     return a.astype(dtypes.canonicalize(np.complex128) if a.dtype == np.float64
@@ -59,7 +59,7 @@ def _to_complex(a):
 
 
 def _to_real(a):
-    (a,) = core.promote_inexact(core.asarray(a))
+    (a,) = conversion.promote_inexact(conversion.asarray(a))
     if dtypes.is_complex(a.dtype):
         raise TypeError(f'rfft: the input must be real, got {a.dtype}')
     return a.astype(np.float32) if a.dtype in (np.float16, dtypes.bfloat16) else a
@@ -124,18 +124,18 @@ def fftfreq(n, d=1.0, *, dtype=None, device=None):
     n = int(n)
     k = np.concatenate([np.arange(0, (n - 1) // 2 + 1), np.arange(-(n // 2), 0)])
     dtype = dtypes.canonicalize(dtype or dtypes.default_float())
-    return core.asarray(k, dtype) / core.asarray(d * n, dtype)
+    return conversion.asarray(k, dtype) / conversion.asarray(d * n, dtype)
 
 
 def rfftfreq(n, d=1.0, *, dtype=None, device=None):
     """The non-negative sample frequencies [0, 1, ..., n//2] / (d n)."""
     n = int(n)
     dtype = dtypes.canonicalize(dtype or dtypes.default_float())
-    return core.asarray(np.arange(0, n // 2 + 1), dtype) / core.asarray(d * n, dtype)
+    return conversion.asarray(np.arange(0, n // 2 + 1), dtype) / conversion.asarray(d * n, dtype)
 
 
 def _shift(x, axes, sign):
-    x = core.asarray(x)
+    x = conversion.asarray(x)
     axes = tuple(range(x.ndim)) if axes is None else (axes,) if isinstance(axes, int) else tuple(axes)
     shifts = tuple(sign * (x.shape[ax] // 2) for ax in axes)
     return manipulation.roll(x, shifts, axes)

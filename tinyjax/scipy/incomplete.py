@@ -11,7 +11,7 @@ import numpy as np
 
 from tinyjax import lax
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.ops import special as _prims
 from tinyjax.transforms.jit import jit
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from tinyjax import lax
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.transforms.batching import vmap
 
 _MODES = ('full', 'same', 'valid')

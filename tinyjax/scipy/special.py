@@ -9,7 +9,7 @@ import numpy as np
 from tinyjax import lax
 from tinyjax import numpy as jnp
 from tinyjax.nn import logsumexp  # noqa: F401
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.ops import special as _prims
 from tinyjax.scipy.incomplete import gammainc, gammaincc, betainc  # noqa: F401
 from tinyjax.transforms.custom import custom_jvp

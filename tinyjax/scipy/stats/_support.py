@@ -1,7 +1,7 @@
 """What the distributions share: promotion of (x, parameters) to one inexact dtype, and
 masking outside a support."""
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 
 
 def standardize(x, loc, scale):

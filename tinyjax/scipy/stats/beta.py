@@ -1,6 +1,6 @@
 """The beta distribution with shapes a, b (jax.scipy.stats.beta)."""
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.scipy import special
 
 

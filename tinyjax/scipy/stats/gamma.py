@@ -1,6 +1,6 @@
 """The gamma distribution with shape a (jax.scipy.stats.gamma)."""
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.scipy import special
 
 

@@ -1,6 +1,6 @@
 """The logistic distribution (jax.scipy.stats.logistic)."""
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.scipy import special
 from tinyjax.scipy.stats._support import standardize
 

@@ -1,6 +1,6 @@
 """The Poisson distribution (jax.scipy.stats.poisson)."""
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.scipy import special
 
 

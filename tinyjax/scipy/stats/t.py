@@ -2,7 +2,7 @@
 import math
 
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.scipy import special
 
 

@@ -1,6 +1,6 @@
 """The uniform distribution on [loc, loc + scale] (jax.scipy.stats.uniform)."""
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 
 
 def logpdf(x, loc=0, scale=1):

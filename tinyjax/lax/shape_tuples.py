@@ -2,8 +2,8 @@
 (lax.conv_general_shape_tuple, conv_transpose_shape_tuple, reduce_window_shape_tuple):
 layer libraries such as stax use them to size parameters before any array exists. Each
 applies the same size rule the primitive's shape rule applies."""
-from tinyjax.ops.conv import (_out_size, _transpose_padding, conv_dimension_numbers,
-                              padtype_to_pads)
+from tinyjax.lax.conv import _transpose_padding, conv_dimension_numbers, padtype_to_pads
+from tinyjax.ops.conv import _out_size
 
 
 def _pairs(padding, what):
