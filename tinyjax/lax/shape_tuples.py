@@ -23,12 +23,17 @@ def _conv_out_shape(lhs_shape, rhs_shape, dn, spatial_sizes):
     return tuple(out)
 
 
+def _spatial(lhs_shape, rhs_shape, dimension_numbers):
+    """(dimension numbers, input spatial sizes, kernel spatial sizes)."""
+    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    return (dn, [lhs_shape[a] for a in dn.lhs_spec[2:]],
+            [rhs_shape[a] for a in dn.rhs_spec[2:]])
+
+
 def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
                              dimension_numbers):
     lhs_shape, rhs_shape = tuple(lhs_shape), tuple(rhs_shape)
-    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
-    ins = [lhs_shape[a] for a in dn.lhs_spec[2:]]
-    ks = [rhs_shape[a] for a in dn.rhs_spec[2:]]
+    dn, ins, ks = _spatial(lhs_shape, rhs_shape, dimension_numbers)
     if len(window_strides) != len(ins):
         raise ValueError(f'conv_general_shape_tuple: window_strides={tuple(window_strides)} '
                          f'needs one entry per spatial dimension ({len(ins)})')
@@ -42,9 +47,7 @@ def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
 def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
                                dimension_numbers):
     lhs_shape, rhs_shape = tuple(lhs_shape), tuple(rhs_shape)
-    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
-    ins = [lhs_shape[a] for a in dn.lhs_spec[2:]]
-    ks = [rhs_shape[a] for a in dn.rhs_spec[2:]]
+    dn, ins, ks = _spatial(lhs_shape, rhs_shape, dimension_numbers)
     pads = ([_transpose_padding(k, s, padding) for k, s in zip(ks, window_strides)]
             if isinstance(padding, str) else _pairs(padding, 'conv_transpose_shape_tuple'))
     # conv_transpose is a stride-1 convolution of the input dilated by the strides.

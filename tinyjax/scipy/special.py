@@ -79,34 +79,28 @@ def multigammaln(a, d):
     return jnp.sum(_prims.lgamma(jnp.expand_dims(a, -1) - js / 2), axis=-1) + const
 
 
-@custom_jvp
-def xlogy(x, y):
-    """x * log(y), and 0 where x == 0 (even where y == 0)."""
-    x, y = promote_inexact(x, y)
-    safe_y = jnp.where(x == 0, jnp.ones_like(y), y)
-    return jnp.where(x == 0, jnp.zeros_like(x * y), x * jnp.log(safe_y))
+def _x_times_log(log_fn, at_x0, dlog, name, doc):
+    """x * log_fn(y), 0 wherever x == 0 (y is then replaced by at_x0, where log_fn is
+    finite), with JAX's derivative: log_fn(y) dx + x dlog(y) dy."""
+    @custom_jvp
+    def f(x, y):
+        x, y = promote_inexact(x, y)
+        safe_y = jnp.where(x == 0, jnp.full_like(y, at_x0), y)
+        return jnp.where(x == 0, jnp.zeros_like(x * y), x * log_fn(safe_y))
+
+    @f.defjvp
+    def _jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        out = f(x, y)
+        return out, (tx * log_fn(y) + ty * x * dlog(y)).astype(out.dtype)
+    f.__name__, f.__doc__ = name, doc
+    return f
 
 
-@xlogy.defjvp
-def _xlogy_jvp(primals, tangents):
-    (x, y), (tx, ty) = primals, tangents
-    out = xlogy(x, y)
-    return out, (tx * jnp.log(y) + ty * x / y).astype(out.dtype)
-
-
-@custom_jvp
-def xlog1py(x, y):
-    """x * log1p(y), and 0 where x == 0 (even where y == -1)."""
-    x, y = promote_inexact(x, y)
-    safe_y = jnp.where(x == 0, jnp.zeros_like(y), y)
-    return jnp.where(x == 0, jnp.zeros_like(x * y), x * jnp.log1p(safe_y))
-
-
-@xlog1py.defjvp
-def _xlog1py_jvp(primals, tangents):
-    (x, y), (tx, ty) = primals, tangents
-    out = xlog1py(x, y)
-    return out, (tx * jnp.log1p(y) + ty * x / (1 + y)).astype(out.dtype)
+xlogy = _x_times_log(jnp.log, 1.0, lambda y: 1 / y, 'xlogy',
+                     'x * log(y), and 0 where x == 0 (even where y == 0).')
+xlog1py = _x_times_log(jnp.log1p, 0.0, lambda y: 1 / (1 + y), 'xlog1py',
+                       'x * log1p(y), and 0 where x == 0 (even where y == -1).')
 
 
 def entr(x):
