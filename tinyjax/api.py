@@ -3,48 +3,15 @@ import contextlib
 
 import numpy as np
 
-from tinyjax import backends, dtypes, tree_util
+from tinyjax import backends, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
-from tinyjax.core.ir import ShapedArray
+from tinyjax.core.ir import ShapeDtypeStruct, ShapedArray  # noqa: F401 (ShapeDtypeStruct: API)
 from tinyjax.ops import common
 from tinyjax.sharding import arrays as sharded_arrays
 from tinyjax.sharding.arrays import reshard  # noqa: F401 (jax.reshard)
 from tinyjax.sharding.specs import NamedSharding, Sharding
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
-
-
-class ShapeDtypeStruct:
-    def __init__(self, shape, dtype, weak_type=False):
-        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape))
-
-    @classmethod
-    def like(cls, x):
-        """The shape, dtype and weak type of x (an array, tracer, NumPy array, Python
-        scalar or another ShapeDtypeStruct), with the dtype canonicalized as jnp.asarray
-        would (int64 -> int32 without x64)."""
-        if isinstance(x, ShapeDtypeStruct):
-            return cls(x.shape, x.dtype, x.weak_type)
-        aval = common.aval_of(x)
-        return cls(aval.shape, dtypes.canonicalize(aval.dtype), aval.weak_type)
-
-    def __repr__(self):
-        weak = ', weak_type=True' if self.weak_type else ''
-        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})'
-
-    def __eq__(self, other):
-        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
-
-    def __hash__(self):
-        return hash((self.shape, self.dtype))
 
 
 def _abstract(x):
@@ -148,7 +115,6 @@ def block_until_ready(x):
 
 
 def ensure_compile_time_eval():
-    import contextlib
     return contextlib.nullcontext()
 
 

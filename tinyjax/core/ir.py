@@ -174,3 +174,41 @@ def dce(graph):
     used_consts = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
     return Graph(graph.invars, kept, graph.outvars, [v for v, _ in used_consts],
                  [c for _, c in used_consts])
+
+
+class ShapeDtypeStruct:
+    def __init__(self, shape, dtype, weak_type=False):
+        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    @classmethod
+    def like(cls, x):
+        """The shape, dtype and weak type of x (an array, tracer, NumPy array, Python
+        scalar or another ShapeDtypeStruct), the dtype canonicalized as jnp.asarray would
+        (int64 -> int32 without x64)."""
+        if isinstance(x, ShapeDtypeStruct):
+            return cls(x.shape, x.dtype, x.weak_type)
+        if hasattr(x, 'aval'):
+            return cls(x.aval.shape, x.aval.dtype, x.aval.weak_type)
+        if isinstance(x, (bool, int, float, complex)):
+            return cls((), dtypes.canonicalize(dtypes.python_scalar_dtype(x)),
+                       not isinstance(x, bool))
+        x = np.asarray(x)
+        return cls(x.shape, dtypes.canonicalize(x.dtype))
+
+    def __repr__(self):
+        weak = ', weak_type=True' if self.weak_type else ''
+        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})'
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
