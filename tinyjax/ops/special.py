@@ -17,7 +17,7 @@ def _libm(name):
 
     def impl(xp, x):
         if xp is not np:
-            import cupyx.scipy.special as sp   # CuPy is optional: only present with a GPU
+            import cupyx.scipy.special as sp  # lazy: CuPy is optional, only present with a GPU
             return getattr(sp, {'lgamma': 'gammaln'}.get(name, name))(x)
         # math.lgamma raises at poles where C returns inf: map those by hand.
         def one(v):
