@@ -39,6 +39,7 @@ from tinyjax.callback import pure_callback  # noqa: F401,E402
 from tinyjax import random  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
 from tinyjax import nn, scipy, profiler  # noqa: F401,E402
+from tinyjax import example_libraries  # noqa: F401,E402
 from tinyjax import debug  # noqa: F401,E402
 from tinyjax import experimental, extend, typing  # noqa: F401,E402
 from tinyjax.as_jax import install_as_jax  # noqa: F401,E402

@@ -286,16 +286,18 @@ class ShapeDtypeStruct:
 
     @classmethod
     def like(cls, x):
-        """The shape, dtype and weak type of `x` (an array, a tracer, a NumPy array, a
-        Python scalar or a ShapeDtypeStruct), dtypes canonicalized as an array's are."""
-        a = getattr(x, 'aval', None)
-        if a is not None or isinstance(x, ShapeDtypeStruct):
-            a = a or x
-            return cls(a.shape, a.dtype, a.weak_type)
+        """The shape, dtype and weak type of x (an array, tracer, NumPy array, Python
+        scalar or another ShapeDtypeStruct), the dtype canonicalized as jnp.asarray would
+        (int64 -> int32 without x64)."""
+        if isinstance(x, ShapeDtypeStruct):
+            return cls(x.shape, x.dtype, x.weak_type)
+        if hasattr(x, 'aval'):
+            return cls(x.aval.shape, x.aval.dtype, x.aval.weak_type)
         if isinstance(x, (bool, int, float, complex)):
-            return cls((), dtypes.python_scalar_dtype(x), not isinstance(x, bool))
-        v = np.asarray(x)
-        return cls(v.shape, dtypes.canonicalize(v.dtype), False)
+            return cls((), dtypes.canonicalize(dtypes.python_scalar_dtype(x)),
+                       not isinstance(x, bool))
+        x = np.asarray(x)
+        return cls(x.shape, dtypes.canonicalize(x.dtype))
 
     def __repr__(self):
         weak = ', weak_type=True' if self.weak_type else ''

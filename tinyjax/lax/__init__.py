@@ -20,6 +20,10 @@ from tinyjax.lax.conv import (  # noqa: F401
     conv_dimension_numbers, conv_general_dilated, conv, conv_with_general_padding,
     conv_transpose, padtype_to_pads)
 from tinyjax.lax.windowed import reduce_window  # noqa: F401
+from tinyjax.lax.shape_tuples import (  # noqa: F401
+    conv_general_shape_tuple, conv_transpose_shape_tuple, reduce_window_shape_tuple)
+from tinyjax.ops.special import lgamma, erfc  # noqa: F401
+from tinyjax.ops.fft import fft  # noqa: F401
 from tinyjax.ops.precision import Precision  # noqa: F401
 from tinyjax.interpreters import batching as _batching
 from tinyjax.ops import collectives as _collectives, common as _common, custom as _custom

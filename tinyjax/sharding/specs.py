@@ -221,7 +221,8 @@ class Sharding:
 
 class SingleDeviceSharding(Sharding):
     def __init__(self, device, *, memory_kind=None):
-        self._device, self.memory_kind = device, memory_kind
+        # JAX names a device's own memory 'device' (on the CPU too).
+        self._device, self.memory_kind = device, memory_kind or 'device'
 
     def _device_list(self):
         return [self._device]
@@ -242,13 +243,14 @@ class SingleDeviceSharding(Sharding):
         return {self._device: tuple(slice(None) for _ in shape)}
 
     def __eq__(self, other):
-        return isinstance(other, SingleDeviceSharding) and other._device is self._device
+        return isinstance(other, SingleDeviceSharding) and other._device is self._device \
+            and other.memory_kind == self.memory_kind
 
     def __hash__(self):
         return hash(('single', id(self._device)))
 
     def __repr__(self):
-        return f'SingleDeviceSharding(device={self._device!r})'
+        return f'SingleDeviceSharding(device={self._device!r}, memory_kind={self.memory_kind})'
 
 
 class NamedSharding(Sharding):
