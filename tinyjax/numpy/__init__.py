@@ -16,10 +16,13 @@ from tinyjax.numpy.sorting import *  # noqa: F401,F403
 from tinyjax.numpy.extras import *  # noqa: F401,F403
 from tinyjax.numpy.assorted import *  # noqa: F401,F403
 from tinyjax.numpy.assorted2 import *  # noqa: F401,F403
+from tinyjax.numpy.kinks import logaddexp, logaddexp2, sinc  # noqa: F401
 from tinyjax.numpy import linalg  # noqa: F401
 from tinyjax.dlpack import from_dlpack  # noqa: F401
 from tinyjax.core.array import Array as ndarray  # noqa: F401
 from tinyjax.numpy import array_methods as _am
+from tinyjax.numpy.arraylike import guard_namespace as _guard_namespace
 
 _am.install()
 del _am
+_guard_namespace(globals())

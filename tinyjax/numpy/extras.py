@@ -13,7 +13,7 @@ __all__ = ['isclose', 'allclose', 'array_equal', 'array_equiv', 'meshgrid', 'ind
            'nanstd', 'nanargmax', 'nanargmin', 'median', 'quantile', 'percentile', 'cov',
            'corrcoef', 'select', 'triu_indices', 'tril_indices', 'diag_indices',
            'unravel_index', 'ravel_multi_index', 'bincount', 'convolve', 'correlate', 'interp',
-           'polyval', 'cross', 'logaddexp2', 'gcd', 'lcm', 'ldexp', 'modf',
+           'polyval', 'cross', 'gcd', 'lcm', 'ldexp', 'modf',
            'iscomplexobj', 'isrealobj', 'iscomplex', 'isreal', 'histogram', 'histogram_bin_edges']
 
 
@@ -398,11 +398,6 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if a.shape[-1] == 2 and b.shape[-1] == 2:
         return c[2]
     return manipulation.moveaxis(manipulation.stack(c, -1), -1, axisc)
-
-
-def logaddexp2(x1, x2):
-    ln2 = np.log(2)
-    return ufuncs.divide(ufuncs.logaddexp(ufuncs.multiply(x1, ln2), ufuncs.multiply(x2, ln2)), ln2)
 
 
 def gcd(x1, x2):

@@ -237,17 +237,19 @@ def float_power(x, y):
 
 
 def hypot(x, y):
+    # max * sqrt(1 + (min/max)**2): no overflow, and at (0, 0) the derivative is that of
+    # max (0.5 each), as in JAX, where sqrt(x*x + y*y) would give NaN.
     x, y = broadcast_all(*promote_inexact(x, y), op='hypot')
-    return lax.sqrt(lax.add(lax.mul(x, x), lax.mul(y, y)))
-
-
-def logaddexp(x, y):
-    x, y = broadcast_all(*promote_inexact(x, y), op='logaddexp')
-    m = lax.max(x, y)
-    # Where both are -inf (or +inf) the difference is NaN; the answer is m itself.
-    d = lax.neg(lax.abs(lax.sub(x, y)))
-    d = lax.select(lax.is_finite(d), d, _const(d, -np.inf))
-    return lax.add(m, lax.log1p(lax.exp(d)))
+    if dtypes.is_complex(x.dtype):
+        raise ValueError('jnp.hypot is not well defined for complex-valued inputs; convert '
+                         'to real values first, e.g. with abs(x)')
+    x, y = lax.abs(x), lax.abs(y)
+    any_inf = lax.bitwise_or(isposinf(x), isposinf(y))
+    hi, lo = lax.max(x, y), lax.min(x, y)
+    hi_zero = lax.eq(hi, _const(hi, 0))
+    ratio = lax.div(lo, lax.select(hi_zero, _const(hi, 1), hi))
+    r = lax.select(hi_zero, hi, lax.mul(hi, lax.sqrt(lax.add(_const(hi, 1), lax.mul(ratio, ratio)))))
+    return lax.select(any_inf, _const(r, np.inf), r)
 
 
 def copysign(x, y):
@@ -256,27 +258,20 @@ def copysign(x, y):
 
 
 def fmax(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmax')
-    return lax.select(isnan(y), x, lax.select(isnan(x), y, lax.max(x, y)))
+    # A selection, not max: at a tie the whole derivative goes to y, as in JAX.
+    x, y = broadcast_all(*promote(x, y), op='fmax', keep_scalars=False)
+    return lax.select(lax.bitwise_or(lax.gt(x, y), isnan(y)), x, y)
 
 
 def fmin(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmin')
-    return lax.select(isnan(y), x, lax.select(isnan(x), y, lax.min(x, y)))
+    x, y = broadcast_all(*promote(x, y), op='fmin', keep_scalars=False)
+    return lax.select(lax.bitwise_or(lax.lt(x, y), isnan(y)), x, y)
 
 
 def heaviside(x1, x2):
     x1, x2 = broadcast_all(*promote_inexact(x1, x2), op='heaviside')
     zero = _const(x1, 0)
     return lax.select(lax.lt(x1, zero), zero, lax.select(lax.gt(x1, zero), _const(x1, 1), x2))
-
-
-def sinc(x):
-    (x,) = promote_inexact(x)
-    pix = lax.mul(x, _const(x, np.pi))
-    is_zero = lax.eq(x, _const(x, 0))
-    safe = lax.select(is_zero, _const(x, 1), pix)
-    return lax.select(is_zero, _const(x, 1), lax.div(lax.sin(safe), safe))
 
 
 def where(condition, x=None, y=None, *, size=None, fill_value=None):

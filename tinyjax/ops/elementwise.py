@@ -13,7 +13,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
-from tinyjax.ops import common
+from tinyjax.ops import common, exact_fma
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
 INTEGER = 'integer'
@@ -271,8 +271,8 @@ def _minmax_jvp(op):
 def _pow_jvp(x, y, z, tx, ty):
     outs = []
     if tx is not None:
-        safe = select_n(eq(y, _c(y, 0)), sub(y, _c(y, 1)), _c(y, 0))
-        outs.append(mul(tx, select_n(eq(y, _c(y, 0)), mul(y, pow(x, safe)), _c(y, 0))))
+        # y * x**(y-1) as JAX writes it for a float exponent: NaN at x = y = 0.
+        outs.append(mul(tx, mul(y, pow(x, sub(y, _c(y, 1))))))
     if ty is not None:
         logx = select_n(eq(x, _c(x, 0)), log(x), _c(x, 0))
         outs.append(mul(ty, mul(z, logx)))
@@ -321,6 +321,11 @@ _BINARY = [
      'tj_srl({0}, {1})', INT, None),
 ]
 
+# x * y + z rounded once: what XLA contracts a multiply and an add into (random.uniform).
+_FMA = ('fma', exact_fma.fma_impl, 'fma({0}, {1}, {2})', FLOAT,
+        lambda x, y, z, out, tx, ty, tz: _sum_tangents(None if tx is None else mul(tx, y),
+                                                       None if ty is None else mul(x, ty), tz))
+
 _COMPARE = [
     ('eq', lambda xp, x, y: xp.equal(x, y), '({0} == {1})'),
     ('ne', lambda xp, x, y: xp.not_equal(x, y), '({0} != {1})'),
@@ -349,6 +354,7 @@ for _row in _UNARY:
     PRIMS[_row[0]] = _def(_row[0], 1, *_row[1:5], *(_row[5:]))
 for _row in _BINARY:
     PRIMS[_row[0]] = _def(_row[0], 2, *_row[1:])
+PRIMS['fma'] = _def(_FMA[0], 3, *_FMA[1:])
 for _name, _impl, _cuda in _COMPARE:
     PRIMS[_name] = _def(_name, 2, _impl, _cuda, ANY, None, dtypes.bool_)
 
@@ -404,6 +410,7 @@ bitwise_not = _binder(PRIMS['not'])
 clz, population_count = _binder(PRIMS['clz']), _binder(PRIMS['population_count'])
 add, sub, mul, div, rem, pow = (_binder(PRIMS[n]) for n in ('add', 'sub', 'mul', 'div', 'rem', 'pow'))
 max, min, atan2, nextafter = (_binder(PRIMS[n]) for n in ('max', 'min', 'atan2', 'nextafter'))
+fma = _binder(PRIMS['fma'])
 bitwise_and, bitwise_or, bitwise_xor = (_binder(PRIMS[n]) for n in ('and', 'or', 'xor'))
 shift_left, shift_right_arithmetic, shift_right_logical = (
     _binder(PRIMS[n]) for n in ('shift_left', 'shift_right_arithmetic', 'shift_right_logical'))
@@ -492,16 +499,20 @@ def _clamp_abstract(lo, x, hi):
 
 
 def _clamp_jvp(primals, tangents):
+    # JAX's rule: the operand's tangent passes strictly inside (lo, hi); lo's where it
+    # is strictly above x (and below hi), hi's where it is strictly below x. So at
+    # x == lo or x == hi no input gets the tangent.
     lo, x, hi = primals
     out = clamp(lo, x, hi)
     parts = []
     if tangents[1] is not None:
-        inside = bitwise_and(ge(x, lo), le(x, hi))
+        inside = bitwise_and(gt(x, lo), lt(x, hi))
         parts.append(select_n(inside, common.zeros_like(tangents[1]), tangents[1]))
     if tangents[0] is not None:
-        parts.append(select_n(lt(x, lo), common.zeros_like(out), _bcast_to(tangents[0], out)))
+        picked = bitwise_and(gt(lo, x), lt(lo, hi))
+        parts.append(select_n(picked, common.zeros_like(out), _bcast_to(tangents[0], out)))
     if tangents[2] is not None:
-        parts.append(select_n(gt(x, hi), common.zeros_like(out), _bcast_to(tangents[2], out)))
+        parts.append(select_n(lt(hi, x), common.zeros_like(out), _bcast_to(tangents[2], out)))
     return out, (_sum_tangents(*parts) if parts else None)
 
 

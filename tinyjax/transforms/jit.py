@@ -39,12 +39,31 @@ def jit(fun=None, *, static_argnums=None, static_argnames=None, donate_argnums=N
 
 
 _live_jits = weakref.WeakSet()
+# JAX keys jit's caches on the function, not on the jit(...) wrapper: `jit(f)(x)` written
+# inline in a loop traces once, and a second jit(f) reuses the first one's traces (so a
+# global changed meanwhile is not seen: the documented "impure function" behaviour).
+# Weakly keyed, so the function and its traces can be collected.
+_caches_by_fun = weakref.WeakKeyDictionary()
+
+
+def _shared_caches(fun, options):
+    """The (trace cache, fast-path cache, direct cache) that every jit of `fun` with
+    these options shares; fresh ones when fun cannot be weakly referenced."""
+    direct = None if options[0] else {}
+    try:
+        per_fun = _caches_by_fun.setdefault(fun, {})
+    except TypeError:                     # not weakly referenceable (some builtins)
+        return {}, {}, direct
+    if options not in per_fun:
+        per_fun[options] = ({}, {}, direct)
+    return per_fun[options]
 
 
 def clear_caches():
     """Drop every jit function's traced graphs and compiled programs (jax.clear_caches)."""
     for f in list(_live_jits):
         f.clear_cache()
+    _caches_by_fun.clear()
 
 
 def _as_tuple(x):
@@ -89,13 +108,14 @@ class JitFunction:
         donate_names = _as_tuple(donate_argnames)
         self._donate_pos = set(self.donate_argnums) | {
             params.index(n) for n in donate_names if n in params}
-        self._cache = {}
-        self._fast = {}
         self._has_static = bool(self.static_argnums or self.static_argnames)
         self._donate_order = tuple(sorted(self._donate_pos))
-        # (structure with avals, device, trace context) -> (Program, consts, unflatten):
-        # see __call__.
-        self._direct = None if (self._has_static or self._donate_pos) else {}
+        # _direct: (structure with avals, device, trace context) -> (Program, consts,
+        # unflatten), see __call__; None when arguments can be static or donated.
+        options = (self._has_static or bool(self._donate_pos), self.static_argnums,
+                   self.static_argnames, self._donate_order, fuse, _hashable_or_id(device),
+                   backend)
+        self._cache, self._fast, self._direct = _shared_caches(fun, options)
         _live_jits.add(self)
 
     # -- argument handling ------------------------------------------------------------
@@ -268,6 +288,14 @@ class JitFunction:
 
     def __repr__(self):
         return f'<jit {getattr(self.fun, "__name__", self.fun)!r}>'
+
+
+def _hashable_or_id(v):
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        return id(v)
 
 
 def _check_hashable(v):
