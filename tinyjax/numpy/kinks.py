@@ -5,7 +5,7 @@ in the formula would give 1 and 0) and at sinc's removable singularity (every or
 import numpy as np
 
 from tinyjax import lax
-from tinyjax.numpy.core import asarray, broadcast_all, promote_inexact
+from tinyjax.numpy.conversion import asarray, broadcast_all, promote_inexact
 from tinyjax.transforms.custom import custom_jvp
 
 

@@ -14,7 +14,7 @@ def _names(axis_name):
 
 
 def _check_bound(names, op):
-    from tinyjax.transforms.batching import axis_frame
+    from tinyjax.interpreters.batching import axis_frame
     for n in names:
         if axis_frame(n) is None:
             raise NameError(f'unbound axis name: {n}. {op} needs an enclosing vmap or pmap '
@@ -101,7 +101,7 @@ axis_index_p.needs_axis = True
 
 # --- all_gather and psum_scatter ------------------------------------------------------
 def _group_size(axis_name):
-    from tinyjax.transforms.batching import axis_frame
+    from tinyjax.interpreters.batching import axis_frame
     return axis_frame(axis_name)
 
 
