@@ -4,6 +4,7 @@ import math as _math
 import numpy as np
 
 from tinyjax import dtypes, lax
+from tinyjax.ops import complex_parts
 from tinyjax.numpy.conversion import asarray, broadcast_all, broadcast_to, elementwise, promote, promote_inexact
 
 
@@ -313,16 +314,28 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 def real(x):
     x = asarray(x)
-    return x
+    return complex_parts.real(x) if dtypes.is_complex(x.dtype) else x
 
 
 def conjugate(x):
-    return asarray(x)
+    x = asarray(x)
+    return complex_parts.conj(x) if dtypes.is_complex(x.dtype) else x
 
 
 conj = conjugate
 
 
+def angle(z, deg=False):
+    z = asarray(z)
+    re, im = real(z), imag(z)
+    dt = re.dtype if _is_float(re) else dtypes.default_float()
+    out = lax.atan2(lax.convert_element_type(im, dt), lax.convert_element_type(re, dt))
+    return lax.mul(out, _const(out, 180 / np.pi)) if deg else out
+
+
 def imag(x):
     x = asarray(x)
-    return lax.mul(x, _const(x, 0))
+    if dtypes.is_complex(x.dtype):
+        return complex_parts.imag(x)
+    zero = asarray(np.zeros((), x.dtype))
+    return broadcast_to(lax._convert(zero, x.dtype, True) if x.weak_type else zero, x.shape)

@@ -15,7 +15,7 @@ from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
-from tinyjax.ops import common, exact_fma
+from tinyjax.ops import common, complex_parts, exact_fma
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
 INTEGER = 'integer'
@@ -218,8 +218,7 @@ _UNARY = [
      lambda x, y, t: mul(t, mul(_c(x, 2 / math.sqrt(math.pi)), exp(neg(mul(x, x)))))),
     ('erf_inv', _np_erf_inv, 'erfinv({0})', FLOAT,
      lambda x, y, t: mul(t, mul(_c(x, math.sqrt(math.pi) / 2), exp(mul(y, y))))),
-    ('abs', lambda xp, x: xp.abs(x), 'tj_abs({0})', NUM,
-     lambda x, y, t: select_n(ge(x, _c(x, 0)), neg(t), t)),
+    ('abs', lambda xp, x: xp.abs(x), 'tj_abs({0})', NUM, lambda x, y, t: _abs_tangent(x, y, t)),
     ('square', lambda xp, x: xp.square(x), '({0} * {0})', NUM,
      lambda x, y, t: mul(t, mul(_c(x, 2), x))),
     ('not', lambda xp, x: xp.invert(x), 'tj_not({0})', INT, None),
@@ -393,6 +392,24 @@ PRIMS['sub'].transpose = _t_sub
 PRIMS['mul'].transpose = _t_mul
 PRIMS['div'].transpose = _t_div
 PRIMS['copy'].transpose = lambda ct, x: [ct]
+
+
+def _abs_abstract(x):
+    # |z| of a complex array is real (float32 for complex64), as in JAX.
+    out = _shape_rule('abs', [x], NUM)
+    return out.update(dtype=complex_parts.real_dtype(x.dtype))
+
+
+def _abs_tangent(x, y, t):
+    if not dtypes.is_complex(common.aval_of(x).dtype):
+        return select_n(ge(x, _c(x, 0)), neg(t), t)
+    # Re(t * conj(z) / |z|), with |z| = 0 read as 1 (so the tangent there is 0, as JAX).
+    safe = select_n(eq(y, _c(y, 0)), y, _c(y, 1))
+    scale = div(complex_parts.conj(x), complex_parts.complex_(safe, common.zeros_like(safe)))
+    return complex_parts.real(mul(t, scale))
+
+
+PRIMS['abs'].abstract_eval = _abs_abstract
 
 globals().update({f'{k}_p': v for k, v in PRIMS.items()})
 
