@@ -46,17 +46,20 @@ _live_jits = weakref.WeakSet()
 _caches_by_fun = weakref.WeakKeyDictionary()
 
 
-def _shared_caches(fun, options):
-    """The (trace cache, fast-path cache, direct cache) that every jit of `fun` with
-    these options shares; fresh ones when fun cannot be weakly referenced."""
-    direct = None if options[0] else {}
+def _shared_caches(fun, options, direct_ok):
+    """The trace cache and fast-path cache that every jit of `fun` with these options
+    shares (donation is not among them: it changes the compiled Program, which each
+    trace keeps per donation, not the trace), and the direct cache, shared by those of
+    them that donate nothing and take nothing static; fresh ones when fun cannot be
+    weakly referenced."""
     try:
         per_fun = _caches_by_fun.setdefault(fun, {})
     except TypeError:                     # not weakly referenceable (some builtins)
-        return {}, {}, direct
+        return {}, {}, ({} if direct_ok else None)
     if options not in per_fun:
-        per_fun[options] = ({}, {}, direct)
-    return per_fun[options]
+        per_fun[options] = ({}, {}, {})
+    cache, fast, direct = per_fun[options]
+    return cache, fast, (direct if direct_ok else None)
 
 
 def clear_caches():
@@ -112,10 +115,10 @@ class JitFunction:
         self._donate_order = tuple(sorted(self._donate_pos))
         # _direct: (structure with avals, device, trace context) -> (Program, consts,
         # unflatten), see __call__; None when arguments can be static or donated.
-        options = (self._has_static or bool(self._donate_pos), self.static_argnums,
-                   self.static_argnames, self._donate_order, fuse, _hashable_or_id(device),
+        options = (self.static_argnums, self.static_argnames, fuse, _hashable_or_id(device),
                    backend)
-        self._cache, self._fast, self._direct = _shared_caches(fun, options)
+        self._cache, self._fast, self._direct = _shared_caches(
+            fun, options, direct_ok=not (self._has_static or self._donate_pos))
         _live_jits.add(self)
 
     # -- argument handling ------------------------------------------------------------
