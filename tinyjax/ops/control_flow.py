@@ -15,6 +15,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import ShapedArray, Var
+from tinyjax.core.varying import carried_fixed_point, varying_axes
 from tinyjax.interpreters import ad
 from tinyjax.interpreters.ad import tangent_aval
 from tinyjax.interpreters.batching import batch_eval
@@ -164,6 +165,9 @@ def _cond_batch(args, dims, size, branches):
 cond_p = common.define('cond', _cond_abstract, None, _cond_jvp, _cond_transpose,
                        multiple_results=True)
 cond_p.eager = _cond_eager
+# A branch chosen per device differs where the index does.
+cond_p.varying = lambda ins, branches: [
+    ins[0].union(*outs) for outs in zip(*(varying_axes(b, ins[1:]) for b in branches))]
 set_batch_rule(cond_p, _cond_batch, lambda p: p['branches'])
 
 
@@ -277,6 +281,18 @@ def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nc
 while_p = common.define('while', _while_abstract, None, _while_jvp, _while_transpose,
                         multiple_results=True)
 while_p.eager = _while_eager
+
+
+def _while_varying(ins, cond_graph, body_graph, cond_nconsts, body_nconsts):
+    cc, bc = ins[:cond_nconsts], ins[cond_nconsts:cond_nconsts + body_nconsts]
+    carry, _ = carried_fixed_point(body_graph, bc, ins[cond_nconsts + body_nconsts:], [])
+    carry = [c | i for c, i in zip(carry, ins[cond_nconsts + body_nconsts:])]
+    # A trip count that differs between devices makes every carry differ too.
+    pred, = varying_axes(cond_graph, list(cc) + carry)
+    return [c | pred for c in carry]
+
+
+while_p.varying = _while_varying
 set_batch_rule(while_p, _while_batch, lambda p: [p['cond_graph'], p['body_graph']])
 
 

@@ -13,6 +13,7 @@ whose body is the transposed body, accumulating the cotangents of the consts.
 """
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Graph
+from tinyjax.core.varying import carried_fixed_point
 from tinyjax.interpreters import ad
 from tinyjax.interpreters.ad import tangent_aval
 from tinyjax.interpreters.carried_graphs import (
@@ -199,4 +200,14 @@ def _batch(args, dims, size, body, length, reverse, num_consts, num_carry, unrol
 
 scan_p = common.define('scan', _abstract, None, _jvp, _transpose, multiple_results=True)
 scan_p.eager = _eager
+
+
+def _varying(ins, body, num_consts, num_carry, **_):
+    consts, carry, xs = ins[:num_consts], ins[num_consts:num_consts + num_carry], \
+        ins[num_consts + num_carry:]
+    carry_out, ys = carried_fixed_point(body, consts, carry, xs)
+    return [c | i for c, i in zip(carry_out, carry)] + ys
+
+
+scan_p.varying = _varying
 set_batch_rule(scan_p, _batch, lambda p: [p['body']])
