@@ -124,13 +124,6 @@ _COMPLEX_FUNCTIONS = {
 }
 
 
-@pytest.fixture
-def x64():
-    jax.config.update('jax_enable_x64', True)
-    yield
-    jax.config.update('jax_enable_x64', False)
-
-
 @pytest.mark.parametrize('name', list(_COMPLEX_FUNCTIONS))
 def test_check_grads_on_complex_inputs(name, x64):
     rng = np.random.default_rng(0)
