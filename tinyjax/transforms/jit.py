@@ -21,8 +21,8 @@ from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
 from tinyjax.core.ir import pretty_print
-from tinyjax.global_array import GlobalArray
-from tinyjax.sharding import Sharding
+from tinyjax.sharding.arrays import GlobalArray
+from tinyjax.sharding.specs import Sharding
 from tinyjax.transforms import partition
 from tinyjax.transforms.tracing import flatten_fun, prefix_leaves
 

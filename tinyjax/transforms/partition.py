@@ -25,8 +25,8 @@ from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.ops import collectives, common, indexing, reduction, structural
 from tinyjax.ops.custom import _graph_eager, stop_gradient_p
 from tinyjax.ops.dot_general import dot_general_p
-from tinyjax.global_array import GlobalArray, local_devices, scatter
-from tinyjax.sharding import NamedSharding, _normal, to_spec
+from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
+from tinyjax.sharding.specs import NamedSharding, _normal, to_spec
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
 
 NONE = ()     # a dimension no mesh axis splits
