@@ -365,8 +365,23 @@ def _matrix_norm(x, ord, axis, keepdims):
                                                    if i not in (r, c)))
 
 
+def _abs_if_complex(x, ord, axis, op):
+    """Norms other than the spectral and nuclear ones depend only on |x|: a complex
+    input is replaced by its absolute value (real, and differentiable as in JAX)."""
+    x = asarray(x)
+    if not dtypes.is_complex(x.dtype):
+        return x
+    matrix = (axis is None and x.ndim == 2 and ord is not None) or \
+        (axis is not None and np.ndim(axis) == 1 and len(axis) == 2)
+    if matrix and ord in (2, -2, 'nuc'):
+        raise TypeError(f'{op}: ord={ord!r} of a complex matrix needs a complex SVD, which '
+                        'tinyjax does not have; use ord=\'fro\', 1 or inf, or pass abs(x) '
+                        'for the real matrix of magnitudes')
+    return ufuncs.absolute(x)
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
-    x = _float(x, 'norm')
+    x = _float(_abs_if_complex(x, ord, axis, 'norm'), 'norm')
     if axis is None:
         if ord is None:
             return _vector_norm(reshape(x, (-1,)), None, 0, False) if not keepdims else \
@@ -389,7 +404,7 @@ def _bad_axis(a, ndim):
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
-    x = _float(x, 'vector_norm')
+    x = _float(_abs_if_complex(x, None, None, 'vector_norm'), 'vector_norm')
     if axis is None:
         out = _vector_norm(reshape(x, (-1,)), ord, 0, False)
         return reshape(out, (1,) * x.ndim) if keepdims else out

@@ -85,8 +85,19 @@ exp2 = _unary(lax.exp2, 'exp2')
 expm1 = _unary(lax.expm1, 'expm1')
 log = _unary(lax.log, 'log')
 log1p = _unary(lax.log1p, 'log1p')
-log2 = _unary(lambda x: lax.div(lax.log(x), _const(x, _math.log(2))), 'log2')
-log10 = _unary(lambda x: lax.div(lax.log(x), _const(x, _math.log(10))), 'log10')
+def _log_base(x, base):
+    lx = lax.log(x)
+    if not dtypes.is_complex(x.dtype):
+        return lax.div(lx, _const(x, _math.log(base)))
+    # Scale each part by the real log(base): a complex division would turn log(0) =
+    # -inf+0j into -inf+nanj.
+    re, im = complex_parts.real(lx), complex_parts.imag(lx)
+    c = _const(re, _math.log(base))
+    return complex_parts.complex_(lax.div(re, c), lax.div(im, c))
+
+
+log2 = _unary(lambda x: _log_base(x, 2), 'log2')
+log10 = _unary(lambda x: _log_base(x, 10), 'log10')
 sqrt = _unary(lax.sqrt, 'sqrt')
 cbrt = _unary(lax.cbrt, 'cbrt')
 sin, cos, tan = _unary(lax.sin, 'sin'), _unary(lax.cos, 'cos'), _unary(lax.tan, 'tan')
@@ -131,6 +142,8 @@ def isinf(x):
     x = asarray(x)
     if not _is_float(x):
         return lax.ne(x, x)
+    if dtypes.is_complex(x.dtype):
+        return lax.bitwise_or(isinf(complex_parts.real(x)), isinf(complex_parts.imag(x)))
     return lax.eq(lax.abs(x), _const(x, np.inf))
 
 
