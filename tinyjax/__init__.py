@@ -1,5 +1,5 @@
 """tinyjax: JAX's grad, jit, vmap and pmap, reimplemented GPU-first in Python."""
-__version__ = '0.1.0'
+from tinyjax.version import __version__  # noqa: F401
 
 from tinyjax import config as _config_module
 from tinyjax.config import (  # noqa: F401

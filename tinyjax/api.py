@@ -6,34 +6,12 @@ import numpy as np
 from tinyjax import backends, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
-from tinyjax.core.ir import ShapedArray
+from tinyjax.core.ir import ShapeDtypeStruct, ShapedArray  # noqa: F401 (ShapeDtypeStruct: API)
 from tinyjax.ops import common
 from tinyjax.sharding import arrays as sharded_arrays
 from tinyjax.sharding.arrays import reshard  # noqa: F401 (jax.reshard)
 from tinyjax.sharding.specs import NamedSharding, Sharding
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
-
-
-class ShapeDtypeStruct:
-    def __init__(self, shape, dtype, weak_type=False):
-        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape))
-
-    def __repr__(self):
-        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})'
-
-    def __eq__(self, other):
-        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
-
-    def __hash__(self):
-        return hash((self.shape, self.dtype))
 
 
 def _abstract(x):
@@ -137,7 +115,6 @@ def block_until_ready(x):
 
 
 def ensure_compile_time_eval():
-    import contextlib
     return contextlib.nullcontext()
 
 

@@ -4,8 +4,10 @@ import math as _math
 import numpy as np
 
 from tinyjax import dtypes, lax
+from tinyjax.lax import windowed as lax_windowed
 from tinyjax.ops import complex_parts
 from tinyjax.numpy.conversion import asarray, broadcast_all, broadcast_to, elementwise, promote, promote_inexact
+from tinyjax.numpy.manipulation import nonzero
 
 
 def _is_float(x):
@@ -290,7 +292,6 @@ def heaviside(x1, x2):
 
 def where(condition, x=None, y=None, *, size=None, fill_value=None):
     if x is None and y is None:
-        from tinyjax.numpy.manipulation import nonzero
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
         raise ValueError('Either both or neither of the x and y arguments should be provided '
@@ -352,3 +353,9 @@ def imag(x):
         return complex_parts.imag(x)
     zero = asarray(np.zeros((), x.dtype))
     return broadcast_to(lax._convert(zero, x.dtype, True) if x.weak_type else zero, x.shape)
+
+
+# lax.reduce_window takes jnp's ufuncs as its computations too (JAX accepts both).
+for _fn, _kind in ((add, 'sum'), (maximum, 'max'), (minimum, 'min'), (multiply, 'prod')):
+    lax_windowed.register_monoid(_fn, _kind)
+del _fn, _kind

@@ -96,15 +96,14 @@ def _real_transpose(ct, x):
 
 
 def _imag_transpose(ct, x):
-    from tinyjax.ops import elementwise
-    return [None if ct is None else complex_(_zeros_of(ct), elementwise.neg(ct))]
+    # complex(0, -t), written as conj(complex(0, t)) so this module needs no neg.
+    return [None if ct is None else conj(complex_(_zeros_of(ct), ct))]
 
 
 def _complex_transpose(ct, x, y):
-    from tinyjax.ops import elementwise
     if ct is None:
         return [None, None]
-    return [real(ct), elementwise.neg(imag(ct))]
+    return [real(ct), imag(conj(ct))]          # (Re t, -Im t)
 
 
 def _conj_transpose(ct, x):
