@@ -17,8 +17,7 @@ import pytest
 import tinyjax as jax
 import tinyjax.numpy as jnp
 from tinyjax import lax
-from tinyjax.ops import elementwise
-from tinyjax.ops.exact_fma import fma_impl
+from tinyjax.ops.exact_fma import fma, fma_impl
 from tinyjax.test_util import check_grads
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,9 +171,9 @@ def test_fma_rounds_once(dtype):
 def test_fma_compiled_matches_eager():
     rng = np.random.default_rng(2)
     x, y, z = (rng.standard_normal(4096).astype(np.float32) for _ in range(3))
-    eager = elementwise.fma(jnp.asarray(x), jnp.asarray(y), jnp.asarray(z))
-    jitted = jax.jit(elementwise.fma)(x, y, z)
+    eager = fma(jnp.asarray(x), jnp.asarray(y), jnp.asarray(z))
+    jitted = jax.jit(fma)(x, y, z)
     np.testing.assert_array_equal(np.asarray(eager), np.asarray(jitted))
     np.testing.assert_array_equal(np.asarray(eager), fma_impl(np, x, y, z))
-    t = jax.jvp(elementwise.fma, (x, y, z), (np.ones_like(x), np.zeros_like(y), np.ones_like(z)))[1]
+    t = jax.jvp(fma, (x, y, z), (np.ones_like(x), np.zeros_like(y), np.ones_like(z)))[1]
     np.testing.assert_allclose(np.asarray(t), y + 1, rtol=1e-6)

@@ -18,7 +18,7 @@ from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
 from tinyjax.interpreters.batching import broadcasting_rule
-from tinyjax.ops import common, complex_parts, exact_fma, reduction, structural
+from tinyjax.ops import common, complex_parts, reduction, structural
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
 INTEGER = 'integer'
@@ -325,11 +325,6 @@ _BINARY = [
      'tj_srl({0}, {1})', INT, None),
 ]
 
-# x * y + z rounded once: what XLA contracts a multiply and an add into (random.uniform).
-_FMA = ('fma', exact_fma.fma_impl, 'fma({0}, {1}, {2})', FLOAT,
-        lambda x, y, z, out, tx, ty, tz: _sum_tangents(None if tx is None else mul(tx, y),
-                                                       None if ty is None else mul(x, ty), tz))
-
 _COMPARE = [
     ('eq', lambda xp, x, y: xp.equal(x, y), '({0} == {1})'),
     ('ne', lambda xp, x, y: xp.not_equal(x, y), '({0} != {1})'),
@@ -358,7 +353,6 @@ for _row in _UNARY:
     PRIMS[_row[0]] = _def(_row[0], 1, *_row[1:5], *(_row[5:]))
 for _row in _BINARY:
     PRIMS[_row[0]] = _def(_row[0], 2, *_row[1:])
-PRIMS['fma'] = _def(_FMA[0], 3, *_FMA[1:])
 for _name, _impl, _cuda in _COMPARE:
     PRIMS[_name] = _def(_name, 2, _impl, _cuda, ANY, None, dtypes.bool_)
 
@@ -431,7 +425,6 @@ bitwise_not = _binder(PRIMS['not'])
 clz, population_count = _binder(PRIMS['clz']), _binder(PRIMS['population_count'])
 add, sub, mul, div, rem, pow = (_binder(PRIMS[n]) for n in ('add', 'sub', 'mul', 'div', 'rem', 'pow'))
 max, min, atan2, nextafter = (_binder(PRIMS[n]) for n in ('max', 'min', 'atan2', 'nextafter'))
-fma = _binder(PRIMS['fma'])
 bitwise_and, bitwise_or, bitwise_xor = (_binder(PRIMS[n]) for n in ('and', 'or', 'xor'))
 shift_left, shift_right_arithmetic, shift_right_logical = (
     _binder(PRIMS[n]) for n in ('shift_left', 'shift_right_arithmetic', 'shift_right_logical'))

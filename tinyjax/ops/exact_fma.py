@@ -1,4 +1,4 @@
-"""x * y + z with one rounding (the `fma` primitive's NumPy rule).
+"""The `fma` primitive: x * y + z with one rounding, and its exact NumPy rule.
 
 NumPy has no fused multiply-add, and XLA's compiled code contracts `a * b + c` into one
 (`random.uniform` scales and shifts that way), so results that must match JAX bit for bit
@@ -14,6 +14,7 @@ Integers compute x * y + z with the usual wrap-around.
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.ops import elementwise as ew
 
 
 def _two_sum(a, b):
@@ -80,3 +81,18 @@ def _fma_kernel(cupy):
         _KERNELS['fma'] = cupy.ElementwiseKernel('T x, T y, T z', 'T out',
                                                  'out = fma(x, y, z)', 'tj_fma')
     return _KERNELS['fma']
+
+
+def _fma_tangent(x, y, z, out, tx, ty, tz):
+    return ew._sum_tangents(None if tx is None else ew.mul(tx, y),
+                            None if ty is None else ew.mul(x, ty), tz)
+
+
+# One row of the elementwise family (fuses like the others; `fma` is C's and CUDA's own).
+fma_p = ew._def('fma', 3, fma_impl, 'fma({0}, {1}, {2})', ew.FLOAT, _fma_tangent)
+ew.PRIMS['fma'] = fma_p
+
+
+def fma(x, y, z):
+    """x * y + z rounded once; operands of one dtype and shape (0-d ones broadcast)."""
+    return fma_p.bind(x, y, z)

@@ -14,7 +14,7 @@ from tinyjax import dtypes, lax
 from tinyjax import numpy as jnp
 from tinyjax.core.array import Array
 from tinyjax.numpy.conversion import _dtype_of, broadcast_all, promote_inexact
-from tinyjax.ops import elementwise, random_bits as rb
+from tinyjax.ops import exact_fma, random_bits as rb
 from tinyjax.ops.common import aval_of, normalize_axis
 from tinyjax.random import erf_inv32
 from tinyjax.random.keys import (
@@ -88,7 +88,7 @@ def _uniform(data, shape, dtype, minval, maxval):
         # JAX writes floats * (maxval - minval) + minval; XLA compiles it to one fused
         # multiply-add, whose single rounding decides the last bit. (float16/bfloat16
         # round after each op there, as here.)
-        out = elementwise.fma(*broadcast_all(floats, scale, minval))
+        out = exact_fma.fma(*broadcast_all(floats, scale, minval))
     else:
         out = jnp.add(jnp.multiply(floats, scale), minval)
     # Rounding may land a hair below minval; clip as JAX does.
