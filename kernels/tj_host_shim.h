@@ -37,6 +37,9 @@ TJ_MATH1(lgamma) TJ_MATH1(tgamma) TJ_MATH1(floor) TJ_MATH1(ceil) TJ_MATH1(trunc)
 TJ_MATH1(round) TJ_MATH1(rint) TJ_MATH1(fabs)
 TJ_MATH2(pow) TJ_MATH2(atan2) TJ_MATH2(fmod) TJ_MATH2(remainder) TJ_MATH2(nextafter)
 TJ_MATH2(copysign) TJ_MATH2(fmin) TJ_MATH2(fmax) TJ_MATH2(hypot)
+extern "C" double fma(double, double, double) noexcept;
+extern "C" float fmaf(float, float, float) noexcept;
+static inline float fma(float x, float y, float z) { return fmaf(x, y, z); }
 template <typename T> static inline bool isfinite(T x) { return __builtin_isfinite(x); }
 template <typename T> static inline bool isnan(T x) { return __builtin_isnan(x); }
 template <typename T> static inline bool isinf(T x) { return __builtin_isinf(x); }

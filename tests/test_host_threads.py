@@ -50,6 +50,9 @@ def threads_used(monkeypatch, launch):
 @pytest.fixture
 def h100(monkeypatch):
     monkeypatch.setattr(jax.devices()[0], 'sm_count', 132, raising=False)
+    jax.clear_caches()    # jit caches by function: plans made for another SM count go
+    yield
+    jax.clear_caches()
 
 
 def run(monkeypatch, threads, f, *args):

@@ -34,6 +34,9 @@ def launches(monkeypatch):
 def h100(monkeypatch):
     """Make the CPU device split rows as a GPU with 132 SMs would."""
     monkeypatch.setattr(jax.devices()[0], 'sm_count', 132, raising=False)
+    jax.clear_caches()    # jit caches by function: plans made for another SM count go
+    yield
+    jax.clear_caches()
 
 
 def _ints(shape, lo, hi, dtype, seed=0):
@@ -55,6 +58,7 @@ def test_split_chunks_fill_the_gpu_but_keep_chunks_long():
 @pytest.mark.parametrize('sms', [1, 132])
 def test_full_sums_of_large_arrays_are_exact(monkeypatch, launches, sms):
     monkeypatch.setattr(jax.devices()[0], 'sm_count', sms, raising=False)
+    jax.clear_caches()    # _full_reductions' Program was planned for another SM count
     chunks = codegen_reduce.split_chunks(1, BIG, sms)
     # Small integers in float32: every partial sum is exact, so any chunking must agree.
     xf = _ints(BIG, 0, 4, np.float32)

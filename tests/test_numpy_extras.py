@@ -48,7 +48,7 @@ def test_nan_reductions_and_statistics():
     y = _r(7, 6, seed=2)
     for q in (0.0, 0.3, 0.5, 1.0):
         close(jnp.quantile(y, q, axis=0), np.quantile(y, q, axis=0))
-    close(jnp.quantile(y, [0.25, 0.75]), np.quantile(y, [0.25, 0.75]))
+    close(jnp.quantile(y, jnp.array([0.25, 0.75])), np.quantile(y, [0.25, 0.75]))
     for method in ('lower', 'higher', 'midpoint'):
         close(jnp.quantile(y, 0.3, axis=1, method=method), np.quantile(y, 0.3, axis=1, method=method))
     # 'nearest' at a tie (position 1.5 here) takes the lower element, as JAX 0.10.2 does

@@ -14,7 +14,8 @@ _DEFAULTS = {
     'jax_enable_x64': _env_bool('jax_enable_x64', False),
     # 'cpu', 'cuda' or None (the GPU when CuPy sees one, else the CPU).
     'jax_platforms': os.environ.get('TINYJAX_PLATFORM') or os.environ.get('JAX_PLATFORMS') or None,
-    'jax_num_cpu_devices': int(os.environ.get('JAX_NUM_CPU_DEVICES', '1')),
+    # -1: unset, so XLA_FLAGS=--xla_force_host_platform_device_count=N decides (else 1).
+    'jax_num_cpu_devices': int(os.environ.get('JAX_NUM_CPU_DEVICES', '-1')),
     'jax_debug_nans': _env_bool('jax_debug_nans', False),
     'jax_debug_infs': _env_bool('jax_debug_infs', False),
     # jit calls run the Python function eagerly (jax.disable_jit).

@@ -5,14 +5,17 @@ from tinyjax import dtypes, tree_util
 from tinyjax.transforms.grad import jvp, vjp
 
 _DEFAULT_EPS = {np.dtype(np.float64): 1e-4, np.dtype(np.float32): 1e-2,
-                np.dtype(np.float16): 1e-1}
+                np.dtype(np.float16): 1e-1, np.dtype(np.complex128): 1e-4,
+                np.dtype(np.complex64): 1e-2}
 _DEFAULT_TOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 2e-2,
-                np.dtype(np.float16): 1e-1}
+                np.dtype(np.float16): 1e-1, np.dtype(np.complex128): 1e-5,
+                np.dtype(np.complex64): 2e-2}
 
 
 def _np(x):
-    return np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32)
-                      if np.asarray(x).dtype != np.float64 else np.float64)
+    dt = np.asarray(x).dtype
+    return np.asarray(x, dtype=dt if dt in (np.float64, np.complex128, np.complex64)
+                      else np.result_type(dt, np.float32))
 
 
 def _tol(leaves, atol, rtol):
@@ -23,7 +26,10 @@ def _tol(leaves, atol, rtol):
 
 def _random_like(x, rng):
     a = np.asarray(x)
-    return rng.standard_normal(a.shape).astype(a.dtype)
+    out = rng.standard_normal(a.shape)
+    if np.iscomplexobj(a):
+        out = out + 1j * rng.standard_normal(a.shape)
+    return out.astype(a.dtype)
 
 
 def _add(xs, ts, scale):
@@ -31,8 +37,10 @@ def _add(xs, ts, scale):
 
 
 def _vdot(a, b):
+    """Re(sum(a * b)), unconjugated: the pairing for which JAX's complex transposes are
+    adjoints (for real arrays, the dot product)."""
     la, lb = tree_util.tree_leaves(a), tree_util.tree_leaves(b)
-    return sum(float(np.vdot(_np(x).ravel(), _np(y).ravel())) for x, y in zip(la, lb))
+    return sum(float(np.real(np.sum(_np(x).ravel() * _np(y).ravel()))) for x, y in zip(la, lb))
 
 
 def _assert_close(a, b, atol, rtol, what):

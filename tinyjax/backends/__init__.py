@@ -115,7 +115,21 @@ def process_devices(backend=None):
         if not d:
             raise RuntimeError('Backend gpu requested, but no GPU is visible to CuPy')
         return list(d)
-    return list(_cpu_devices(int(_config.read('jax_num_cpu_devices'))))
+    return list(_cpu_devices(cpu_device_count()))
+
+
+def cpu_device_count():
+    """jax_num_cpu_devices when set; else XLA's host-platform flag, as JAX reads it (the
+    last occurrence in XLA_FLAGS wins); else one device."""
+    n = int(_config.read('jax_num_cpu_devices'))
+    if n >= 0:
+        return n
+    count = 1
+    for flag in os.environ.get('XLA_FLAGS', '').split():
+        name, _, value = flag.partition('=')
+        if name == '--xla_force_host_platform_device_count' and value:
+            count = int(value)
+    return count
 
 
 def devices(backend=None):

@@ -14,11 +14,45 @@ from tinyjax.core.ir import Eqn, Graph, Literal, Var, dce
 
 
 def optimize(graph):
+    graph = inline_calls(graph)
     graph = simplify(graph)
     graph = fold_constants(graph)
     graph = cse(graph)
     graph = simplify(graph)
     return dce(graph)
+
+
+def inline_calls(graph):
+    """Replace each equation of a primitive that only calls its `graph` parameter
+    (`inline_graph`: custom_jvp/custom_vjp functions, checkpoint) by that graph's
+    equations, with fresh variables, so what it computes fuses with its surroundings;
+    differentiation is over once a graph compiles."""
+    if not any(e.prim.inline_graph for e in graph.eqns):
+        return graph
+    eqns, subst = [], {}
+    constvars, consts = list(graph.constvars), list(graph.consts)
+
+    def sub(a):
+        return subst.get(a, a) if isinstance(a, Var) else a
+
+    for e in graph.eqns:
+        if not e.prim.inline_graph:
+            eqns.append(Eqn(e.prim, [sub(a) for a in e.inputs], e.params, e.outputs))
+            continue
+        inner = inline_calls(e.params['graph'])
+        env = dict(zip(inner.invars, [sub(a) for a in e.inputs]))
+        for v, c in zip(inner.constvars, inner.consts):
+            env[v] = fresh = Var(v.aval)
+            constvars.append(fresh)
+            consts.append(c)
+        for ie in inner.eqns:
+            outs = [Var(o.aval) for o in ie.outputs]
+            env.update(zip(ie.outputs, outs))
+            eqns.append(Eqn(ie.prim, [env.get(a, a) if isinstance(a, Var) else a
+                                      for a in ie.inputs], ie.params, outs))
+        for o, io in zip(e.outputs, inner.outvars):
+            subst[o] = env.get(io, io) if isinstance(io, Var) else io
+    return Graph(graph.invars, eqns, [sub(a) for a in graph.outvars], constvars, consts)
 
 
 def _rebuild(graph, eqns, subst):

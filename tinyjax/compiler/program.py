@@ -267,11 +267,15 @@ class Program:
         outputs = [self._output_closure(a, index) for a in g.outvars]
         accept, timed = dev.accept, debug_level() >= 2
 
+        # The optimised graph's own constants: passes may drop some (DCE) or add some
+        # (inlined custom_jvp graphs), so the caller's list is not the one to bind.
+        own_consts = tuple(g.consts)
+
         def run(args, consts):
             vals = [None] * n_vals
             for i, a in enumerate(args):
                 vals[i] = accept(a)
-            for i, c in enumerate(consts, n_in):
+            for i, c in enumerate(own_consts, n_in):
                 vals[i] = accept(c)
             slots = {}
             for slot, pos in donated:

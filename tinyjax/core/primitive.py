@@ -41,6 +41,13 @@ class Primitive:
         self.effects_rule = None
         # Returns its operand unchanged (stop_gradient, checkpoint_name): compiled away.
         self.identity = False
+        # Its jvp rule runs user code that may branch on primal values (custom_jvp,
+        # custom_vjp's fwd): reverse mode then traces the JVP with concrete primals, as
+        # JAX's JVP tracers over concrete values allow outside jit.
+        self.jvp_reads_values = False
+        # It only evaluates its `graph` parameter (custom rules, checkpoint): the compiler
+        # inlines that graph.
+        self.inline_graph = False
         # Parameters the jaxpr printer leaves out when None (dot_general's precision, as
         # JAX prints it).
         self.quiet_params = ()

@@ -75,8 +75,11 @@ def jvp_eval(graph, primals, tangents):
     return [p for p, _ in outs], [t for _, t in outs]
 
 
-def jvp_graph(graph):
-    """The graph (primals..., tangents of inexact inputs...) -> (outs..., tangent outs...)."""
+def jvp_graph(graph, primals=None):
+    """The graph (primals..., tangents of inexact inputs...) -> (outs..., tangent outs...).
+
+    Given the primal values, a graph holding a rule that may branch on them
+    (`jvp_reads_values`) is traced with them concrete."""
     t_avals = [tangent_aval(a) for a in graph.in_avals]
     has_t = [a is not None for a in t_avals]
     n = len(graph.invars)
@@ -87,8 +90,10 @@ def jvp_graph(graph):
         outs, touts = jvp_eval(graph, primals, tangents)
         return list(outs) + [t if t is not None else _zero_tangent(o) for t, o in zip(touts, outs)]
 
-    in_vals = list(graph.in_avals) + [a for a in t_avals if a is not None]
-    g, _ = core_trace.make_graph(fn, in_vals, name='jvp')
+    concrete = primals is not None and any(e.prim.jvp_reads_values for e in graph.eqns)
+    in_vals = (list(primals) if concrete else list(graph.in_avals)) + \
+        [a for a in t_avals if a is not None]
+    g, _ = core_trace.make_graph(fn, in_vals, concrete=concrete, name='jvp')
     return g, has_t
 
 
@@ -178,7 +183,7 @@ class Linearized:
     """The result of linearizing a graph at a point: primal outputs plus a linear map."""
 
     def __init__(self, graph, primals):
-        jg, has_t = jvp_graph(graph)
+        jg, has_t = jvp_graph(graph, primals)
         n = len(graph.invars)
         known, lin, out_known, n_res = partial_eval(jg, n)
         vals = core_trace.eval_graph(known, *primals)

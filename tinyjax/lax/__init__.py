@@ -9,6 +9,7 @@ from tinyjax.ops.elementwise import (  # noqa: F401
     nextafter, bitwise_and, bitwise_or, bitwise_xor, bitwise_not, clz, population_count, shift_left,
     shift_right_arithmetic, shift_right_logical, eq, ne, lt, le, gt, ge, select_n, clamp)
 from tinyjax.ops.elementwise import convert as _convert
+from tinyjax.ops.complex_parts import real, imag, conj, complex_ as complex  # noqa: F401
 from tinyjax.ops.structural import (  # noqa: F401
     broadcast_in_dim, reshape as _reshape, transpose, squeeze, expand_dims, rev, slice,
     slice_in_dim, pad, concatenate, iota, broadcasted_iota)

@@ -21,7 +21,8 @@ def register_monoid(fn, kind):
 def _monoid(computation):
     """Which monoid a computation names, or None."""
     try:
-        return _MONOIDS.get(computation)
+        # jnp's public functions wrap the registered ones (numpy/arraylike.py).
+        return _MONOIDS.get(computation) or _MONOIDS.get(getattr(computation, '__wrapped__', None))
     except TypeError:        # unhashable callables
         return None
 

@@ -23,11 +23,14 @@ from tinyjax.numpy.assembly import *  # noqa: F401,F403
 from tinyjax.numpy.calculus import *  # noqa: F401,F403
 from tinyjax.numpy.sets import *  # noqa: F401,F403
 from tinyjax.numpy.vectorize import vectorize  # noqa: F401
+from tinyjax.numpy.kinks import logaddexp, logaddexp2, sinc  # noqa: F401
 from tinyjax.numpy import linalg  # noqa: F401
 from tinyjax.numpy import fft  # noqa: F401,E402
 from tinyjax.dlpack import from_dlpack  # noqa: F401
 from tinyjax.core.array import Array as ndarray  # noqa: F401
 from tinyjax.numpy import array_methods as _am
+from tinyjax.numpy.arraylike import guard_namespace as _guard_namespace
 
 _am.install()
 del _am
+_guard_namespace(globals())

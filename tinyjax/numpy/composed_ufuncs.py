@@ -1,4 +1,4 @@
-"""Elementwise functions composed from the ufuncs: logaddexp2, gcd, lcm, ldexp, modf,
+"""Elementwise functions composed from the ufuncs: gcd, lcm, ldexp, modf,
 frexp and the bitwise_* aliases and bit count."""
 
 import numpy as np
@@ -8,13 +8,8 @@ from tinyjax.numpy import creation, ufuncs
 from tinyjax.numpy.conversion import asarray, broadcast_all, promote, promote_inexact
 from tinyjax.ops.random_bits import bitcast_convert_type as _bitcast
 
-__all__ = ['logaddexp2', 'gcd', 'lcm', 'ldexp', 'modf', 'frexp', 'bitwise_count',
+__all__ = ['gcd', 'lcm', 'ldexp', 'modf', 'frexp', 'bitwise_count',
            'bitwise_invert', 'bitwise_left_shift', 'bitwise_right_shift']
-
-
-def logaddexp2(x1, x2):
-    ln2 = np.log(2)
-    return ufuncs.divide(ufuncs.logaddexp(ufuncs.multiply(x1, ln2), ufuncs.multiply(x2, ln2)), ln2)
 
 
 def gcd(x1, x2):

@@ -25,10 +25,13 @@ SlogdetResult = collections.namedtuple('SlogdetResult', ['sign', 'logabsdet'])
 
 
 # --- argument checks ---------------------------------------------------------------------
-def _float(x, op):
-    """x as a float32/float64 array: integers and bools promote to the default float as in
-    JAX; half precision computes in float32 (LAPACK has no half routines)."""
+def _float(x, op, complex_ok=False):
+    """x as a float32/float64 array (complex64/complex128 kept where complex_ok): integers
+    and bools promote to the default float as in JAX; half precision computes in float32
+    (LAPACK has no half routines)."""
     x = asarray(x)
+    if dtypes.is_complex(x.dtype) and complex_ok:
+        return x
     if dtypes.is_complex(x.dtype):
         raise TypeError(f'{op}: complex input ({x.dtype.name}) is not supported by tinyjax yet; '
                         'pass a real matrix.')
@@ -39,8 +42,8 @@ def _float(x, op):
     return x
 
 
-def _square(x, op):
-    x = _float(x, op)
+def _square(x, op, complex_ok=False):
+    x = _float(x, op, complex_ok)
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f'{op}: argument must have shape (..., n, n) (a square matrix or a '
                          f'stack of them), got {x.shape}.')
@@ -61,7 +64,8 @@ def _same_dtype(a, b):
 
 
 def _symmetrize(x):
-    return ufuncs.divide(ufuncs.add(x, matrix_transpose(x)), ufuncs._const(x, 2))
+    """(x + x^H) / 2: the Hermitian part (symmetric for real x)."""
+    return ufuncs.divide(ufuncs.add(x, ufuncs.conjugate(matrix_transpose(x))), ufuncs._const(x, 2))
 
 
 def _eye_like(x):
@@ -70,11 +74,11 @@ def _eye_like(x):
 
 # --- decompositions ----------------------------------------------------------------------
 def cholesky(a, *, upper=False, symmetrize_input=True):
-    a = _square(a, 'cholesky')
+    a = _square(a, 'cholesky', complex_ok=True)
     if symmetrize_input:
         a = _symmetrize(a)
     L = dec.cholesky(a)
-    return matrix_transpose(L) if upper else L
+    return ufuncs.conjugate(matrix_transpose(L)) if upper else L
 
 
 def qr(a, mode='reduced'):
@@ -361,8 +365,23 @@ def _matrix_norm(x, ord, axis, keepdims):
                                                    if i not in (r, c)))
 
 
+def _abs_if_complex(x, ord, axis, op):
+    """Norms other than the spectral and nuclear ones depend only on |x|: a complex
+    input is replaced by its absolute value (real, and differentiable as in JAX)."""
+    x = asarray(x)
+    if not dtypes.is_complex(x.dtype):
+        return x
+    matrix = (axis is None and x.ndim == 2 and ord is not None) or \
+        (axis is not None and np.ndim(axis) == 1 and len(axis) == 2)
+    if matrix and ord in (2, -2, 'nuc'):
+        raise TypeError(f'{op}: ord={ord!r} of a complex matrix needs a complex SVD, which '
+                        'tinyjax does not have; use ord=\'fro\', 1 or inf, or pass abs(x) '
+                        'for the real matrix of magnitudes')
+    return ufuncs.absolute(x)
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
-    x = _float(x, 'norm')
+    x = _float(_abs_if_complex(x, ord, axis, 'norm'), 'norm')
     if axis is None:
         if ord is None:
             return _vector_norm(reshape(x, (-1,)), None, 0, False) if not keepdims else \
@@ -385,7 +404,7 @@ def _bad_axis(a, ndim):
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
-    x = _float(x, 'vector_norm')
+    x = _float(_abs_if_complex(x, None, None, 'vector_norm'), 'vector_norm')
     if axis is None:
         out = _vector_norm(reshape(x, (-1,)), ord, 0, False)
         return reshape(out, (1,) * x.ndim) if keepdims else out

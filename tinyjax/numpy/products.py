@@ -80,6 +80,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
     precision = canonicalize_precision(precision, 'vdot')
+    a = ufuncs.conjugate(a)           # NumPy's vdot conjugates its first argument
     return dot(ravel(a), ravel(b), precision=precision, preferred_element_type=preferred_element_type)
 
 

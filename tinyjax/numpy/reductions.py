@@ -4,6 +4,7 @@ import builtins
 import numpy as np
 
 from tinyjax import dtypes, lax
+from tinyjax.ops import complex_parts
 from tinyjax.numpy.conversion import asarray, canonicalize_axes, canonicalize_axis, broadcast_to
 from tinyjax.numpy.ufuncs import multiply, divide
 
@@ -125,7 +126,12 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     x = lax.convert_element_type(x, dt) if x.dtype != dt else x
     m = mean(x, axis=axes, keepdims=True, where=where)
     d = lax.sub(x, broadcast_to(m, x.shape))
-    sq = lax.mul(d, d)
+    if dtypes.is_complex(dt):
+        # The variance of complex data is the mean of |x - mean|^2: real, as in JAX.
+        sq = complex_parts.real(lax.mul(d, complex_parts.conj(d)))
+        dt = sq.dtype
+    else:
+        sq = lax.mul(d, d)
     s = sum(sq, axis=axes, keepdims=keepdims, where=where)
     n = _count(x, axes, where)
     if isinstance(n, int):

@@ -8,6 +8,7 @@ import numpy as np
 from tinyjax import dtypes, errors, lax
 from tinyjax.core.array import Array
 from tinyjax.core.trace import Tracer
+from tinyjax.numpy.arraylike import check_arraylike as _check_arraylike
 from tinyjax.numpy.conversion import asarray, canonicalize_axis, promote
 from tinyjax.ops import sorting as sort_ops
 from tinyjax.numpy.reductions import _sum_dtype
@@ -16,14 +17,6 @@ __all__ = ['sort', 'argsort', 'lexsort', 'partition', 'argpartition', 'sort_comp
            'searchsorted', 'cumsum', 'cumprod', 'cumulative_sum', 'cumulative_prod',
            'nancumsum', 'nancumprod', 'unique', 'unique_values', 'unique_counts',
            'unique_inverse', 'unique_all']
-
-
-def _check_arraylike(name, *args):
-    # JAX refuses lists here (an implicit conversion would hide a copy); so do we.
-    for i, a in enumerate(args):
-        if isinstance(a, (list, tuple)):
-            raise TypeError(f'{name} requires ndarray or scalar arguments, got '
-                            f'{type(a)} at position {i}.')
 
 
 def _index_dtype():

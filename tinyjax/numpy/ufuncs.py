@@ -5,6 +5,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.lax import windowed as lax_windowed
+from tinyjax.ops import complex_parts
 from tinyjax.numpy.conversion import asarray, broadcast_all, broadcast_to, elementwise, promote, promote_inexact
 from tinyjax.numpy.searching import nonzero
 
@@ -86,8 +87,19 @@ exp2 = _unary(lax.exp2, 'exp2')
 expm1 = _unary(lax.expm1, 'expm1')
 log = _unary(lax.log, 'log')
 log1p = _unary(lax.log1p, 'log1p')
-log2 = _unary(lambda x: lax.div(lax.log(x), _const(x, _math.log(2))), 'log2')
-log10 = _unary(lambda x: lax.div(lax.log(x), _const(x, _math.log(10))), 'log10')
+def _log_base(x, base):
+    lx = lax.log(x)
+    if not dtypes.is_complex(x.dtype):
+        return lax.div(lx, _const(x, _math.log(base)))
+    # Scale each part by the real log(base): a complex division would turn log(0) =
+    # -inf+0j into -inf+nanj.
+    re, im = complex_parts.real(lx), complex_parts.imag(lx)
+    c = _const(re, _math.log(base))
+    return complex_parts.complex_(lax.div(re, c), lax.div(im, c))
+
+
+log2 = _unary(lambda x: _log_base(x, 2), 'log2')
+log10 = _unary(lambda x: _log_base(x, 10), 'log10')
 sqrt = _unary(lax.sqrt, 'sqrt')
 cbrt = _unary(lax.cbrt, 'cbrt')
 sin, cos, tan = _unary(lax.sin, 'sin'), _unary(lax.cos, 'cos'), _unary(lax.tan, 'tan')
@@ -132,6 +144,8 @@ def isinf(x):
     x = asarray(x)
     if not _is_float(x):
         return lax.ne(x, x)
+    if dtypes.is_complex(x.dtype):
+        return lax.bitwise_or(isinf(complex_parts.real(x)), isinf(complex_parts.imag(x)))
     return lax.eq(lax.abs(x), _const(x, np.inf))
 
 
@@ -239,17 +253,19 @@ def float_power(x, y):
 
 
 def hypot(x, y):
+    # max * sqrt(1 + (min/max)**2): no overflow, and at (0, 0) the derivative is that of
+    # max (0.5 each), as in JAX, where sqrt(x*x + y*y) would give NaN.
     x, y = broadcast_all(*promote_inexact(x, y), op='hypot')
-    return lax.sqrt(lax.add(lax.mul(x, x), lax.mul(y, y)))
-
-
-def logaddexp(x, y):
-    x, y = broadcast_all(*promote_inexact(x, y), op='logaddexp')
-    m = lax.max(x, y)
-    # Where both are -inf (or +inf) the difference is NaN; the answer is m itself.
-    d = lax.neg(lax.abs(lax.sub(x, y)))
-    d = lax.select(lax.is_finite(d), d, _const(d, -np.inf))
-    return lax.add(m, lax.log1p(lax.exp(d)))
+    if dtypes.is_complex(x.dtype):
+        raise ValueError('jnp.hypot is not well defined for complex-valued inputs; convert '
+                         'to real values first, e.g. with abs(x)')
+    x, y = lax.abs(x), lax.abs(y)
+    any_inf = lax.bitwise_or(isposinf(x), isposinf(y))
+    hi, lo = lax.max(x, y), lax.min(x, y)
+    hi_zero = lax.eq(hi, _const(hi, 0))
+    ratio = lax.div(lo, lax.select(hi_zero, _const(hi, 1), hi))
+    r = lax.select(hi_zero, hi, lax.mul(hi, lax.sqrt(lax.add(_const(hi, 1), lax.mul(ratio, ratio)))))
+    return lax.select(any_inf, _const(r, np.inf), r)
 
 
 def copysign(x, y):
@@ -258,27 +274,20 @@ def copysign(x, y):
 
 
 def fmax(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmax')
-    return lax.select(isnan(y), x, lax.select(isnan(x), y, lax.max(x, y)))
+    # A selection, not max: at a tie the whole derivative goes to y, as in JAX.
+    x, y = broadcast_all(*promote(x, y), op='fmax', keep_scalars=False)
+    return lax.select(lax.bitwise_or(lax.gt(x, y), isnan(y)), x, y)
 
 
 def fmin(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmin')
-    return lax.select(isnan(y), x, lax.select(isnan(x), y, lax.min(x, y)))
+    x, y = broadcast_all(*promote(x, y), op='fmin', keep_scalars=False)
+    return lax.select(lax.bitwise_or(lax.lt(x, y), isnan(y)), x, y)
 
 
 def heaviside(x1, x2):
     x1, x2 = broadcast_all(*promote_inexact(x1, x2), op='heaviside')
     zero = _const(x1, 0)
     return lax.select(lax.lt(x1, zero), zero, lax.select(lax.gt(x1, zero), _const(x1, 1), x2))
-
-
-def sinc(x):
-    (x,) = promote_inexact(x)
-    pix = lax.mul(x, _const(x, np.pi))
-    is_zero = lax.eq(x, _const(x, 0))
-    safe = lax.select(is_zero, _const(x, 1), pix)
-    return lax.select(is_zero, _const(x, 1), lax.div(lax.sin(safe), safe))
 
 
 def where(condition, x=None, y=None, *, size=None, fill_value=None):
@@ -319,19 +328,31 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 def real(x):
     x = asarray(x)
-    return x
+    return complex_parts.real(x) if dtypes.is_complex(x.dtype) else x
 
 
 def conjugate(x):
-    return asarray(x)
+    x = asarray(x)
+    return complex_parts.conj(x) if dtypes.is_complex(x.dtype) else x
 
 
 conj = conjugate
 
 
+def angle(z, deg=False):
+    z = asarray(z)
+    re, im = real(z), imag(z)
+    dt = re.dtype if _is_float(re) else dtypes.default_float()
+    out = lax.atan2(lax.convert_element_type(im, dt), lax.convert_element_type(re, dt))
+    return lax.mul(out, _const(out, 180 / np.pi)) if deg else out
+
+
 def imag(x):
     x = asarray(x)
-    return lax.mul(x, _const(x, 0))
+    if dtypes.is_complex(x.dtype):
+        return complex_parts.imag(x)
+    zero = asarray(np.zeros((), x.dtype))
+    return broadcast_to(lax._convert(zero, x.dtype, True) if x.weak_type else zero, x.shape)
 
 
 # lax.reduce_window takes jnp's ufuncs as its computations too (JAX accepts both).

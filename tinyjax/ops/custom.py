@@ -83,6 +83,8 @@ def _zero_tangent_for(p):
 custom_jvp_call_p = common.define('custom_jvp_call', _graph_abstract, None, _cjvp_jvp,
                                   multiple_results=True)
 custom_jvp_call_p.eager = _graph_eager
+custom_jvp_call_p.jvp_reads_values = True
+custom_jvp_call_p.inline_graph = True
 custom_jvp_call_p.batch = _batch_graph_prim(custom_jvp_call_p)
 
 
@@ -110,6 +112,8 @@ def _cvjp_jvp(primals, tangents, graph, fwd, bwd, n_nondiff, in_tree, out_tree, 
 custom_vjp_call_p = common.define('custom_vjp_call', _graph_abstract, None, _cvjp_jvp,
                                   multiple_results=True)
 custom_vjp_call_p.eager = _graph_eager
+custom_vjp_call_p.jvp_reads_values = True
+custom_vjp_call_p.inline_graph = True
 custom_vjp_call_p.batch = _batch_graph_prim(custom_vjp_call_p)
 
 

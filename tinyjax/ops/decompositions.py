@@ -3,8 +3,9 @@ helper lu_pivots_to_permutation), each with its rules side by side.
 
 Every primitive works on the last two axes and maps over any leading axes, as NumPy's
 linalg does, so a batching rule only moves the vmapped axis to the front and rebinds.
-Operands are float32 or float64 (the NumPy layer promotes integers). Complex inputs are
-not supported: the derivative rules below are written for real matrices.
+Operands are float32 or float64 (the NumPy layer promotes integers); cholesky and
+triangular_solve also take complex matrices (their rules hold for Hermitian input, with
+JAX's unconjugated transposes); the other rules are written for real matrices only.
 
 Derivative rules are the standard ones from the literature (Murray 2016 for Cholesky;
 the usual perturbation formulas for LU, QR, eigh and SVD) and are built only from
@@ -18,17 +19,20 @@ from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters.batching import leading_axis_rule
-from tinyjax.ops import common, reduction, structural
+from tinyjax.ops import common, complex_parts, reduction, structural
 from tinyjax.ops import elementwise as ew
 from tinyjax.ops.dot_general import dot_general
 
 
 # --- shape checks shared by every op ---------------------------------------------------
-def _check_float(op, *avals):
+def _check_float(op, *avals, complex_ok=False):
     common.check_same_dtypes(op, avals)
     dt = avals[0].dtype
-    if dt not in (dtypes.float32, dtypes.float64):
-        raise TypeError(f'{op}: dtype {dt.name} is not supported; it takes float32 or float64 '
+    ok = (dtypes.float32, dtypes.float64) + ((dtypes.complex64, dtypes.complex128)
+                                              if complex_ok else ())
+    if dt not in ok:
+        kinds = 'float32, float64, complex64 or complex128' if complex_ok else 'float32 or float64'
+        raise TypeError(f'{op}: dtype {dt.name} is not supported; it takes {kinds} '
                         f'matrices. Convert with x.astype(jnp.float32), or call the '
                         f'tinyjax.numpy.linalg / tinyjax.scipy.linalg function, which promotes '
                         f'integer inputs.')
@@ -98,9 +102,14 @@ def _diag(x):
     return reduction.reduce_sum(ew.mul(x, _eye(a.shape, a.dtype)), (a.ndim - 1,))
 
 
+def _conj(x):
+    return complex_parts.conj(x) if dtypes.is_complex(common.aval_of(x).dtype) else x
+
+
 def _sym_from_lower(t):
-    """The symmetric matrix a routine reading only the lower triangle sees."""
-    return ew.add(_band(t, 0, True), _T(_band(t, -1, True)))
+    """The symmetric (Hermitian, for complex) matrix a routine reading only the lower
+    triangle sees."""
+    return ew.add(_band(t, 0, True), _conj(_T(_band(t, -1, True))))
 
 
 def _per_matrix(xp, fn, a, n_out):
@@ -126,7 +135,7 @@ def _call_batched(xp, fn, a, n_out):
 
 # --- cholesky --------------------------------------------------------------------------
 def _chol_abstract(a):
-    _check_float('cholesky', a)
+    _check_float('cholesky', a, complex_ok=True)
     _check_matrix('cholesky', a)
     return _out(a.shape, a.dtype)
 
@@ -150,11 +159,11 @@ def _chol_jvp(primals, tangents):
     L = cholesky_p.bind(a)
     if da is None:
         return L, None
-    # Murray (2016): dL = L Phi(L^-1 dA L^-T), Phi = lower triangle with half the diagonal.
+    # Murray (2016): dL = L Phi(L^-1 dA L^-H), Phi = lower triangle with half the diagonal.
     # The routine reads only the lower triangle of a, so the tangent is symmetrised from it.
     da = _sym_from_lower(da)
     tmp = triangular_solve(L, da, left_side=True, lower=True)
-    x = triangular_solve(L, tmp, left_side=False, lower=True, transpose_a=True)
+    x = triangular_solve(_conj(L), tmp, left_side=False, lower=True, transpose_a=True)
     aval = common.aval_of(x)
     half = ew.mul(_eye(aval.shape, aval.dtype), common.scalar(0.5, aval.dtype))
     phi = ew.sub(_band(x, 0, True), ew.mul(x, half))
@@ -173,7 +182,7 @@ def cholesky(a):
 # --- triangular_solve ------------------------------------------------------------------
 def _tri_abstract(a, b, left_side, lower, transpose_a, unit_diagonal):
     op = 'triangular_solve'
-    _check_float(op, a, b)
+    _check_float(op, a, b, complex_ok=True)
     _check_matrix(op, a)
     m = a.shape[-1]
     if b.ndim != a.ndim or b.shape[:-2] != a.shape[:-2] or \

@@ -18,7 +18,7 @@ from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
 from tinyjax.interpreters.batching import broadcasting_rule
-from tinyjax.ops import common, reduction, structural
+from tinyjax.ops import common, complex_parts, reduction, structural
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
 INTEGER = 'integer'
@@ -221,8 +221,7 @@ _UNARY = [
      lambda x, y, t: mul(t, mul(_c(x, 2 / math.sqrt(math.pi)), exp(neg(mul(x, x)))))),
     ('erf_inv', _np_erf_inv, 'erfinv({0})', FLOAT,
      lambda x, y, t: mul(t, mul(_c(x, math.sqrt(math.pi) / 2), exp(mul(y, y))))),
-    ('abs', lambda xp, x: xp.abs(x), 'tj_abs({0})', NUM,
-     lambda x, y, t: select_n(ge(x, _c(x, 0)), neg(t), t)),
+    ('abs', lambda xp, x: xp.abs(x), 'tj_abs({0})', NUM, lambda x, y, t: _abs_tangent(x, y, t)),
     ('square', lambda xp, x: xp.square(x), '({0} * {0})', NUM,
      lambda x, y, t: mul(t, mul(_c(x, 2), x))),
     ('not', lambda xp, x: xp.invert(x), 'tj_not({0})', INT, None),
@@ -276,8 +275,8 @@ def _minmax_jvp(op):
 def _pow_jvp(x, y, z, tx, ty):
     outs = []
     if tx is not None:
-        safe = select_n(eq(y, _c(y, 0)), sub(y, _c(y, 1)), _c(y, 0))
-        outs.append(mul(tx, select_n(eq(y, _c(y, 0)), mul(y, pow(x, safe)), _c(y, 0))))
+        # y * x**(y-1) as JAX writes it for a float exponent: NaN at x = y = 0.
+        outs.append(mul(tx, mul(y, pow(x, sub(y, _c(y, 1))))))
     if ty is not None:
         logx = select_n(eq(x, _c(x, 0)), log(x), _c(x, 0))
         outs.append(mul(ty, mul(z, logx)))
@@ -391,6 +390,24 @@ PRIMS['mul'].transpose = _t_mul
 PRIMS['div'].transpose = _t_div
 PRIMS['copy'].transpose = lambda ct, x: [ct]
 
+
+def _abs_abstract(x):
+    # |z| of a complex array is real (float32 for complex64), as in JAX.
+    out = _shape_rule('abs', [x], NUM)
+    return out.update(dtype=complex_parts.real_dtype(x.dtype))
+
+
+def _abs_tangent(x, y, t):
+    if not dtypes.is_complex(common.aval_of(x).dtype):
+        return select_n(ge(x, _c(x, 0)), neg(t), t)
+    # Re(t * conj(z) / |z|), with |z| = 0 read as 1 (so the tangent there is 0, as JAX).
+    safe = select_n(eq(y, _c(y, 0)), y, _c(y, 1))
+    scale = div(complex_parts.conj(x), complex_parts.complex_(safe, common.zeros_like(safe)))
+    return complex_parts.real(mul(t, scale))
+
+
+PRIMS['abs'].abstract_eval = _abs_abstract
+
 globals().update({f'{k}_p': v for k, v in PRIMS.items()})
 
 
@@ -495,16 +512,20 @@ def _clamp_abstract(lo, x, hi):
 
 
 def _clamp_jvp(primals, tangents):
+    # JAX's rule: the operand's tangent passes strictly inside (lo, hi); lo's where it
+    # is strictly above x (and below hi), hi's where it is strictly below x. So at
+    # x == lo or x == hi no input gets the tangent.
     lo, x, hi = primals
     out = clamp(lo, x, hi)
     parts = []
     if tangents[1] is not None:
-        inside = bitwise_and(ge(x, lo), le(x, hi))
+        inside = bitwise_and(gt(x, lo), lt(x, hi))
         parts.append(select_n(inside, common.zeros_like(tangents[1]), tangents[1]))
     if tangents[0] is not None:
-        parts.append(select_n(lt(x, lo), common.zeros_like(out), _bcast_to(tangents[0], out)))
+        picked = bitwise_and(gt(lo, x), lt(lo, hi))
+        parts.append(select_n(picked, common.zeros_like(out), _bcast_to(tangents[0], out)))
     if tangents[2] is not None:
-        parts.append(select_n(gt(x, hi), common.zeros_like(out), _bcast_to(tangents[2], out)))
+        parts.append(select_n(lt(hi, x), common.zeros_like(out), _bcast_to(tangents[2], out)))
     return out, (_sum_tangents(*parts) if parts else None)
 
 

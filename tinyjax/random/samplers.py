@@ -13,8 +13,8 @@ import numpy as np
 from tinyjax import dtypes, lax
 from tinyjax import numpy as jnp
 from tinyjax.core.array import Array
-from tinyjax.numpy.conversion import _dtype_of, promote_inexact
-from tinyjax.ops import random_bits as rb
+from tinyjax.numpy.conversion import _dtype_of, broadcast_all, promote_inexact
+from tinyjax.ops import exact_fma, random_bits as rb
 from tinyjax.ops.common import aval_of, normalize_axis
 from tinyjax.random import erf_inv32
 from tinyjax.random.keys import (
@@ -83,7 +83,14 @@ def _uniform(data, shape, dtype, minval, maxval):
             raise TypeError(f'uniform: minval/maxval of shape {v.shape} must broadcast to the '
                             f'sample shape {shape} without enlarging it')
     floats = unit_floats(data, shape, dtype)
-    out = jnp.add(jnp.multiply(floats, jnp.subtract(maxval, minval)), minval)
+    scale = jnp.subtract(maxval, minval)
+    if dtype in (dtypes.float32, dtypes.float64):
+        # JAX writes floats * (maxval - minval) + minval; XLA compiles it to one fused
+        # multiply-add, whose single rounding decides the last bit. (float16/bfloat16
+        # round after each op there, as here.)
+        out = exact_fma.fma(*broadcast_all(floats, scale, minval))
+    else:
+        out = jnp.add(jnp.multiply(floats, scale), minval)
     # Rounding may land a hair below minval; clip as JAX does.
     return jnp.maximum(minval, out)
 

@@ -69,13 +69,16 @@ class custom_vjp:
 
 
 def _call(prim, fun, nd, dyn, nondiff_argnums, rule_params, name):
-    if core_trace.current_builder() is None:
+    builder = core_trace.current_builder()
+    if builder is None:
         return fun(*_merge(nd, dyn, nondiff_argnums))   # nothing to differentiate: run f
     nd_leaves = list(nd)
 
     def flat_fun(*dyn_args):
         return fun(*_merge(tuple(nd_leaves), dyn_args, nondiff_argnums))
-    graph, in_tree, out_tree = trace_to_graph(flat_fun, dyn, name=name)
+    # Under grad outside jit the primals are concrete, so f may branch on them (JAX).
+    graph, in_tree, out_tree = trace_to_graph(flat_fun, dyn, concrete=builder.concrete,
+                                              name=name)
     in_tree = in_tree.children[0]           # drop the (args, kwargs) wrapper
     leaves = tree_util.tree_leaves(dyn)
     # Non-differentiable arguments are closed over by the graph and passed to the rules.

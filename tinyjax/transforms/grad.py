@@ -137,21 +137,52 @@ def _check_argnums(argnums, nargs, name):
     return tuple(a % nargs for a in nums)
 
 
-def _check_inexact(args, allow_int, name):
+def _check_inputs(args, allow_int, name, holomorphic):
+    """JAX's input rules: holomorphic=True takes complex inputs only; jacfwd otherwise
+    real floats only (a complex input has no real basis to push); grad and jacrev take
+    real or complex inputs, and integers with allow_int."""
     for x in tree_util.tree_leaves(args):
-        a = _leaf_aval(x, name)
-        if not dtypes.is_inexact(a.dtype) and not allow_int:
+        dt = _leaf_aval(x, name).dtype
+        if holomorphic:
+            if not dtypes.is_complex(dt):
+                raise TypeError(f'{name} with holomorphic=True requires inputs with complex '
+                                f'dtype, but got {dt.name}.')
+        elif name == 'jacfwd' and not dtypes.is_float(dt):
+            raise TypeError(f'jacfwd requires real-valued inputs (input dtype that is a '
+                            f'sub-dtype of np.floating), but got {dt.name}. For holomorphic '
+                            'differentiation, pass holomorphic=True. For differentiation of '
+                            'non-holomorphic functions involving complex inputs or integer '
+                            'inputs, use jax.jvp directly.')
+        elif not dtypes.is_inexact(dt) and not allow_int:
             raise TypeError(f'{name} requires real- or complex-valued inputs (input dtype that '
-                            f'is a sub-dtype of np.inexact), but got {a.dtype.name}. If you want '
+                            f'is a sub-dtype of np.inexact), but got {dt.name}. If you want '
                             'to use Boolean- or integer-valued inputs, use vjp or set allow_int '
                             'to True.')
 
 
-def _split_argnums(fun, argnums, args, kwargs, allow_int, name):
+def _check_outputs(outs, name, holomorphic):
+    """grad and jacrev (and jacfwd with holomorphic=True) differentiate real outputs, or
+    complex ones with holomorphic=True, as in JAX."""
+    for o in outs:
+        dt = common.aval_of(o).dtype
+        if holomorphic:
+            if not dtypes.is_complex(dt):
+                raise TypeError(f'{name} with holomorphic=True requires outputs with complex '
+                                f'dtype, but got {dt.name}.')
+        elif not dtypes.is_float(dt):
+            hint = ('For holomorphic differentiation, pass holomorphic=True. For '
+                    'differentiation of non-holomorphic functions involving complex outputs, '
+                    'use jax.vjp directly.') if dtypes.is_complex(dt) else (
+                'For differentiation of functions with integer outputs, use jax.vjp directly.')
+            raise TypeError(f'{name} requires real-valued outputs (output dtype that is a '
+                            f'sub-dtype of np.floating), but got {dt.name}. {hint}')
+
+
+def _split_argnums(fun, argnums, args, kwargs, allow_int, name, holomorphic=False):
     """The differentiated arguments, and fun as a function of them alone."""
     nums = _check_argnums(argnums, len(args), name)
     dyn = tuple(args[i] for i in nums)
-    _check_inexact(dyn, allow_int, name)
+    _check_inputs(dyn, allow_int, name, holomorphic)
 
     return with_positions(fun, args, nums, kwargs), dyn
 
@@ -160,7 +191,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
                    reduce_axes=()):
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        partial, dyn = _split_argnums(fun, argnums, args, kwargs, allow_int, 'grad')
+        partial, dyn = _split_argnums(fun, argnums, args, kwargs, allow_int, 'grad', holomorphic)
         res = vjp(partial, *dyn, has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
         leaves = tree_util.tree_leaves(out)
@@ -170,24 +201,25 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
             raise TypeError(f'Gradient only defined for scalar-output functions. Output had '
                             f'shape: {shape}. Reduce the output (e.g. jnp.sum) or use jacrev/vjp.')
         oa = common.aval_of(leaves[0])
-        if not dtypes.is_inexact(oa.dtype):
-            raise TypeError(f'grad requires real-valued outputs (output dtype that is a '
-                            f'sub-dtype of np.floating), but got {oa.dtype.name}')
+        _check_outputs(leaves, 'grad', holomorphic)
         ct = tree_util.tree_unflatten(tree_util.tree_structure(out),
                                       [common.full((), 1, oa.dtype)])
         g = vjp_fn(ct)
-        g = _match_input_types(g, dyn)
+        g = _match_input_types(g, dyn, holomorphic)
         g = g[0] if isinstance(argnums, int) else g
         return ((out, res[2]), g) if has_aux else (out, g)
     return value_and_grad_f
 
 
-def _match_input_types(grads, inputs):
-    """Gradients keep their input's dtype and weak type, as in JAX."""
+def _match_input_types(grads, inputs, holomorphic=False):
+    """Gradients keep their input's dtype and weak type, as in JAX (except a complex
+    input's gradient of a real output: it comes from transposing real/imag, strong)."""
     def fix(g, x):
         if isinstance(g, np.ndarray):
             return g
         xa, ga = common.aval_of(x), common.aval_of(g)
+        if dtypes.is_complex(xa.dtype) and not holomorphic:
+            return g
         if xa.weak_type and not ga.weak_type and ga.dtype == xa.dtype:
             return elementwise.convert(g, xa.dtype, weak_type=True)
         return g
@@ -223,7 +255,7 @@ def _std_basis(flat_avals):
 def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
 
     def jacfun(*args, **kwargs):
-        partial, dyn = _split_argnums(fun, argnums, args, kwargs, False, 'jacfwd')
+        partial, dyn = _split_argnums(fun, argnums, args, kwargs, False, 'jacfwd', holomorphic)
         leaves, tree = tree_util.tree_flatten(dyn)
         avals = [common.aval_of(x) for x in leaves]
         basis, total = _std_basis(avals)
@@ -231,6 +263,8 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
         def push(*b):
             return jvp(partial, dyn, tree_util.tree_unflatten(tree, list(b)), has_aux=has_aux)
         res = vmap(push, out_axes=(None, -1, None) if has_aux else (None, -1))(*basis)
+        if holomorphic:
+            _check_outputs(tree_util.tree_leaves(res[0]), 'jacfwd', True)
         jac = _split_jac(res[1], avals, tree, argnums, axis='last')
         return (jac, res[2]) if has_aux else jac
     return jacfun
@@ -239,10 +273,12 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
 def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
 
     def jacfun(*args, **kwargs):
-        partial, dyn = _split_argnums(fun, argnums, args, kwargs, allow_int, 'jacrev')
+        partial, dyn = _split_argnums(fun, argnums, args, kwargs, allow_int, 'jacrev',
+                                      holomorphic)
         res = vjp(partial, *dyn, has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
         o_leaves, o_tree = tree_util.tree_flatten(out)
+        _check_outputs(o_leaves, 'jacrev', holomorphic)
         o_avals = [common.aval_of(o) for o in o_leaves]
         basis, total = _std_basis(o_avals)
         cts = vmap(lambda *b: vjp_fn(tree_util.tree_unflatten(o_tree, list(b))))(*basis)
@@ -282,7 +318,7 @@ def _split_jac(jac, in_avals, in_tree, argnums, axis):
 
 
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
-    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 def linear_transpose(fun, *primals, reduce_axes=()):

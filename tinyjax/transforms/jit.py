@@ -44,12 +44,34 @@ def jit(fun=None, *, static_argnums=None, static_argnames=None, donate_argnums=N
 
 
 _live_jits = weakref.WeakSet()
+# JAX keys jit's caches on the function, not on the jit(...) wrapper: `jit(f)(x)` written
+# inline in a loop traces once, and a second jit(f) reuses the first one's traces (so a
+# global changed meanwhile is not seen: the documented "impure function" behaviour).
+# Weakly keyed, so the function and its traces can be collected.
+_caches_by_fun = weakref.WeakKeyDictionary()
+
+
+def _shared_caches(fun, options, direct_ok):
+    """The trace cache and fast-path cache that every jit of `fun` with these options
+    shares (donation is not among them: it changes the compiled Program, which each
+    trace keeps per donation, not the trace), and the direct cache, shared by those of
+    them that donate nothing and take nothing static; fresh ones when fun cannot be
+    weakly referenced."""
+    try:
+        per_fun = _caches_by_fun.setdefault(fun, {})
+    except TypeError:                     # not weakly referenceable (some builtins)
+        return {}, {}, ({} if direct_ok else None)
+    if options not in per_fun:
+        per_fun[options] = ({}, {}, {})
+    cache, fast, direct = per_fun[options]
+    return cache, fast, (direct if direct_ok else None)
 
 
 def clear_caches():
     """Drop every jit function's traced graphs and compiled programs (jax.clear_caches)."""
     for f in list(_live_jits):
         f.clear_cache()
+    _caches_by_fun.clear()
 
 
 def _as_tuple(x):
@@ -97,13 +119,15 @@ class JitFunction:
         donate_names = _as_tuple(donate_argnames)
         self._donate_pos = set(self.donate_argnums) | {
             params.index(n) for n in donate_names if n in params}
-        self._cache = {}
-        self._fast = {}
         self._has_static = bool(self.static_argnums or self.static_argnames)
         self._donate_order = tuple(sorted(self._donate_pos))
-        # (structure with avals, device, trace context) -> (Program, consts, unflatten):
-        # see __call__.
-        self._direct = None if (self._has_static or self._donate_pos or self._shardings) else {}
+        # _direct: (structure with avals, device, trace context) -> (Program, consts,
+        # unflatten), see __call__; None when arguments can be static, donated or sharded.
+        options = (self.static_argnums, self.static_argnames, fuse, _hashable_or_id(device),
+                   backend, _hashable_or_id(self._shardings))
+        self._cache, self._fast, self._direct = _shared_caches(
+            fun, options,
+            direct_ok=not (self._has_static or self._donate_pos or self._shardings))
         _live_jits.add(self)
 
     # -- argument handling ------------------------------------------------------------
@@ -293,6 +317,14 @@ class JitFunction:
 
     def __repr__(self):
         return f'<jit {getattr(self.fun, "__name__", self.fun)!r}>'
+
+
+def _hashable_or_id(v):
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        return id(v)
 
 
 def _check_hashable(v):
