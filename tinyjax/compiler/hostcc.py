@@ -15,8 +15,15 @@ branch per element was most of the time), jax.nn.selu 12.4 -> 10.5 ms, chain16 3
 34 ms, same output bits. What remains is glibc's scalar libm: expm1f ~10 ns, tanhf ~16
 ns an element here, where NumPy's SIMD float32 tanh and expm1 take ~0.35 ns.
 -fno-split-loops: -O3's loop splitting made softmax 12% slower (512x1024: 3.3 -> 3.7 ms).
+
+Where the CPU has AVX2 and FMA, kernels are built for them (`-mavx2 -mfma`: 8 float
+lanes), with `-ffp-contract=off` so that g++ never fuses a multiply and an add the
+generated code wrote apart (NumPy rounds both). Where glibc's libmvec is installed its
+vector math is linked and the shim declares those functions `simd` (TJ_HOST_MVEC, see
+kernels/tj_host_shim.h): that, not the arithmetic, was most of a fused chain's time.
 """
 import ctypes
+import ctypes.util
 import atexit
 import functools
 import os
@@ -31,8 +38,36 @@ from pathlib import Path
 from tinyjax import errors
 from tinyjax.compiler import cache, headers
 
-FLAGS = ('-O3', '-fno-math-errno', '-fno-split-loops', '-std=c++17', '-fwrapv', '-fPIC', '-shared',
-         '-w')
+BASE_FLAGS = ('-O3', '-fno-math-errno', '-fno-split-loops', '-ffp-contract=off', '-std=c++17',
+              '-fwrapv', '-fPIC', '-shared', '-w')
+
+
+def _cpu_flags():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('flags'):
+                    return set(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def isa_flags():
+    """Instruction-set flags for this machine's kernels (part of the cache key)."""
+    cpu = _cpu_flags()
+    return ('-mavx2', '-mfma') if {'avx2', 'fma'} <= cpu else ()
+
+
+def mvec_flags():
+    """(defines, libraries) that route vectorised math through glibc's libmvec."""
+    if ctypes.util.find_library('mvec') is None:
+        return (), ()
+    return ('-DTJ_HOST_MVEC',), ('-lmvec',)
+
+
+FLAGS = BASE_FLAGS + isa_flags() + mvec_flags()[0]
+LIBS = mvec_flags()[1]     # after the source: the linker drops unused libraries before it
 
 
 @functools.lru_cache(None)
@@ -107,13 +142,13 @@ def build(source, name='program', wrap=()):
     Each kernel named in `wrap` also gets the uniform entry point tjw_<name> that the
     launcher extension calls (TJ_WRAP in kernels/tj_host_shim.h)."""
     full = host_source(source) + ''.join(f'TJ_WRAP({n})\n' for n in wrap)
-    k = cache.key('host', full, FLAGS, compiler_version())
+    k = cache.key('host', full, FLAGS, LIBS, compiler_version())
     if k not in _loaded:
-        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, FLAGS, name)))
+        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, FLAGS, name, libs=LIBS)))
     return _loaded[k]
 
 
-def _compiled(k, full, flags, name, prefix=()):
+def _compiled(k, full, flags, name, prefix=(), libs=()):
     """Path of the cached shared library for key k, compiling `full` on a miss."""
     path = cache.entry_path(k, 'so')
     if cache.load(k, 'so') is None:
@@ -125,7 +160,7 @@ def _compiled(k, full, flags, name, prefix=()):
             src = Path(tmp) / f'{name}.cpp'
             src.write_text(full)
             out = Path(tmp) / f'{name}.so'
-            proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(out)],
+            proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(out), *libs],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 saved = cache.save_failed_source(name, full, 'cpp')
