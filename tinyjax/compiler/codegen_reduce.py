@@ -31,13 +31,15 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.compiler.codegen import (
-    Emitter, NotFusible, Space, c_literal, ctype, index_type, indent, signature, store_expr)
+    Emitter, NotFusible, Space, c_literal, ctype, index_type, indent, signature, storage_type,
+    store_expr)
 
 WARP_ROW_COLS = 512   # longest row given to one warp (see the module doc)
 WARP_BLOCK = 256      # threads of a warp-rows block: 8 rows at a time
 ROW_BLOCK = 512       # threads of a block-rows block
 MIN_CHUNK = 4096      # fewest columns of a split row's chunk: 8 per thread
 BLOCKS_PER_SM = 4     # (row, chunk) blocks a split aims for per SM (one wave of 512 threads)
+RV = 4                # columns per vector step (TJ_RV in kernels/tj_reduce.cuh)
 
 REDUCERS = {'reduce_sum': 'tj_op_sum', 'reduce_prod': 'tj_op_prod', 'reduce_max': 'tj_op_max',
             'reduce_min': 'tj_op_min', 'reduce_and': 'tj_op_and', 'reduce_or': 'tj_op_or'}
@@ -141,6 +143,80 @@ def split_chunks(rows, cols, sm_count):
     return max(1, min(want, cols // MIN_CHUNK))
 
 
+class _RowVectors:
+    """The vector forms of a row kernel's prologues and epilogue (tj_fold, tj_for in
+    kernels/tj_reduce.cuh): loads and stores of buffers read or written contiguously along
+    the row — at the operand's flat index when rows are whole multiples of TJ_RV, or at
+    the column itself for operands of the reduced shape (a layernorm's scale) — become
+    one tj_vec per TJ_RV columns; other accesses stay scalar inside the lanes. `pointers`
+    collects the buffers whose 16-byte alignment the kernel checks once (`vec`)."""
+
+    def __init__(self, it, rows, cols, red_ndim):
+        self.it = it
+        flats = {'j': 'jv'} if red_ndim == 1 else {}
+        if rows == 1:
+            flats['j'] = 'jv'
+        elif cols % RV == 0:
+            flats[f'(row * {cols} + j)'] = f'(row * {cols // RV} + jv)'
+        if red_ndim == 1:
+            flats['j0'] = 'jv'
+        self.flats = flats
+        self.pattern = None
+        if flats:
+            alts = '|'.join(re.escape(f) for f in flats)
+            self.pattern = re.compile(rf'\b((?:in|out)\d+)\[({alts})\](\s*=(?!=))?')
+        self.pointers = {}
+
+    def vectorise(self, lines, types, result):
+        """Lines of a vector lambda body computing `lines` (a scalar body over column j)
+        for TJ_RV columns, or None when nothing in them is contiguous. types: buffer
+        name -> storage type; result(text) rewrites the scalar body's last line."""
+        text = '\n'.join(lines)
+        if self.pattern is None or not self.pattern.search(text):
+            return None
+        loads, stores = {}, {}
+
+        def repl(m):
+            p, flat, assign = m.group(1), m.group(2), m.group(3)
+            name = f'x{p}_{len(loads) + len(stores)}'
+            table = stores if assign else loads
+            name = table.setdefault((p, flat), name)
+            self.pointers[p] = types[p]
+            return f'{name}.v[lane]' + (' =' if assign else '')
+        lane = self.pattern.sub(repl, text).split('\n')
+        head = [f'const tj_vec<{types[p]}, TJ_RV> {n} = tj_vec_load<TJ_RV>({p}, {self.flats[f]});'
+                for (p, f), n in loads.items()]
+        head += [f'tj_vec<{types[p]}, TJ_RV> {n};' for (p, f), n in stores.items()]
+        body = (head + ['TJ_UNROLL', 'for (int lane = 0; lane < TJ_RV; ++lane) {',
+                        f'  const {self.it} j = jv * TJ_RV + lane;']
+                + indent(lane[:-1] + [result(lane[-1])], 2) + ['}'])
+        body += [f'tj_vec_store<TJ_RV>({p}, {self.flats[f]}, {n});' for (p, f), n in stores.items()]
+        return body
+
+    def condition(self):
+        if not self.pointers:
+            return 'false'
+        return ' && '.join(f'tj_aligned<TJ_RV>({p})' for p in sorted(self.pointers))
+
+
+_ROW_ACCESS = re.compile(r'\b((?:in|out)\d+)\[\(row \* (\d+) \+ j\)\]')
+
+
+def _row_pointer(lines):
+    """`in0[(row * C + j)]` as `(in0 + row * C)[j]`: the same address, but an index that is
+    the loop counter itself, which g++ can vectorise under -fwrapv (where row * C + j
+    might wrap around)."""
+    return [_ROW_ACCESS.sub(r'(\1 + row * \2)[j]', ln) for ln in lines]
+
+
+def _lambda(head, body, first, last):
+    """A lambda argument's lines (indented 2), or tj_no_vec() when body is None."""
+    if body is None:
+        return ['  tj_no_vec(),']
+    inner = ([first] if first else []) + body + ([last] if last else [])
+    return [f'  {head} {{'] + indent(inner, 4) + ['  },']
+
+
 def _warp_rows_head(it):
     # Rows go to blocks in groups of n_warps consecutive rows, one row per warp (a host
     # block walks its warps in order, and its groups are one contiguous share, which
@@ -158,7 +234,8 @@ def _block_rows_head(it, cols, layout):
     if not layout.operand_outputs:     # the last pass only combines: one block per row
         per_row = f'(pass == {layout.reductions} ? ({it})1 : n_chunks)'
     return [f'  const {it} per_row = {per_row};',
-            f'  const {it} chunk_len = ({cols} + n_chunks - 1) / n_chunks;',
+            # a multiple of TJ_RV, so that every chunk starts on a whole column vector
+            f'  const {it} chunk_len = (({cols} + n_chunks - 1) / n_chunks + TJ_RV - 1) / TJ_RV * TJ_RV;',
             f'  const tj_span<{it}> span = tj_block_span(n_rows * per_row);',
             f'  for ({it} task = span.begin; task < span.end; task += span.step) {{',
             f'    const {it} row = task / per_row;',
@@ -191,6 +268,13 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
     warp = layout.warp
     em.pending = {e.outputs[0] for e in reds}
     row_lines = em.scopes[0][0]
+    vecs = _RowVectors(it, rows, cols, len(red_shape))
+
+    def types():
+        t = {p: storage_type(v.aval.dtype) for v, p in em.params.items()}
+        t.update((f'out{k}', storage_type(r.aval.dtype)) for k, r in enumerate(roots))
+        return t
+
     for k, e in enumerate(reds):
         out = e.outputs[0]
         dt = e.inputs[0].aval.dtype
@@ -199,14 +283,18 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         em.push()
         v = em.value(e.inputs[0], xnames)
         inner = jspace.declare('j', it) + em.pop() + [f'return ({acc})({v});']
+        vector = vecs.vectorise(inner, types(), lambda ln: ln.replace('return ', 'r.v[lane] = ', 1))
         if warp:
             call = f'tj_warp_row_reduce<{acc}>(({it}){cols}, '
         else:
             call = (f'tj_chunk_reduce<{acc}>(pass, {k}, tj_partials<{acc}>(part, {k}, n_rows, row, '
                     f'n_chunks), chunk, n_chunks, jb, je, ')
-        row_lines.append(f'const {acc} acc{k} = {call}({acc}){init}, {op}(), [&]({it} j) -> {acc} {{')
-        row_lines.extend(indent(inner, 2))
-        row_lines.append('});')
+        row_lines.append(f'const {acc} acc{k} = {call}({acc}){init}, {op}(), vec,')
+        row_lines.extend(_lambda(f'[&]({it} jv) -> tj_vec<{acc}, TJ_RV>', vector,
+                                 f'tj_vec<{acc}, TJ_RV> r;', 'return r;'))
+        row_lines.append(f'  [&]({it} j) -> {acc} {{')
+        row_lines.extend(indent(_row_pointer(inner), 4))
+        row_lines.append('  });')
         if not warp:
             row_lines.append(f'if (pass == {k}) continue;')
         name = f'red{k}'
@@ -223,10 +311,13 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
             off, _ = em.offset(r.aval.shape, xnames)
             stores.append(f'out{k}[{off}] = {store_expr(r.aval.dtype, v)};')
         body = jspace.declare('j', it) + em.pop() + stores
-        loop = f'tj_warp_row_for(({it}){cols}, ' if warp else 'tj_row_for(jb, je, '
-        row_lines.append(f'{loop}[&]({it} j) {{')
-        row_lines.extend(indent(body, 2))
-        row_lines.append('});')
+        vector = vecs.vectorise(body, types(), lambda ln: ln)
+        loop = f'tj_warp_row_for(({it}){cols}, vec,' if warp else 'tj_row_for(jb, je, vec,'
+        row_lines.append(loop)
+        row_lines.extend(_lambda(f'[&]({it} jv)', vector, None, None))
+        row_lines.append(f'  [&]({it} j) {{')
+        row_lines.extend(indent(_row_pointer(body), 4))
+        row_lines.append('  });')
     stores = []
     for k, r in row_roots:
         names = rspace.names(r.aval.shape)
@@ -247,6 +338,7 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         scalars = (f'unsigned long long* __restrict__ part, const {it} n_rows, '
                    f'const {it} n_chunks, const int pass')
         head, close = _block_rows_head(it, cols, layout), ['  }', '}']
-    src = [f'extern "C" __global__ void {kernel_name}({signature(em, roots, scalars)}) {{']
+    src = [f'extern "C" __global__ void {kernel_name}({signature(em, roots, scalars)}) {{',
+           f'  const bool vec = {vecs.condition()};   // 16-byte aligned: vector loads and stores']
     src += head + indent(body, 4) + close
     return em, '\n'.join(src), it, rows, cols, layout
