@@ -210,8 +210,15 @@ template <int N, typename T, typename I> TJ_DEV void tj_vec_store(T* p, I v, con
 // of about n / gridDim.x, so threads never write into each other's cache lines.
 template <typename I> struct tj_span { I begin, end, step; };
 #ifdef TJ_HOST
+// A share is a whole number of TJ_HOST_GROUP elements, so an element falls in the same
+// place of a vectorised loop (the 8-lane body, or the tail after the last whole group of
+// the array) however many threads split the launch: a math call's vector variant and its
+// scalar one may differ in the last bit, and results must not depend on the thread count.
+#define TJ_HOST_GROUP 16
 template <typename I> TJ_DEV tj_span<I> tj_host_share(I n) {
-    const I share = (n + (I)gridDim.x - 1) / (I)gridDim.x, begin = share * (I)blockIdx.x;
+    const I even = (n + (I)gridDim.x - 1) / (I)gridDim.x;
+    const I share = (even + (I)TJ_HOST_GROUP - 1) / (I)TJ_HOST_GROUP * (I)TJ_HOST_GROUP;
+    const I begin = share * (I)blockIdx.x;
     if (begin >= n) return {n, n, (I)1};
     return {begin, n - begin > share ? begin + share : n, (I)1};
 }

@@ -148,6 +148,11 @@ class CudaDevice:
             self._modules.append(module)
             return {n: module.get_function(n) for n in names}
 
+    def kernel_registers(self, module):
+        """{kernel name: registers per thread} of a built module, read from its cubin."""
+        from tinyjax.compiler import cubin
+        return cubin.register_counts(module[0])
+
     def launch(self, fn, grid, block, args):
         # args: CuPy arrays and NumPy scalars of the kernel's exact C types; tuples for
         # grid and block, as cupy.cuda.function.Function wants.

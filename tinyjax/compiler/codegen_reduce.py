@@ -136,10 +136,11 @@ class RowLayout:
         return chunks
 
 
-def split_chunks(rows, cols, sm_count):
-    """Chunks per row for a block-rows kernel: enough (row, chunk) blocks for
-    BLOCKS_PER_SM blocks per SM, each chunk at least MIN_CHUNK columns long."""
-    want = -(-BLOCKS_PER_SM * sm_count // max(rows, 1))
+def split_chunks(rows, cols, sm_count, per_sm=BLOCKS_PER_SM):
+    """Chunks per row for a block-rows kernel: enough (row, chunk) blocks for `per_sm`
+    blocks per SM (as many as fit at once: one wave, no tail), each chunk at least
+    MIN_CHUNK columns long."""
+    want = -(-per_sm * sm_count // max(rows, 1))
     return max(1, min(want, cols // MIN_CHUNK))
 
 
