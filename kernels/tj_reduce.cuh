@@ -245,3 +245,44 @@ TJ_DEV Acc* tj_partials(unsigned long long* part, int k, I n_rows, I row, I n_ch
 template <typename I, typename FV, typename F> TJ_DEV void tj_row_for(I begin, I end, bool vec, FV bv, F b1) {
     tj_for(begin, end, (I)threadIdx.x, (I)blockDim.x, vec, bv, b1);
 }
+
+// --- column reductions ------------------------------------------------------------------
+// One output per thread, reducing over leading axes (codegen_columns.py): p(row, j) is the
+// operand at output `row` and reduced index j, e(row, acc) writes the row's outputs. On
+// the GPU a thread folds its j's with 4 independent accumulators (4 loads in flight; a
+// warp's loads are 32 consecutive rows: coalesced), combined in a fixed order. On the
+// host a block's share of rows goes in tiles of TJ_HOST_COLS rows, j outermost, so the
+// loop over the rows of a tile reads consecutive addresses and vectorises.
+#ifdef TJ_HOST
+#define TJ_HOST_COLS 256
+template <typename Acc, typename I, typename Op, typename F, typename E>
+TJ_DEV void tj_col_reduce(I n_rows, I n_cols, Acc init, Op op, F p, E e) {
+    const tj_span<I> span = tj_grid_span(n_rows);
+    for (I rt = span.begin; rt < span.end; rt += (I)TJ_HOST_COLS) {
+        const I re = span.end - rt < (I)TJ_HOST_COLS ? span.end : rt + (I)TJ_HOST_COLS;
+        Acc acc[TJ_HOST_COLS];
+        for (I row = rt; row < re; ++row) acc[row - rt] = init;
+        for (I j = 0; j < n_cols; ++j)
+            for (I row = rt; row < re; ++row) acc[row - rt] = op(acc[row - rt], p(row, j));
+        for (I row = rt; row < re; ++row) e(row, acc[row - rt]);
+    }
+}
+#else
+template <typename Acc, typename I, typename Op, typename F, typename E>
+TJ_DEV void tj_col_reduce(I n_rows, I n_cols, Acc init, Op op, F p, E e) {
+    const tj_span<I> span = tj_grid_span(n_rows);
+    for (I row = span.begin; row < span.end; row += span.step) {
+        Acc acc[4] = {init, init, init, init};
+        I j = 0;
+        for (; j + 4 <= n_cols; j += 4) {
+            Acc x[4];
+            TJ_UNROLL
+            for (int u = 0; u < 4; ++u) x[u] = p(row, j + (I)u);
+            TJ_UNROLL
+            for (int u = 0; u < 4; ++u) acc[u] = op(acc[u], x[u]);
+        }
+        for (; j < n_cols; ++j) acc[0] = op(acc[0], p(row, j));
+        e(row, op(op(acc[0], acc[1]), op(acc[2], acc[3])));
+    }
+}
+#endif

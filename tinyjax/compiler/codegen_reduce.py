@@ -30,6 +30,7 @@ import re
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler import codegen_columns
 from tinyjax.compiler.codegen import (
     Emitter, NotFusible, Space, c_literal, ctype, index_type, indent, signature, storage_type,
     store_expr)
@@ -93,6 +94,7 @@ class _XSpace(Space):
         super().__init__(shape, '', '')
         self.axes, self.rows, self.cols = axes, rows, cols
         self.trailing = tuple(axes) == tuple(range(len(shape) - len(axes), len(shape)))
+        self.columns = False      # a column kernel's operand offsets: (j * rows + row)
 
     def names(self, shape):
         if tuple(shape) != self.shape:
@@ -110,6 +112,8 @@ class _XSpace(Space):
         return tuple(out)
 
     def flat(self, shape, idx):
+        if self.columns and self.names(shape) == tuple(idx):
+            return codegen_columns.flat_index(self.rows)
         if not self.trailing or self.names(shape) != tuple(idx):
             return None
         if self.cols == 1:
@@ -121,13 +125,14 @@ class RowLayout:
     """How a row kernel maps rows to threads, and what its launcher needs to know.
 
     warp: a warp per row (rows of at most WARP_ROW_COLS columns), else a block per
-    (row, chunk). reductions: how many reductions (a split row runs reductions + 1
+    (row, chunk); columns: a thread per row (codegen_columns). reductions: how many reductions (a split row runs reductions + 1
     passes). operand_outputs: whether it writes outputs of the operand's shape (then the
     last pass of a split row runs for every chunk, else once per row).
     """
 
-    def __init__(self, warp, reductions, operand_outputs):
+    def __init__(self, warp, reductions, operand_outputs, columns=False):
         self.warp, self.reductions, self.operand_outputs = warp, reductions, operand_outputs
+        self.columns = columns    # one output per thread (codegen_columns)
 
     def tasks_per_row(self, chunks, pass_):
         """Blocks a row needs in pass `pass_` (-1: the single pass of unsplit rows)."""
@@ -265,6 +270,20 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
     x_roots = [(k, r) for k, r in enumerate(roots) if tuple(r.aval.shape) == tuple(x_shape)
                and (r.aval.size != rows or cols != 1)]
     row_roots = [(k, r) for k, r in enumerate(roots) if (k, r) not in x_roots]
+    for k, r in row_roots:
+        if rspace.names(r.aval.shape) is None:
+            raise NotFusible(f'output {r.aval.str_short()} is neither a row nor the operand shape')
+    if codegen_columns.applies(x_shape, axes, rows, cols, len(reds), x_roots):
+        e = reds[0]
+        dt = e.inputs[0].aval.dtype
+        acc = _acc_type(dt)
+        op, init = _reducer(e.prim.name, dt)
+        xspace.columns = True
+        em.pending = {e.outputs[0]}
+        rounded = (ctype(e.outputs[0].aval.dtype), em._round(e.outputs[0].aval.dtype, 'acc0'))
+        src = codegen_columns.generate(kernel_name, em, roots, row_roots, e, acc, op, init, it,
+                                       cols, xnames, knames, rspace, jspace, rounded)
+        return em, src, it, rows, cols, RowLayout(False, 1, False, columns=True)
     layout = RowLayout(cols <= WARP_ROW_COLS, len(reds), bool(x_roots))
     warp = layout.warp
     em.pending = {e.outputs[0] for e in reds}
@@ -321,10 +340,7 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         row_lines.append('  });')
     stores = []
     for k, r in row_roots:
-        names = rspace.names(r.aval.shape)
-        if names is None:
-            raise NotFusible(f'output {r.aval.str_short()} is neither a row nor the operand shape')
-        v = em.value(r, names)
+        v = em.value(r, rspace.names(r.aval.shape))
         stores.append(f'out{k}[row] = {store_expr(r.aval.dtype, v)};')
     if stores:
         row_lines.append('if (tj_lane() == 0) {' if warp else 'if (chunk == 0 && threadIdx.x == 0) {')

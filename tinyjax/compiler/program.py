@@ -21,7 +21,7 @@ import numpy as np
 
 from tinyjax import config, dtypes
 from tinyjax.config import on_change
-from tinyjax.compiler import codegen_reduce, cubin, fusion, passes
+from tinyjax.compiler import codegen_columns, codegen_reduce, cubin, fusion, passes
 from tinyjax.compiler.codegen import VEC
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl, from_numpy
@@ -442,6 +442,9 @@ def launches(k, dev, registers=None):
         return [(grid(-(-k.n // (block * VEC))), (block, 1, 1),
                  tuple(np.int32(n) if it == 'int' else np.int64(n) for n, it in k.sizes))], 0
     layout = k.layout
+    if layout.columns:
+        block = codegen_columns.COLUMN_BLOCK
+        return [(grid(-(-k.n // block)), (block, 1, 1), (index(k.n),))], 0
     if layout.warp:
         block = codegen_reduce.WARP_BLOCK
         return [(grid(-(-k.n // (block // 32))), (block, 1, 1), (index(k.n),))], 0
