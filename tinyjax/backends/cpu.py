@@ -7,9 +7,9 @@ import os
 import numpy as np
 
 from tinyjax.backends import blas
-from tinyjax.ops import linalg
+from tinyjax.ops import dot_general
 
-linalg.host_matmul[0] = blas.host_matmul    # small or contended matmuls on one BLAS thread
+dot_general.host_matmul[0] = blas.host_matmul    # small or contended matmuls on one BLAS thread
 
 # One shared, reusable no-op context: eager ops enter `device.context()` on every call,
 # so on the CPU it must cost nothing.
