@@ -12,8 +12,8 @@ off. Measured on a 2-core EPYC VM over 2^20 float32, one thread, against -O2: th
 selu (exp, NaN-aware max/min) 15.7 -> 2.7 ms (with both flags g++ vectorises the max/min
 across the 4 lanes of the vector loop into compares and masks; at -O2 a mispredicted
 branch per element was most of the time), jax.nn.selu 12.4 -> 10.5 ms, chain16 38.5 ->
-34 ms, same output bits. What remains is glibc's scalar libm: expm1f ~10 ns, tanhf ~16
-ns an element here, where NumPy's SIMD float32 tanh and expm1 take ~0.35 ns.
+34 ms, same output bits. What remained was glibc's scalar libm (expm1f ~10 ns, tanhf ~16
+ns an element), which libmvec replaces (below).
 -fno-split-loops: -O3's loop splitting made softmax 12% slower (512x1024: 3.3 -> 3.7 ms).
 
 Where the CPU has AVX2 and FMA, kernels are built for them (`-mavx2 -mfma`: 8 float
