@@ -86,3 +86,22 @@ def test_results_are_the_same_bits_run_to_run_and_aligned_or_not():
         assert a.tobytes() == b.tobytes() == c.tobytes()
     np.testing.assert_allclose(np.asarray(f(jnp.asarray(shifted))[0]),
                                shifted.astype(np.float64).sum(1), rtol=1e-5, atol=1e-4)
+
+
+def test_column_kernel_writes_operand_outputs_that_do_not_need_the_sum():
+    rng = np.random.default_rng(7)
+    g = rng.standard_normal((128, 512)).astype(np.float32)
+    h = rng.standard_normal((128, 512)).astype(np.float32)
+    f = lambda g, h: (g * (h > 0), jnp.sum(g * (h > 0), axis=0))
+    ks = _kernels(f, jnp.asarray(g), jnp.asarray(h))
+    assert len(ks) == 1 and ks[0].layout.columns
+    masked, bias = tinyjax.jit(f)(jnp.asarray(g), jnp.asarray(h))
+    np.testing.assert_array_equal(np.asarray(masked), g * (h > 0))
+    np.testing.assert_allclose(np.asarray(bias), (g * (h > 0)).astype(np.float64).sum(0),
+                               rtol=1e-5, atol=1e-5)
+    # an output that needs the column sums cannot be written during the walk
+    f2 = lambda x: x - jnp.sum(x, axis=0)
+    (k,) = _kernels(f2, jnp.asarray(g))
+    assert not k.layout.columns
+    np.testing.assert_allclose(np.asarray(tinyjax.jit(f2)(jnp.asarray(g))),
+                               g - g.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)

@@ -7,13 +7,14 @@ row-kernel vocabulary of codegen_reduce) and walks the reduced index j, so the t
 of a warp read D-consecutive addresses at every step: coalesced on the GPU, and on the
 host a loop over a tile of outputs that g++ vectorises (tj_col_reduce in
 kernels/tj_reduce.cuh). Used for one reduction whose reduced axes all precede its kept
-axes, with outputs of the row shape only, and enough outputs (MIN_ROWS) to give every
-thread of a few blocks its own: with fewer, the warp-per-output layout keeps more of the
-GPU busy.
+axes, with enough outputs (MIN_ROWS) to give every thread of a few blocks its own (with
+fewer, the warp-per-output layout keeps more of the GPU busy), and operand-shaped
+outputs only where they do not need the reduction's result (`applies`).
 """
 import re
 
 from tinyjax.compiler.codegen import indent, signature, store_expr
+from tinyjax.core.ir import Var
 
 MIN_ROWS = 256
 COLUMN_BLOCK = 256
@@ -21,10 +22,29 @@ COLUMN_BLOCK = 256
 _ACCESS = re.compile(r'\b((?:in|out)\d+)\[\(j \* (\d+) \+ row\)\]')
 
 
-def applies(x_shape, axes, rows, cols, n_reductions, x_outputs):
+def applies(x_shape, axes, rows, cols, reductions, x_roots, defs):
+    """Whether the group is a column kernel: one reduction over leading axes, at least
+    MIN_ROWS outputs, and operand-shaped outputs (a ReLU's masked gradient beside its bias
+    gradient) only where they do not depend on the reduction: those are stored as the
+    walk computes them."""
     leading = tuple(axes) == tuple(range(len(axes))) and len(axes) < len(x_shape)
-    return (leading and n_reductions == 1 and not x_outputs and rows >= MIN_ROWS
-            and cols > 1)
+    if not (leading and len(reductions) == 1 and rows >= MIN_ROWS and cols > 1):
+        return False
+    red = reductions[0].outputs[0]
+    return not any(_depends(r, red, defs) for _, r in x_roots)
+
+
+def _depends(var, target, defs):
+    seen, todo = set(), [var]
+    while todo:
+        v = todo.pop()
+        if v is target:
+            return True
+        if v in seen or v not in defs:
+            continue
+        seen.add(v)
+        todo.extend(a for a in defs[v].inputs if isinstance(a, Var))
+    return False
 
 
 def flat_index(rows):
@@ -38,7 +58,7 @@ def _pointer_form(lines):
     return [_ACCESS.sub(r'(\1 + j * \2)[row]', ln) for ln in lines]
 
 
-def generate(kernel_name, em, roots, row_roots, red, acc, op, init, it, cols, xnames,
+def generate(kernel_name, em, roots, x_roots, row_roots, red, acc, op, init, it, cols, xnames,
              knames, rspace, jspace, rounded):
     """Source of a column kernel. em: the row kernel's Emitter (its spaces give operand
     values at (j, row) the offset flat_index); red: the reduction equation; rounded(e):
@@ -46,7 +66,11 @@ def generate(kernel_name, em, roots, row_roots, red, acc, op, init, it, cols, xn
     em.inner_pattern = None          # everything is per (row, j): nothing is hoisted
     em.push()
     v = em.value(red.inputs[0], xnames)
-    prologue = (rspace.declare('row', it) + jspace.declare('j', it) + em.pop()
+    stores = []
+    for k, r in x_roots:
+        off, _ = em.offset(r.aval.shape, xnames)
+        stores.append(f'out{k}[{off}] = {store_expr(r.aval.dtype, em.value(r, xnames))};')
+    prologue = (rspace.declare('row', it) + jspace.declare('j', it) + em.pop() + stores
                 + [f'return ({acc})({v});'])
     out = red.outputs[0]
     em.pending.discard(out)

@@ -273,7 +273,7 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
     for k, r in row_roots:
         if rspace.names(r.aval.shape) is None:
             raise NotFusible(f'output {r.aval.str_short()} is neither a row nor the operand shape')
-    if codegen_columns.applies(x_shape, axes, rows, cols, len(reds), x_roots):
+    if codegen_columns.applies(x_shape, axes, rows, cols, reds, x_roots, em.defs):
         e = reds[0]
         dt = e.inputs[0].aval.dtype
         acc = _acc_type(dt)
@@ -281,9 +281,9 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         xspace.columns = True
         em.pending = {e.outputs[0]}
         rounded = (ctype(e.outputs[0].aval.dtype), em._round(e.outputs[0].aval.dtype, 'acc0'))
-        src = codegen_columns.generate(kernel_name, em, roots, row_roots, e, acc, op, init, it,
-                                       cols, xnames, knames, rspace, jspace, rounded)
-        return em, src, it, rows, cols, RowLayout(False, 1, False, columns=True)
+        src = codegen_columns.generate(kernel_name, em, roots, x_roots, row_roots, e, acc, op,
+                                       init, it, cols, xnames, knames, rspace, jspace, rounded)
+        return em, src, it, rows, cols, RowLayout(False, 1, bool(x_roots), columns=True)
     layout = RowLayout(cols <= WARP_ROW_COLS, len(reds), bool(x_roots))
     warp = layout.warp
     em.pending = {e.outputs[0] for e in reds}
