@@ -17,6 +17,7 @@ import pytest
 import tinyjax
 import tinyjax.numpy as jnp
 from tinyjax.compiler import codegen_reduce, cubin, program, sass
+from tinyjax.compiler.lowering import Reducer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'bench'))
@@ -60,7 +61,7 @@ def _bench_programs():
 def _contiguous_rows(k):
     """Rows that are whole 16-byte vectors in memory: reduced axes trailing, and
     a multiple of 4 columns unless there is one row."""
-    red = next(e for e in k.eqns if e.prim.name in codegen_reduce.REDUCERS)
+    red = next(e for e in k.eqns if isinstance(e.prim.lowering, Reducer))
     shape, axes = codegen_reduce.row_space(red)
     trailing = axes == tuple(range(len(shape) - len(axes), len(shape)))
     return trailing and not k.layout.columns and (k.n == 1 or k.cols % 4 == 0)

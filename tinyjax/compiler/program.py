@@ -21,10 +21,10 @@ import numpy as np
 
 from tinyjax import config, dtypes
 from tinyjax.config import on_change
-from tinyjax.compiler import codegen_columns, codegen_reduce, cubin, fusion, passes
+from tinyjax.compiler import codegen_columns, codegen_reduce, cubin, fusion, hostcc, nvrtc, passes
 from tinyjax.compiler.codegen import VEC
 from tinyjax.core import trace as core_trace
-from tinyjax.core.array import ArrayImpl, from_numpy
+from tinyjax.core.array import ArrayImpl, from_numpy, default_device
 from tinyjax.core.ir import Literal, Var
 
 _warned_no_cc = []
@@ -92,10 +92,18 @@ def run_parallel(jobs):
 
 
 def _nvrtc_check(src, arch):
-    from tinyjax.compiler import nvrtc
     nvrtc.compile_cubin(src, arch, 'check')
     checked_sources.append((arch, src))
 
+
+
+def build_module(device, source, names):
+    """Compile a module's source for `device` (safe from threads): the host C++ compiler
+    for a CPU (kernels/tj_host_shim.h), NVRTC for the GPU's exact arch. The device then
+    loads what this returns (`device.load_module`); backends never call the compiler."""
+    if device.platform == 'cpu':
+        return hostcc.build(source, wrap=names), names
+    return nvrtc.compile_cubin(source, device.arch), names
 
 class Step:
     def __init__(self, kind, ins, outs, kernel=None, eqn=None):
@@ -196,7 +204,6 @@ class Program:
                   for arch in check_arches() for src in sources]
         host_fallback = False
         if self.device.platform == 'cpu':
-            from tinyjax.compiler import hostcc
             if hostcc.compiler() is None:
                 host_fallback = True
                 if not _warned_no_cc:
@@ -204,7 +211,7 @@ class Program:
                     warnings.warn('tinyjax: no C++ compiler found; jit runs fused kernels with '
                                   'NumPy instead of the generated code', RuntimeWarning)
         builds = [] if host_fallback else [
-            functools.partial(self.device.build_module, src, [k.name for k in c])
+            functools.partial(build_module, self.device, src, [k.name for k in c])
             for src, c in zip(sources, chunks)]
         built = run_parallel(checks + builds)[len(checks):]
         fns = {k.name: None for k in self.kernels}
@@ -224,20 +231,11 @@ class Program:
             with self.device.context():
                 self._compile()
                 run = self._runner = self._build_runner()
-        saved = None
-        if core_trace._stack:          # opaque rules that bind must not record into a trace
-            saved = list(core_trace._stack)
-            core_trace._stack.clear()
-        core_trace._compiled_depth += 1
-        try:
+        with core_trace.compiled_region():   # opaque steps bind eagerly, bodies compiled
             if self._needs_context:    # this GPU and its stream (pmap runs devices concurrently)
                 with self.device.context():
                     return run(args, consts)
             return run(args, consts)
-        finally:
-            core_trace._compiled_depth -= 1
-            if saved is not None:
-                core_trace._stack.extend(saved)
 
     def on_device(self, device):
         """The same plan for another device (pmap runs one copy per device); the kernels
@@ -521,7 +519,6 @@ def run_body(graph, args):
 
 
 def backends_default_device():
-    from tinyjax.core.array import default_device
     return default_device()
 
 

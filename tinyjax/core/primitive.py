@@ -1,5 +1,6 @@
 """Primitives: named operations whose rules (shape, NumPy, derivative, batching, CUDA)
 are attached by the module in `tinyjax/ops/` that defines them."""
+from tinyjax.core.trace import bind
 
 
 class Primitive:
@@ -10,7 +11,9 @@ class Primitive:
     jvp(primals, tangents, **params) -> (primal_outs, tangent_outs)   (tangent None = zero)
     transpose(cts, *args, **params) -> cotangent per arg (None where not linear)
     batch(args, dims, **params) -> (outs, out_dims)
-    lowering: how the compiler turns it into CUDA C (set by ops/ when it fuses)
+    lowering: how the compiler generates it (a kind from compiler/lowering.py), or None
+    simplify(out, ins, params, defs) -> atom | Eqn | None: an algebraic rewrite the
+        compiler applies before fusion (x*1 -> x, transpose of transpose, ...)
     eager(*arrays, **params) -> array(s): used instead of impl by primitives that hold a
         graph (custom rules, checkpoint): they run the graph on arrays, not buffers.
     prepare(xp, *avals, **params) -> fn(*buffers) -> buffer: optional, impl specialised
@@ -31,13 +34,13 @@ class Primitive:
         self.lowering = None
         self.eager = None
         self.prepare = None
+        self.simplify = None     # the compiler's local rewrite (compiler/passes.py: simplify)
         self.effectful = False
         # Parameters the jaxpr printer leaves out when None (dot_general's precision, as
         # JAX prints it).
         self.quiet_params = ()
 
     def bind(self, *args, **params):
-        from tinyjax.core.trace import bind
         return bind(self, args, params)
 
     def __repr__(self):
