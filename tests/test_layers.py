@@ -55,7 +55,7 @@ LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'tinyjax.n
 
 # Lines of the core, the compiler and the CUDA backend together (tinygrad keeps such a
 # budget): growth there should be a decision.
-LINE_BUDGET = 3400
+LINE_BUDGET = 3460   # +60 (issue 18): vector row folds (codegen_reduce._RowVectors), column kernels
 BUDGETED = ['core/*.py', 'compiler/*.py', 'backends/cuda.py']
 
 

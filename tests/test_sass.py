@@ -1,5 +1,5 @@
 """The machine code a GPU would run, checked without a GPU: the bench's kernels compiled by
-NVRTC for sm_90 and read back with cuobjdump (tinyjax/compiler/sass.py).
+NVRTC for sm_90 and read back with cuobjdump (tinyjax/profiler/sass.py).
 
 What is asserted is what makes a memory-bound kernel reach the copy rate: 16-byte loads
 and stores on the vector path of elementwise kernels and in row reductions whose rows
@@ -16,7 +16,9 @@ import pytest
 
 import tinyjax
 import tinyjax.numpy as jnp
-from tinyjax.compiler import codegen_reduce, cubin, program, sass
+from tinyjax.backends import cubin
+from tinyjax.compiler import codegen_reduce, program
+from tinyjax.profiler import sass
 from tinyjax.compiler.lowering import Reducer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -7,11 +7,6 @@ import os
 import numpy as np
 from tinyjax.compiler import hostcc
 
-from tinyjax.backends import blas
-from tinyjax.ops import dot_general
-
-dot_general.host_matmul[0] = blas.host_matmul    # small or contended matmuls on one BLAS thread
-
 # One shared, reusable no-op context: eager ops enter `device.context()` on every call,
 # so on the CPU it must cost nothing.
 _NO_CONTEXT = contextlib.nullcontext()

@@ -11,6 +11,8 @@ buffers, which is what lets one GPU stand in for eight in tests.
 """
 import functools
 
+from tinyjax.backends import cubin
+
 
 @functools.lru_cache(None)
 def cupy_or_none():
@@ -145,7 +147,6 @@ class CudaDevice:
 
     def kernel_registers(self, module):
         """{kernel name: registers per thread} of a built module, read from its cubin."""
-        from tinyjax.compiler import cubin
         return cubin.register_counts(module[0])
 
     def launch(self, fn, grid, block, args):

@@ -12,7 +12,8 @@ import importlib.util
 import os
 
 from tinyjax import errors
-from tinyjax.compiler import cache, cubin, headers
+from tinyjax.backends import cubin
+from tinyjax.compiler import cache, headers
 
 OPTIONS = ('-std=c++17',)
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from tinyjax import config, dtypes
 from tinyjax.config import on_change
-from tinyjax.compiler import codegen_columns, codegen_reduce, cubin, fusion, hostcc, nvrtc, passes
+from tinyjax.backends import cubin
+from tinyjax.compiler import codegen_columns, codegen_reduce, fusion, hostcc, nvrtc, passes
 from tinyjax.compiler.codegen import VEC
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl, from_numpy, default_device

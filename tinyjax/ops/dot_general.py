@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.backends import blas
 from tinyjax.compiler.lowering import Gemm
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
@@ -42,11 +43,6 @@ def _dot_abstract(lhs, rhs, dimension_numbers, precision=None, preferred_element
     return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
 
 
-# NumPy's matmul for a product of n flops: the CPU backend installs its BLAS thread
-# policy here (tinyjax/backends/blas.py); the ops layer does not import backends.
-host_matmul = [lambda flops: np.matmul]
-
-
 def _dot_prepare(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """dot_general for operands of fixed avals `lhs` and `rhs`: a function of the two
     buffers, with the transposes, reshapes and dtypes worked out once (compiled programs
@@ -77,7 +73,7 @@ def _dot_prepare(xp, lhs, rhs, dimension_numbers, precision=None, preferred_elem
     tf32 = None
     if xp is not np and compute in (np.float32, np.complex64):
         tf32 = allows_tf32(precision, lhs.dtype, rhs.dtype)
-    matmul = xp.matmul if xp is not np else host_matmul[0](2 * nb * l3[1] * l3[2] * r3[2])
+    matmul = xp.matmul if xp is not np else blas.host_matmul(2 * nb * l3[1] * l3[2] * r3[2])
 
     def run(a, b):
         if l_perm is not None:

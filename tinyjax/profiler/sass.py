@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 
-from tinyjax.compiler import cubin as cubin_file
+from tinyjax.backends import cubin as cubin_file
 
 
 @functools.lru_cache(None)
