@@ -17,6 +17,9 @@ template <typename T> struct tj_is_float { static const bool value = false; };
 template <> struct tj_is_float<float> { static const bool value = true; };
 template <> struct tj_is_float<double> { static const bool value = true; };
 
+template <typename A, typename B> struct tj_same { static const bool value = false; };
+template <typename A> struct tj_same<A, A> { static const bool value = true; };
+
 template <typename T> struct tj_is_signed { static const bool value = (T)(-1) < (T)0; };
 
 template <typename T> struct tj_unsigned { typedef T type; };
@@ -151,14 +154,14 @@ template <typename T> TJ_DEV T tj_rem(T x, T y) {
 TJ_DEV float tj_rem(float x, float y) { return fmodf(x, y); }
 TJ_DEV double tj_rem(double x, double y) { return fmod(x, y); }
 
-// max/min propagate NaN, like NumPy's maximum/minimum.
+// max/min propagate NaN, like NumPy's maximum/minimum (b on a tie). One compare and a
+// select, no branch: a reduction's load is not held behind a NaN test, and g++
+// vectorises the fold into compares and blends.
 template <typename T> TJ_DEV T tj_max(T a, T b) {
-    if (tj_is_float<T>::value) { if (a != a) return a; if (b != b) return b; }
-    return a > b ? a : b;
+    return (a > b || (tj_is_float<T>::value && a != a)) ? a : b;
 }
 template <typename T> TJ_DEV T tj_min(T a, T b) {
-    if (tj_is_float<T>::value) { if (a != a) return a; if (b != b) return b; }
-    return a < b ? a : b;
+    return (a < b || (tj_is_float<T>::value && a != a)) ? a : b;
 }
 
 // Shifts by a negative amount or by >= the bit width give 0 (or the sign, arithmetic).
@@ -207,8 +210,15 @@ template <int N, typename T, typename I> TJ_DEV void tj_vec_store(T* p, I v, con
 // of about n / gridDim.x, so threads never write into each other's cache lines.
 template <typename I> struct tj_span { I begin, end, step; };
 #ifdef TJ_HOST
+// A share is a whole number of TJ_HOST_GROUP elements, so an element falls in the same
+// place of a vectorised loop (the 8-lane body, or the tail after the last whole group of
+// the array) however many threads split the launch: a math call's vector variant and its
+// scalar one may differ in the last bit, and results must not depend on the thread count.
+#define TJ_HOST_GROUP 16
 template <typename I> TJ_DEV tj_span<I> tj_host_share(I n) {
-    const I share = (n + (I)gridDim.x - 1) / (I)gridDim.x, begin = share * (I)blockIdx.x;
+    const I even = (n + (I)gridDim.x - 1) / (I)gridDim.x;
+    const I share = (even + (I)TJ_HOST_GROUP - 1) / (I)TJ_HOST_GROUP * (I)TJ_HOST_GROUP;
+    const I begin = share * (I)blockIdx.x;
     if (begin >= n) return {n, n, (I)1};
     return {begin, n - begin > share ? begin + share : n, (I)1};
 }

@@ -159,8 +159,6 @@ static inline float __frcp_rn(float x) { return 1.0f / x; }
 static inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
 static inline int __float_as_int(float f) { int i; memcpy(&i, &f, 4); return i; }
 static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
-static inline float fmaf(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
-static inline double fma(double a, double b, double c) { return __builtin_fma(a, b, c); }
 static inline float __fmaf_rn(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 static inline double __fma_rn(double a, double b, double c) { return __builtin_fma(a, b, c); }
 // CUDA's integer and float min/max overloads.

@@ -184,14 +184,15 @@ extern "C" __global__ void shares(int* __restrict__ out0, const int n) {
 def test_each_block_writes_one_contiguous_share(launch):
     lib = hostcc.build(SHARES, 'shares', wrap=['shares'])
     address = ctypes.cast(lib.tjw_shares, ctypes.c_void_p).value
-    out = np.full(10, -1, np.int32)
-    launch(address, [out], (10,), 4)               # 4 blocks of ceil(10 / 4) = 3
-    assert out.tolist() == [4, 4, 4, 104, 104, 104, 204, 204, 204, 304]
-    launch(address, [out], (10,), 2, 16)           # 16 blocks on 2 threads: 6 are empty
-    assert out.tolist() == [16 + 100 * b for b in range(10)]
+    # Shares are whole groups of 16 elements (TJ_HOST_GROUP): ceil(40 / 4) = 10 -> 16.
+    out = np.full(40, -1, np.int32)
+    launch(address, [out], (40,), 4)               # 4 blocks: 16, 16, 8 and an empty one
+    assert out.tolist() == [4] * 16 + [104] * 16 + [204] * 8
+    launch(address, [out], (40,), 2, 16)           # 16 blocks on 2 threads: 13 are empty
+    assert out.tolist() == [16] * 16 + [116] * 16 + [216] * 8
     # A direct call afterwards (the ctypes path) runs one whole block again.
-    lib.shares(out.ctypes.data_as(ctypes.c_void_p), ctypes.c_int(10))
-    assert out.tolist() == [1] * 10
+    lib.shares(out.ctypes.data_as(ctypes.c_void_p), ctypes.c_int(40))
+    assert out.tolist() == [1] * 40
 
 
 def test_concurrent_launches_from_python_threads(monkeypatch, launch):

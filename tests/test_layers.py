@@ -56,7 +56,10 @@ LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn')
 
 # Lines of the core, the compiler and the CUDA backend together (tinygrad keeps such a
 # budget): growth there should be a decision.
-LINE_BUDGET = 3400
+# 3400 at issue 17; +60 (issue 18): vector row folds, column kernels; +240 as issues 15,
+# 16 and 14 landed together (the jaxpr object model in core/ir, call inlining and exact
+# fma in passes, core/varying for shard_map, the SIMT module build, the cubin reader).
+LINE_BUDGET = 3760
 BUDGETED = ['core/*.py', 'compiler/*.py', 'backends/cuda.py']
 
 

@@ -11,6 +11,8 @@ buffers, which is what lets one GPU stand in for eight in tests.
 """
 import functools
 
+from tinyjax.backends import cubin
+
 
 @functools.lru_cache(None)
 def cupy_or_none():
@@ -142,6 +144,10 @@ class CudaDevice:
             module.load(cubin)
             self._modules.append(module)
             return {n: module.get_function(n) for n in names}
+
+    def kernel_registers(self, module):
+        """{kernel name: registers per thread} of a built module, read from its cubin."""
+        return cubin.register_counts(module[0])
 
     def launch(self, fn, grid, block, args):
         # args: CuPy arrays and NumPy scalars of the kernel's exact C types; tuples for

@@ -436,7 +436,10 @@ def _vector_loop(em, roots, body, it):
     ins = [(p, storage_type(v.aval.dtype)) for v, p in em.params.items() if f'{p}[i]' in text]
     outs = [(f'out{k}', storage_type(r.aval.dtype)) for k, r in enumerate(roots)]
     aligned = ' && '.join(f'tj_aligned<{VEC}>({p})' for p, _ in ins + outs)
-    lines = [f'if ({aligned}) {{',
+    # The host builds the plain loop below instead: g++ vectorises it 8 lanes wide (AVX2),
+    # math calls included (libmvec), where the 4-lane body here stays narrower (bench
+    # selu 2^20: 0.73 -> 0.31 ms, gelu_tanh 1.74 -> 1.06 ms).
+    lines = ['#ifndef TJ_HOST', f'if ({aligned}) {{',
              f'  const {it} nv = n / {VEC};',
              f'  const tj_span<{it}> span = tj_grid_span(nv);',
              f'  for ({it} v = span.begin; v < span.end; v += span.step) {{']
@@ -450,7 +453,7 @@ def _vector_loop(em, roots, body, it):
               f'      const {it} i = v * {VEC} + lane;']
     lines += indent(lane.split('\n'), 6) + ['    }']
     lines += [f'    tj_vec_store<{VEC}>({p}, v, x{p});' for p, _ in outs]
-    lines += ['  }', f'  start = nv * {VEC};', '}']
+    lines += ['  }', f'  start = nv * {VEC};', '}', '#endif']
     return lines
 
 

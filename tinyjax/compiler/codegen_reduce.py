@@ -30,15 +30,18 @@ import re
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler import codegen_columns
 from tinyjax.compiler.lowering import Reducer
 from tinyjax.compiler.codegen import (
-    Emitter, NotFusible, Space, c_literal, ctype, index_type, indent, signature, store_expr)
+    Emitter, NotFusible, Space, c_literal, ctype, index_type, indent, signature, storage_type,
+    store_expr)
 
 WARP_ROW_COLS = 512   # longest row given to one warp (see the module doc)
 WARP_BLOCK = 256      # threads of a warp-rows block: 8 rows at a time
 ROW_BLOCK = 512       # threads of a block-rows block
 MIN_CHUNK = 4096      # fewest columns of a split row's chunk: 8 per thread
 BLOCKS_PER_SM = 4     # (row, chunk) blocks a split aims for per SM (one wave of 512 threads)
+RV = 4                # columns per vector step (TJ_RV in kernels/tj_reduce.cuh)
 
 def is_row_reduction(e):
     if not isinstance(e.prim.lowering, Reducer) or not e.params.get('axes'):
@@ -79,6 +82,7 @@ class _XSpace(Space):
         super().__init__(shape, '', '')
         self.axes, self.rows, self.cols = axes, rows, cols
         self.trailing = tuple(axes) == tuple(range(len(shape) - len(axes), len(shape)))
+        self.columns = False      # a column kernel's operand offsets: (j * rows + row)
 
     def names(self, shape):
         if tuple(shape) != self.shape:
@@ -96,6 +100,8 @@ class _XSpace(Space):
         return tuple(out)
 
     def flat(self, shape, idx):
+        if self.columns and self.names(shape) == tuple(idx):
+            return codegen_columns.flat_index(self.rows)
         if not self.trailing or self.names(shape) != tuple(idx):
             return None
         if self.cols == 1:
@@ -107,13 +113,14 @@ class RowLayout:
     """How a row kernel maps rows to threads, and what its launcher needs to know.
 
     warp: a warp per row (rows of at most WARP_ROW_COLS columns), else a block per
-    (row, chunk). reductions: how many reductions (a split row runs reductions + 1
+    (row, chunk); columns: a thread per row (codegen_columns). reductions: how many reductions (a split row runs reductions + 1
     passes). operand_outputs: whether it writes outputs of the operand's shape (then the
     last pass of a split row runs for every chunk, else once per row).
     """
 
-    def __init__(self, warp, reductions, operand_outputs):
+    def __init__(self, warp, reductions, operand_outputs, columns=False):
         self.warp, self.reductions, self.operand_outputs = warp, reductions, operand_outputs
+        self.columns = columns    # one output per thread (codegen_columns)
 
     def tasks_per_row(self, chunks, pass_):
         """Blocks a row needs in pass `pass_` (-1: the single pass of unsplit rows)."""
@@ -122,11 +129,86 @@ class RowLayout:
         return chunks
 
 
-def split_chunks(rows, cols, sm_count):
-    """Chunks per row for a block-rows kernel: enough (row, chunk) blocks for
-    BLOCKS_PER_SM blocks per SM, each chunk at least MIN_CHUNK columns long."""
-    want = -(-BLOCKS_PER_SM * sm_count // max(rows, 1))
+def split_chunks(rows, cols, sm_count, per_sm=BLOCKS_PER_SM):
+    """Chunks per row for a block-rows kernel: enough (row, chunk) blocks for `per_sm`
+    blocks per SM (as many as fit at once: one wave, no tail), each chunk at least
+    MIN_CHUNK columns long."""
+    want = -(-per_sm * sm_count // max(rows, 1))
     return max(1, min(want, cols // MIN_CHUNK))
+
+
+class _RowVectors:
+    """The vector forms of a row kernel's prologues and epilogue (tj_fold, tj_for in
+    kernels/tj_reduce.cuh): loads and stores of buffers read or written contiguously along
+    the row — at the operand's flat index when rows are whole multiples of TJ_RV, or at
+    the column itself for operands of the reduced shape (a layernorm's scale) — become
+    one tj_vec per TJ_RV columns; other accesses stay scalar inside the lanes. `pointers`
+    collects the buffers whose 16-byte alignment the kernel checks once (`vec`)."""
+
+    def __init__(self, it, rows, cols, red_ndim):
+        self.it = it
+        flats = {'j': 'jv'} if red_ndim == 1 else {}
+        if rows == 1:
+            flats['j'] = 'jv'
+        elif cols % RV == 0:
+            flats[f'(row * {cols} + j)'] = f'(row * {cols // RV} + jv)'
+        if red_ndim == 1:
+            flats['j0'] = 'jv'
+        self.flats = flats
+        self.pattern = None
+        if flats:
+            alts = '|'.join(re.escape(f) for f in flats)
+            self.pattern = re.compile(rf'\b((?:in|out)\d+)\[({alts})\](\s*=(?!=))?')
+        self.pointers = {}
+
+    def vectorise(self, lines, types, result):
+        """Lines of a vector lambda body computing `lines` (a scalar body over column j)
+        for TJ_RV columns, or None when nothing in them is contiguous. types: buffer
+        name -> storage type; result(text) rewrites the scalar body's last line."""
+        text = '\n'.join(lines)
+        if self.pattern is None or not self.pattern.search(text):
+            return None
+        loads, stores = {}, {}
+
+        def repl(m):
+            p, flat, assign = m.group(1), m.group(2), m.group(3)
+            name = f'x{p}_{len(loads) + len(stores)}'
+            table = stores if assign else loads
+            name = table.setdefault((p, flat), name)
+            self.pointers[p] = types[p]
+            return f'{name}.v[lane]' + (' =' if assign else '')
+        lane = self.pattern.sub(repl, text).split('\n')
+        head = [f'const tj_vec<{types[p]}, TJ_RV> {n} = tj_vec_load<TJ_RV>({p}, {self.flats[f]});'
+                for (p, f), n in loads.items()]
+        head += [f'tj_vec<{types[p]}, TJ_RV> {n};' for (p, f), n in stores.items()]
+        body = (head + ['TJ_UNROLL', 'for (int lane = 0; lane < TJ_RV; ++lane) {',
+                        f'  const {self.it} j = jv * TJ_RV + lane;']
+                + indent(lane[:-1] + [result(lane[-1])], 2) + ['}'])
+        body += [f'tj_vec_store<TJ_RV>({p}, {self.flats[f]}, {n});' for (p, f), n in stores.items()]
+        return body
+
+    def condition(self):
+        if not self.pointers:
+            return 'false'
+        return ' && '.join(f'tj_aligned<TJ_RV>({p})' for p in sorted(self.pointers))
+
+
+_ROW_ACCESS = re.compile(r'\b((?:in|out)\d+)\[\(row \* (\d+) \+ j\)\]')
+
+
+def _row_pointer(lines):
+    """`in0[(row * C + j)]` as `(in0 + row * C)[j]`: the same address, but an index that is
+    the loop counter itself, which g++ can vectorise under -fwrapv (where row * C + j
+    might wrap around)."""
+    return [_ROW_ACCESS.sub(r'(\1 + row * \2)[j]', ln) for ln in lines]
+
+
+def _lambda(head, body, first, last):
+    """A lambda argument's lines (indented 2), or tj_no_vec() when body is None."""
+    if body is None:
+        return ['  tj_no_vec(),']
+    inner = ([first] if first else []) + body + ([last] if last else [])
+    return [f'  {head} {{'] + indent(inner, 4) + ['  },']
 
 
 def _warp_rows_head(it):
@@ -146,7 +228,8 @@ def _block_rows_head(it, cols, layout):
     if not layout.operand_outputs:     # the last pass only combines: one block per row
         per_row = f'(pass == {layout.reductions} ? ({it})1 : n_chunks)'
     return [f'  const {it} per_row = {per_row};',
-            f'  const {it} chunk_len = ({cols} + n_chunks - 1) / n_chunks;',
+            # a multiple of TJ_RV, so that every chunk starts on a whole column vector
+            f'  const {it} chunk_len = (({cols} + n_chunks - 1) / n_chunks + TJ_RV - 1) / TJ_RV * TJ_RV;',
             f'  const tj_span<{it}> span = tj_block_span(n_rows * per_row);',
             f'  for ({it} task = span.begin; task < span.end; task += span.step) {{',
             f'    const {it} row = task / per_row;',
@@ -175,10 +258,31 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
     x_roots = [(k, r) for k, r in enumerate(roots) if tuple(r.aval.shape) == tuple(x_shape)
                and (r.aval.size != rows or cols != 1)]
     row_roots = [(k, r) for k, r in enumerate(roots) if (k, r) not in x_roots]
+    for k, r in row_roots:
+        if rspace.names(r.aval.shape) is None:
+            raise NotFusible(f'output {r.aval.str_short()} is neither a row nor the operand shape')
+    if codegen_columns.applies(x_shape, axes, rows, cols, reds, x_roots, em.defs):
+        e = reds[0]
+        dt = e.inputs[0].aval.dtype
+        acc = _acc_type(dt)
+        op, init = e.prim.lowering.rule(dt)
+        xspace.columns = True
+        em.pending = {e.outputs[0]}
+        rounded = (ctype(e.outputs[0].aval.dtype), em._round(e.outputs[0].aval.dtype, 'acc0'))
+        src = codegen_columns.generate(kernel_name, em, roots, x_roots, row_roots, e, acc, op,
+                                       init, it, cols, xnames, knames, rspace, jspace, rounded)
+        return em, src, it, rows, cols, RowLayout(False, 1, bool(x_roots), columns=True)
     layout = RowLayout(cols <= WARP_ROW_COLS, len(reds), bool(x_roots))
     warp = layout.warp
     em.pending = {e.outputs[0] for e in reds}
     row_lines = em.scopes[0][0]
+    vecs = _RowVectors(it, rows, cols, len(red_shape))
+
+    def types():
+        t = {p: storage_type(v.aval.dtype) for v, p in em.params.items()}
+        t.update((f'out{k}', storage_type(r.aval.dtype)) for k, r in enumerate(roots))
+        return t
+
     for k, e in enumerate(reds):
         out = e.outputs[0]
         dt = e.inputs[0].aval.dtype
@@ -187,14 +291,18 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         em.push()
         v = em.value(e.inputs[0], xnames)
         inner = jspace.declare('j', it) + em.pop() + [f'return ({acc})({v});']
+        vector = vecs.vectorise(inner, types(), lambda ln: ln.replace('return ', 'r.v[lane] = ', 1))
         if warp:
             call = f'tj_warp_row_reduce<{acc}>(({it}){cols}, '
         else:
             call = (f'tj_chunk_reduce<{acc}>(pass, {k}, tj_partials<{acc}>(part, {k}, n_rows, row, '
                     f'n_chunks), chunk, n_chunks, jb, je, ')
-        row_lines.append(f'const {acc} acc{k} = {call}({acc}){init}, {op}(), [&]({it} j) -> {acc} {{')
-        row_lines.extend(indent(inner, 2))
-        row_lines.append('});')
+        row_lines.append(f'const {acc} acc{k} = {call}({acc}){init}, {op}(), vec,')
+        row_lines.extend(_lambda(f'[&]({it} jv) -> tj_vec<{acc}, TJ_RV>', vector,
+                                 f'tj_vec<{acc}, TJ_RV> r;', 'return r;'))
+        row_lines.append(f'  [&]({it} j) -> {acc} {{')
+        row_lines.extend(indent(_row_pointer(inner), 4))
+        row_lines.append('  });')
         if not warp:
             row_lines.append(f'if (pass == {k}) continue;')
         name = f'red{k}'
@@ -211,16 +319,16 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
             off, _ = em.offset(r.aval.shape, xnames)
             stores.append(f'out{k}[{off}] = {store_expr(r.aval.dtype, v)};')
         body = jspace.declare('j', it) + em.pop() + stores
-        loop = f'tj_warp_row_for(({it}){cols}, ' if warp else 'tj_row_for(jb, je, '
-        row_lines.append(f'{loop}[&]({it} j) {{')
-        row_lines.extend(indent(body, 2))
-        row_lines.append('});')
+        vector = vecs.vectorise(body, types(), lambda ln: ln)
+        loop = f'tj_warp_row_for(({it}){cols}, vec,' if warp else 'tj_row_for(jb, je, vec,'
+        row_lines.append(loop)
+        row_lines.extend(_lambda(f'[&]({it} jv)', vector, None, None))
+        row_lines.append(f'  [&]({it} j) {{')
+        row_lines.extend(indent(_row_pointer(body), 4))
+        row_lines.append('  });')
     stores = []
     for k, r in row_roots:
-        names = rspace.names(r.aval.shape)
-        if names is None:
-            raise NotFusible(f'output {r.aval.str_short()} is neither a row nor the operand shape')
-        v = em.value(r, names)
+        v = em.value(r, rspace.names(r.aval.shape))
         stores.append(f'out{k}[row] = {store_expr(r.aval.dtype, v)};')
     if stores:
         row_lines.append('if (tj_lane() == 0) {' if warp else 'if (chunk == 0 && threadIdx.x == 0) {')
@@ -235,6 +343,7 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         scalars = (f'unsigned long long* __restrict__ part, const {it} n_rows, '
                    f'const {it} n_chunks, const int pass')
         head, close = _block_rows_head(it, cols, layout), ['  }', '}']
-    src = [f'extern "C" __global__ void {kernel_name}({signature(em, roots, scalars)}) {{']
+    src = [f'extern "C" __global__ void {kernel_name}({signature(em, roots, scalars)}) {{',
+           f'  const bool vec = {vecs.condition()};   // 16-byte aligned: vector loads and stores']
     src += head + indent(body, 4) + close
     return em, '\n'.join(src), it, rows, cols, layout

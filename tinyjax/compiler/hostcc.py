@@ -12,8 +12,8 @@ off. Measured on a 2-core EPYC VM over 2^20 float32, one thread, against -O2: th
 selu (exp, NaN-aware max/min) 15.7 -> 2.7 ms (with both flags g++ vectorises the max/min
 across the 4 lanes of the vector loop into compares and masks; at -O2 a mispredicted
 branch per element was most of the time), jax.nn.selu 12.4 -> 10.5 ms, chain16 38.5 ->
-34 ms, same output bits. What remains is glibc's scalar libm: expm1f ~10 ns, tanhf ~16
-ns an element here, where NumPy's SIMD float32 tanh and expm1 take ~0.35 ns.
+34 ms, same output bits. What remained was glibc's scalar libm (expm1f ~10 ns, tanhf ~16
+ns an element), which libmvec replaces (below).
 -fno-split-loops: -O3's loop splitting made softmax 12% slower (512x1024: 3.3 -> 3.7 ms).
 
 The same path builds the GPU variant of a module for the SIMT runtime (`variant='simt'`,
@@ -22,9 +22,16 @@ kernels/tj_simt_shim.h: blockDim threads per block, see tinyjax/backends/simt.py
 before every load and store; the runtime supplies the hooks (bounds and race checks)
 instead of ThreadSanitizer, so the object is linked without libtsan (two steps).
 SIMT builds use -O1: they are for checking, and compile about twice as fast as -O3.
+
+Where the CPU has AVX2 and FMA, kernels are built for them (`-mavx2 -mfma`: 8 float
+lanes), with `-ffp-contract=off` so that g++ never fuses a multiply and an add the
+generated code wrote apart (NumPy rounds both). Where glibc's libmvec is installed its
+vector math is linked and the shim declares those functions `simd` (TJ_HOST_MVEC, see
+kernels/tj_host_shim.h): that, not the arithmetic, was most of a fused chain's time.
 """
 import atexit
 import ctypes
+import ctypes.util
 import functools
 import importlib.machinery
 import importlib.util
@@ -43,8 +50,36 @@ import numpy as np
 from tinyjax import errors
 from tinyjax.compiler import cache, headers
 
-FLAGS = ('-O3', '-fno-math-errno', '-fno-split-loops', '-std=c++17', '-fwrapv', '-fPIC', '-shared',
-         '-w')
+BASE_FLAGS = ('-O3', '-fno-math-errno', '-fno-split-loops', '-ffp-contract=off', '-std=c++17',
+              '-fwrapv', '-fPIC', '-shared', '-w')
+
+
+def _cpu_flags():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('flags'):
+                    return set(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def isa_flags():
+    """Instruction-set flags for this machine's kernels (part of the cache key)."""
+    cpu = _cpu_flags()
+    return ('-mavx2', '-mfma') if {'avx2', 'fma'} <= cpu else ()
+
+
+def mvec_flags():
+    """(defines, libraries) that route vectorised math through glibc's libmvec."""
+    if ctypes.util.find_library('mvec') is None:
+        return (), ()
+    return ('-DTJ_HOST_MVEC',), ('-lmvec',)
+
+
+FLAGS = BASE_FLAGS + isa_flags() + mvec_flags()[0]
+LIBS = mvec_flags()[1]     # after the source: the linker drops unused libraries before it
 
 
 @functools.lru_cache(None)
@@ -138,9 +173,10 @@ def build(source, name='program', wrap=(), variant='host'):
     launcher extension (or the SIMT runtime) calls (TJ_WRAP in the variant's shim)."""
     full = host_source(source, variant) + ''.join(f'TJ_WRAP({n})\n' for n in wrap)
     flags, link = variant_flags(variant)
-    k = cache.key(variant, full, flags, link, compiler_version())
+    libs = LIBS if variant == 'host' else ()
+    k = cache.key(variant, full, flags, link, libs, compiler_version())
     if k not in _loaded:
-        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, flags, name, link=link)))
+        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, flags, name, link=link, libs=libs)))
     return _loaded[k]
 
 
@@ -150,7 +186,7 @@ def compile_library(name, text, flags):
     return _compiled(k, text, flags, name)
 
 
-def _compiled(k, full, flags, name, prefix=(), link=None):
+def _compiled(k, full, flags, name, prefix=(), link=None, libs=()):
     """Path of the cached shared library for key k, compiling `full` on a miss."""
     path = cache.entry_path(k, 'so')
     if cache.load(k, 'so') is None:
@@ -163,10 +199,11 @@ def _compiled(k, full, flags, name, prefix=(), link=None):
             src.write_text(full)
             out = Path(tmp) / f'{name}.so'
             obj = out.with_suffix('.o') if link is not None else out
-            proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(obj)],
+            proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(obj),
+                                   *(libs if link is None else ())],
                                   capture_output=True, text=True)
             if proc.returncode == 0 and link is not None:
-                proc = subprocess.run([*prefix, cxx, *link, str(obj), '-o', str(out)],
+                proc = subprocess.run([*prefix, cxx, *link, str(obj), '-o', str(out), *libs],
                                       capture_output=True, text=True)
             if proc.returncode != 0:
                 saved = cache.save_failed_source(name, full, 'cpp')

@@ -12,6 +12,7 @@ import importlib.util
 import os
 
 from tinyjax import errors
+from tinyjax.backends import cubin
 from tinyjax.compiler import cache, headers
 
 OPTIONS = ('-std=c++17',)
@@ -72,7 +73,7 @@ def compile_cubin(source, arch, name='program'):
     k = cache.key('nvrtc', full, opts, arch, version())
     data = cache.load(k, 'cubin')
     if data is not None:
-        return data
+        return cubin.well_formed(data)     # entries stored before the padding below
     nv = binding()
     cache.stats['compiled'] += 1
     prog = nv.createProgram(full, f'{name}.cu', [], [])
@@ -88,7 +89,7 @@ def compile_cubin(source, arch, name='program'):
             raise errors.CompileError(
                 f'NVRTC failed to compile {name} for {arch}:\n{log}\nsource saved at {path}',
                 log=log, source_path=str(path)) from None
-        data = nv.getCUBIN(prog)
+        data = cubin.well_formed(nv.getCUBIN(prog))   # CuPy's is one byte short
     finally:
         try:
             nv.destroyProgram(prog)

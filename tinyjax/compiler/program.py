@@ -21,8 +21,8 @@ import numpy as np
 
 from tinyjax import config, dtypes
 from tinyjax.config import on_change
-from tinyjax.backends import simt
-from tinyjax.compiler import codegen_reduce, fusion, passes, nvrtc, hostcc
+from tinyjax.backends import cubin, simt
+from tinyjax.compiler import codegen_columns, codegen_reduce, fusion, hostcc, nvrtc, passes
 from tinyjax.compiler.codegen import VEC
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl, from_numpy, default_device
@@ -131,6 +131,7 @@ class Program:
         self.donated = set(donated)
         self._plan_buffers()
         self._fns = None
+        self.registers = {}      # kernel name -> registers per thread (from a GPU's cubins)
         self._runner = None
         self._needs_context = device.platform != 'cpu'
         if debug_level() >= 1:
@@ -217,8 +218,11 @@ class Program:
             for src, c in zip(sources, chunks)]
         built = run_parallel(checks + builds)[len(checks):]
         fns = {k.name: None for k in self.kernels}
+        registers = getattr(self.device, 'kernel_registers', None)
         for module in built:
             fns.update(self.device.load_module(module))
+            if registers is not None:
+                self.registers.update(registers(module))
         self._fns = fns
 
     # -- run --------------------------------------------------------------------------------
@@ -351,7 +355,7 @@ class Program:
         if fn is None:
             callers, scratch = [], 0
         else:
-            plan, scratch = launches(k, dev)
+            plan, scratch = launches(k, dev, self.registers.get(k.name))
             work = sum(n for n, _ in k.sizes) * (k.cols or 1)
             callers = [dev.kernel_caller(fn, grid, block, scalars, work)
                        for grid, block, scalars in plan]
@@ -424,12 +428,14 @@ def _nbytes(v):
     return v.aval.size * v.aval.dtype.itemsize
 
 
-def launches(k, dev):
+def launches(k, dev, registers=None):
     """The launches of kernel k, [(grid, block, trailing scalars)], and the bytes of
     scratch its calls need after the outputs (0 for none). One launch, or one per pass
     for a row kernel whose rows are split into chunks (see codegen_reduce), whose
     partials go to the scratch buffer. Grid-stride loops need no more blocks than fill
-    the GPU."""
+    the GPU. `registers` (per thread, read from the kernel's cubin) decides how many
+    blocks of a split row fit on an SM at once, so that the split is one full wave;
+    unknown, the planner assumes the 32 that 4 blocks of 512 threads allow."""
     sms = getattr(dev, 'sm_count', 1)
     index = np.int32 if k.itype == 'int' else np.int64
 
@@ -441,10 +447,16 @@ def launches(k, dev):
         return [(grid(-(-k.n // (block * VEC))), (block, 1, 1),
                  tuple(np.int32(n) if it == 'int' else np.int64(n) for n, it in k.sizes))], 0
     layout = k.layout
+    if layout.columns:
+        block = codegen_columns.COLUMN_BLOCK
+        return [(grid(-(-k.n // block)), (block, 1, 1), (index(k.n),))], 0
     if layout.warp:
         block = codegen_reduce.WARP_BLOCK
         return [(grid(-(-k.n // (block // 32))), (block, 1, 1), (index(k.n),))], 0
-    chunks = codegen_reduce.split_chunks(k.n, k.cols, sms)
+    resident = codegen_reduce.BLOCKS_PER_SM
+    if registers:
+        resident = min(resident, cubin.blocks_per_sm(registers, codegen_reduce.ROW_BLOCK))
+    chunks = codegen_reduce.split_chunks(k.n, k.cols, sms, resident)
     pass_ids = range(layout.reductions + 1) if chunks > 1 else [-1]
     scratch = 8 * layout.reductions * k.n * chunks if chunks > 1 else 8
     return [(grid(k.n * layout.tasks_per_row(chunks, p)), (codegen_reduce.ROW_BLOCK, 1, 1),

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.backends import blas
 from tinyjax.compiler.lowering import Gemm
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
@@ -72,7 +73,7 @@ def _dot_prepare(xp, lhs, rhs, dimension_numbers, precision=None, preferred_elem
     tf32 = None
     if xp is not np and compute in (np.float32, np.complex64):
         tf32 = allows_tf32(precision, lhs.dtype, rhs.dtype)
-    matmul = xp.matmul
+    matmul = xp.matmul if xp is not np else blas.host_matmul(2 * nb * l3[1] * l3[2] * r3[2])
 
     def run(a, b):
         if l_perm is not None:

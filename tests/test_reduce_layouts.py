@@ -1,0 +1,107 @@
+"""Row kernels in their layouts against NumPy: column reductions (a thread per output,
+codegen_columns), the multi-accumulator fold with its column tails, NaN in max/min at
+every position of the fold, and reproducibility (same bits run to run, aligned or not)."""
+import numpy as np
+import pytest
+
+import tinyjax
+import tinyjax.numpy as jnp
+
+
+def _kernels(f, *args):
+    return tinyjax.jit(f).lower(*args).program.kernels
+
+
+@pytest.mark.parametrize('shape,axes', [((300, 257), (0,)), ((5, 7, 300), (0, 1)),
+                                        ((64, 2, 256), (0,))])
+@pytest.mark.parametrize('op', ['sum', 'max', 'min', 'prod'])
+def test_column_reductions_match_numpy(shape, axes, op):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.5, 1.5, shape).astype(np.float32)
+    f = lambda v: getattr(jnp, op)(v, axis=axes)
+    (k,) = _kernels(f, jnp.asarray(x))
+    assert k.layout.columns
+    got = np.asarray(tinyjax.jit(f)(jnp.asarray(x)))
+    want = getattr(np, op)(x.astype(np.float64), axis=axes)
+    np.testing.assert_allclose(got, want, rtol=3e-5 if op != 'prod' else 1e-4)
+
+
+@pytest.mark.parametrize('dtype', [np.int32, np.uint8, np.bool_])
+def test_integer_and_bool_column_reductions(dtype):
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, (33, 512)).astype(dtype)
+    for name in ('sum', 'max', 'min', 'any', 'all'):
+        f = lambda v: getattr(jnp, name)(v, axis=0)
+        got = np.asarray(tinyjax.jit(f)(jnp.asarray(x)))
+        np.testing.assert_array_equal(got, np.asarray(getattr(jnp, name)(jnp.asarray(x), axis=0)))
+        np.testing.assert_array_equal(got, getattr(np, name)(x, axis=0))
+
+
+def test_column_reduction_with_fused_prologue_and_row_outputs():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((128, 512)).astype(np.float32)
+    b = rng.standard_normal(512).astype(np.float32)
+    f = lambda x, b: (jnp.log(jnp.sum(jnp.exp(x + b), axis=0)) * 2, jnp.sum(x, axis=0) - b)
+    got = tinyjax.jit(f)(jnp.asarray(x), jnp.asarray(b))
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(np.asarray(got[0]), np.log(np.exp(x64 + b).sum(0)) * 2, rtol=2e-5)
+    np.testing.assert_allclose(np.asarray(got[1]), x64.sum(0) - b, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize('cols', [1, 3, 4, 7, 31, 33, 255, 513, 1030, 5001])
+def test_row_folds_cover_every_column(cols):
+    rng = np.random.default_rng(cols)
+    x = rng.standard_normal((6, cols)).astype(np.float32)
+    got = tinyjax.jit(lambda v: (jnp.sum(v, axis=1), jnp.max(v, axis=1), jnp.min(v, axis=1)))(
+        jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(got[0]), x.astype(np.float64).sum(1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(got[1]), x.max(1))
+    np.testing.assert_array_equal(np.asarray(got[2]), x.min(1))
+
+
+@pytest.mark.parametrize('cols', [9, 600, 4099])
+def test_nan_propagates_from_every_position(cols):
+    x = np.ones((cols, cols if cols < 100 else 8), np.float32).T.copy()   # rows of `cols`
+    rows = x.shape[0]
+    for r in range(rows):
+        x[r, (r * 7919) % cols] = np.nan
+    x[0, :] = 1
+    x[0, cols - 1] = np.nan          # in the tail past the last whole vector
+    got = tinyjax.jit(lambda v: (jnp.max(v, axis=1), jnp.min(v, axis=1)))(jnp.asarray(x))
+    assert np.isnan(np.asarray(got[0])).all() and np.isnan(np.asarray(got[1])).all()
+
+
+def test_results_are_the_same_bits_run_to_run_and_aligned_or_not():
+    rng = np.random.default_rng(6)
+    buf = rng.standard_normal(64 * 1000 + 1).astype(np.float32)
+    f = tinyjax.jit(lambda v: (jnp.sum(v, axis=1), jnp.sum(v)))
+    aligned = buf[:-1].reshape(64, 1000)
+    shifted = buf[1:].reshape(64, 1000)          # 4 bytes off: the scalar-load path
+    first = [np.asarray(o) for o in f(jnp.asarray(aligned))]
+    again = [np.asarray(o) for o in f(jnp.asarray(aligned))]
+    moved = np.empty(64 * 1000 + 1, np.float32)
+    moved[1:] = aligned.reshape(-1)
+    other = [np.asarray(o) for o in f(jnp.asarray(moved[1:].reshape(64, 1000)))]
+    for a, b, c in zip(first, again, other):
+        assert a.tobytes() == b.tobytes() == c.tobytes()
+    np.testing.assert_allclose(np.asarray(f(jnp.asarray(shifted))[0]),
+                               shifted.astype(np.float64).sum(1), rtol=1e-5, atol=1e-4)
+
+
+def test_column_kernel_writes_operand_outputs_that_do_not_need_the_sum():
+    rng = np.random.default_rng(7)
+    g = rng.standard_normal((128, 512)).astype(np.float32)
+    h = rng.standard_normal((128, 512)).astype(np.float32)
+    f = lambda g, h: (g * (h > 0), jnp.sum(g * (h > 0), axis=0))
+    ks = _kernels(f, jnp.asarray(g), jnp.asarray(h))
+    assert len(ks) == 1 and ks[0].layout.columns
+    masked, bias = tinyjax.jit(f)(jnp.asarray(g), jnp.asarray(h))
+    np.testing.assert_array_equal(np.asarray(masked), g * (h > 0))
+    np.testing.assert_allclose(np.asarray(bias), (g * (h > 0)).astype(np.float64).sum(0),
+                               rtol=1e-5, atol=1e-5)
+    # an output that needs the column sums cannot be written during the walk
+    f2 = lambda x: x - jnp.sum(x, axis=0)
+    (k,) = _kernels(f2, jnp.asarray(g))
+    assert not k.layout.columns
+    np.testing.assert_allclose(np.asarray(tinyjax.jit(f2)(jnp.asarray(g))),
+                               g - g.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
