@@ -15,6 +15,9 @@ from tinyjax import errors
 from tinyjax.compiler import cache, headers
 
 OPTIONS = ('-std=c++17',)
+# Called with (cubin, source) for every cubin handed out: the emulated GPU's driver
+# (backends/emulated) runs a loaded cubin's source, since a cubin cannot run on the host.
+compiled_hook = None
 
 
 def _preload_wheel_nvrtc():
@@ -72,6 +75,8 @@ def compile_cubin(source, arch, name='program'):
     k = cache.key('nvrtc', full, opts, arch, version())
     data = cache.load(k, 'cubin')
     if data is not None:
+        if compiled_hook is not None:
+            compiled_hook(data, source)
         return data
     nv = binding()
     cache.stats['compiled'] += 1
@@ -95,4 +100,6 @@ def compile_cubin(source, arch, name='program'):
         except Exception:
             pass
     cache.store(k, 'cubin', data)
+    if compiled_hook is not None:
+        compiled_hook(data, source)
     return data
