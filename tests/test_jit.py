@@ -232,8 +232,9 @@ def test_no_compiler_falls_back_to_numpy(monkeypatch):
     from tinyjax.compiler import hostcc, program
     monkeypatch.setattr(hostcc, 'compiler', lambda: None)
     monkeypatch.setattr(program, '_warned_no_cc', [])
+    x = jax.device_put(_x(), jax.devices('cpu')[0])     # the host compiler's backend
     with pytest.warns(RuntimeWarning, match='no C\\+\\+ compiler'):
-        out = jax.jit(lambda x: jnp.sum(jnp.exp(x) * 2, axis=0) + 17.5)(_x())
+        out = jax.jit(lambda x: jnp.sum(jnp.exp(x) * 2, axis=0) + 17.5)(x)
     np.testing.assert_allclose(out, np.sum(np.exp(np.asarray(_x())) * 2, 0) + 17.5, rtol=1e-5)
 
 

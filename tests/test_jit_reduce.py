@@ -7,7 +7,6 @@ import pytest
 
 import tinyjax as jax
 import tinyjax.numpy as jnp
-from tinyjax.backends import cpu
 from tinyjax.compiler import codegen_reduce
 
 BIG = (1 << 20) + 37
@@ -15,9 +14,11 @@ BIG = (1 << 20) + 37
 
 @pytest.fixture
 def launches(monkeypatch):
-    """Records (grid, block, trailing scalars) of every host kernel launch."""
+    """Records (grid, block, trailing scalars) of every kernel launch on the default
+    device (the CPU's host launches, or the emulated GPU's)."""
     seen = []
-    real = cpu.CpuDevice.kernel_caller
+    dev = jax.devices()[0]
+    real = dev.kernel_caller
 
     def caller(fn, grid, block, scalars, work=0):
         inner = real(fn, grid, block, scalars, work)
@@ -26,7 +27,7 @@ def launches(monkeypatch):
             seen.append((grid[0], block[0], [int(a) for a in scalars]))
             return inner(bufs)
         return call
-    monkeypatch.setattr(cpu.CpuDevice, 'kernel_caller', staticmethod(caller))
+    monkeypatch.setattr(dev, 'kernel_caller', caller)
     return seen
 
 
