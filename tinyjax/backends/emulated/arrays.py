@@ -174,6 +174,8 @@ class ndarray:
 
     # -- NumPy's array API, forwarded -------------------------------------------------------
     def __getattr__(self, name):
+        if name.startswith('__'):      # NumPy's protocols (__array_interface__, ...) stay hidden
+            raise AttributeError(name)
         if name == 'ctypes':
             raise AttributeError("'cupy.ndarray' object has no attribute 'ctypes' (a device "
                                  'array has no host pointer)')

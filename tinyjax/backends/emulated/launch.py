@@ -124,12 +124,12 @@ def _host_entry(source, name):
     of `source`."""
     import ctypes
     from tinyjax.compiler import hostcc
-    key = hashlib.sha256(source.encode()).hexdigest()
-    lib = _host_modules.get(key)
-    if lib is None:
-        lib = _host_modules[key] = hostcc.build(source, 'emulated',
-                                                wrap=sorted(kernel_names(source)))
-    return ctypes.cast(getattr(lib, 'tjw_' + name), ctypes.c_void_p).value
+    entry = _host_modules.get((source, name))     # a str caches its hash: a cheap key
+    if entry is None:
+        lib = hostcc.build(source, 'emulated', wrap=sorted(kernel_names(source)))
+        entry = _host_modules[(source, name)] = ctypes.cast(getattr(lib, 'tjw_' + name),
+                                                            ctypes.c_void_p).value
+    return entry
 
 
 def run_kernel(source, name, grid, block, arrays, scalars):

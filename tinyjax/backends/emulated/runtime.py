@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from tinyjax.backends.emulated import launch, memory
-from tinyjax.backends.emulated.arrays import ndarray, wrap
+from tinyjax.backends.emulated.arrays import ndarray
 
 GPUS = {
     'H200': {'name': b'NVIDIA H200', 'totalGlobalMem': 150_109_880_320, 'memoryClockRate': 2_619_000,
@@ -177,7 +177,18 @@ class Stream:
         self.null, self.non_blocking = null, non_blocking
         self.ptr = 0 if null else next(_stream_ids)
         self.device_id = memory.current_device()
-        self._saved = []
+        self._saved, self._captured = [], None
+
+    def begin_capture(self, mode=None):
+        """Kernel launches on this stream are recorded, not run, until end_capture."""
+        self._captured = []
+
+    def end_capture(self):
+        graph, self._captured = Graph(self._captured), None
+        return graph
+
+    def is_capturing(self):
+        return self._captured is not None
 
     def __enter__(self):
         self._saved.append(get_current_stream())
@@ -223,6 +234,20 @@ class Stream:
 
 
 Stream.null = Stream(null=True)
+
+
+class Graph:
+    """A captured sequence of launches; `launch` replays it in order."""
+
+    def __init__(self, launches):
+        self.launches = launches
+
+    def launch(self, stream=None):
+        for run in self.launches:
+            run()
+
+    def upload(self, stream=None):
+        pass
 
 
 def get_current_stream(device_id=None):
@@ -340,14 +365,13 @@ class Function:
             raise TypeError(f'{self.name}: stream must be a cupy.cuda.Stream, not {type(stream)}')
         pointers, scalars = launch.check_launch(self.name, self.params, grid, block, args,
                                                 here, SM90)
-        launch.run_kernel(self.module.source, self.name, tuple(grid), tuple(block),
-                          pointers, scalars)
-
-
-def function_namespace():
-    import types
-    ns = types.SimpleNamespace(Module=Module, Function=Function)
-    return ns
+        def run():
+            launch.run_kernel(self.module.source, self.name, tuple(grid), tuple(block),
+                              pointers, scalars)
+        if stream is not None and stream.is_capturing():
+            stream._captured.append(run)
+        else:
+            run()
 
 
 def get_cublas_handle():
@@ -357,7 +381,3 @@ def get_cublas_handle():
 
 def get_compute_capability():
     return '90'
-
-
-def ensure_array(x):
-    return x if isinstance(x, ndarray) else wrap(np.asarray(x))
