@@ -80,16 +80,16 @@ step() {   # step NAME SECONDS COMMAND...: run with a time limit, log, record th
     printf '%-18s rc=%-5s %4ss\n' "$name" "$rc" "$((SECONDS - t0))" | tee -a "$status"
 }
 
-environment() {
-    if command -v nvidia-smi >/dev/null; then
-        nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-    else
-        echo 'nvidia-smi: not found'
-    fi
-    $py - <<'EOF'
-import importlib, platform
+# The steps' Python, written where the logs go (timeout runs programs, not shell functions).
+cat >"$work/environment.py" <<'EOF'
+import importlib, platform, shutil, subprocess
 import tinyjax                      # first: a dry run puts the emulated CuPy in place
 import numpy, cupy
+if shutil.which('nvidia-smi'):
+    print(subprocess.run(['nvidia-smi', '--query-gpu=name,driver_version,memory.total,clocks.max.sm',
+                          '--format=csv'], capture_output=True, text=True).stdout.strip())
+else:
+    print('nvidia-smi: not found')
 print('python', platform.python_version(), 'numpy', numpy.__version__, 'cupy', cupy.__version__)
 print('cuda runtime', cupy.cuda.runtime.runtimeGetVersion(), 'driver', cupy.cuda.runtime.driverGetVersion())
 from tinyjax.compiler import nvrtc
@@ -105,10 +105,8 @@ for name in ('jax', 'torch'):
         print(name, 'unavailable:', type(e).__name__)
 print('tinyjax devices', tinyjax.devices())
 EOF
-}
 
-cubin_smoke() {
-    $py - <<'EOF'
+cat >"$work/cubin_smoke.py" <<'EOF'
 import numpy as np
 import tinyjax as jax, tinyjax.numpy as jnp
 dev = jax.devices()[0]
@@ -125,10 +123,9 @@ for o, r in zip(outs, refs):
     np.testing.assert_allclose(np.asarray(o), r, rtol=2e-4, atol=1e-4)
 print('cubin smoke: ok (NVRTC cubins loaded and ran; softmax, sum and matmul match NumPy)')
 EOF
-}
 
-step environment 20 environment
-step cubin_smoke 45 cubin_smoke
+step environment 20 $py "$work/environment.py"
+step cubin_smoke 45 $py "$work/cubin_smoke.py"
 step pytest_gpu 120 $py -m pytest -q -m gpu -p no:cacheprovider tests
 step launch_overhead 40 $py bench/launch_overhead.py --json "$work/launch_overhead.json"
 for case in full_sum rowwise mlp_step fused_chain; do
