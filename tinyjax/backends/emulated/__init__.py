@@ -44,6 +44,8 @@ def _module(name, attrs, getattr_fn=None):
 def _numpy_namespace(name, base):
     """A module whose functions are `base`'s on emulated arrays; types pass through."""
     def lookup(attr):
+        if attr in STABLE_SORTS:
+            return STABLE_SORTS[attr]
         value = getattr(base, attr)
         if isinstance(value, np.ufunc):
             return arrays.ufunc(value)
@@ -51,6 +53,18 @@ def _numpy_namespace(name, base):
             return arrays.wrap_function(value, attr)
         return value
     return _module(name, {}, lookup)
+
+
+def _stable(name):
+    fn = getattr(np, name)
+
+    def sort(a, axis=-1, kind=None, order=None):
+        return arrays.wrap(fn(arrays.unwrap(a, name), axis=axis, kind='stable', order=order))
+    return sort
+
+
+# CuPy sorts with a radix sort: always stable, whatever `kind` says.
+STABLE_SORTS = {name: _stable(name) for name in ('sort', 'argsort')}
 
 
 def _asnumpy(a, stream=None, order='C', out=None, blocking=True):

@@ -15,6 +15,7 @@ from tinyjax.backends.emulated import memory
 # Functions that take host data and copy it to the device (everything else refuses a
 # host ndarray operand, as CuPy does).
 FROM_HOST = {'array', 'asarray', 'ascontiguousarray', 'asfortranarray', 'asanyarray'}
+FILL = {'full': 1, 'full_like': 1, 'ndarray.fill': 0}     # position of the fill value
 
 
 def _host_operand(name, a):
@@ -50,6 +51,11 @@ def wrap(x, parent=None):
 
 def wrap_function(fn, name):
     def call(*args, **kwargs):
+        at = FILL.get(name)
+        if at is not None and len(args) > at and isinstance(args[at], np.ndarray):
+            if args[at].shape != ():        # CuPy's fill takes a 0-d host array's value
+                raise ValueError(f'cupy.{name}: non-scalar numpy.ndarray cannot be used for fill')
+            args = args[:at] + (args[at][()],) + args[at + 1:]
         if name in FROM_HOST and args and isinstance(args[0], np.ndarray):
             kwargs.pop('copy', None)
             return wrap(np.array(args[0], *unwrap(args[1:], name), copy=True,
@@ -180,6 +186,10 @@ class ndarray:
             raise AttributeError("'cupy.ndarray' object has no attribute 'ctypes' (a device "
                                  'array has no host pointer)')
         attr = getattr(self._a, name)
+        if name in ('sort', 'argsort'):     # CuPy's sorts are always stable
+            def stable(axis=-1, kind=None, order=None, _f=attr):
+                return wrap(_f(axis=axis, kind='stable', order=order))
+            return stable
         if callable(attr):
             return wrap_function(attr, f'ndarray.{name}')
         return wrap(attr) if isinstance(attr, np.ndarray) else attr

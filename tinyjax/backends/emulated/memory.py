@@ -28,9 +28,16 @@ def set_current_device(i):
 
 
 def _root(a):
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
+    """The array that owns a's memory. as_strided's result has a non-array base that keeps
+    the array it views (`.base`): the walk goes through it, so a strided view never
+    registers as an allocation of its own."""
+    while True:
+        base = a.base
+        if not isinstance(base, np.ndarray):
+            base = getattr(base, 'base', None)
+            if not isinstance(base, np.ndarray):
+                return a
+        a = base
 
 
 def address(a):
@@ -87,15 +94,14 @@ def view(ptr, count, dtype, what, device=None):
     """A flat NumPy view of `count` elements of `dtype` at device address `ptr`, checked
     against the allocations (and, when given, the device that must own them)."""
     dtype = np.dtype(dtype)
-    owner, offset, dev = find(ptr, count * dtype.itemsize, what)
+    nbytes = count * dtype.itemsize
+    owner, offset, dev = find(ptr, nbytes, what)
     if device is not None and dev != device:
         raise RuntimeError(f'{what}: the buffer at {ptr:#x} lives on emulated GPU {dev}, '
                            f'but the call runs on GPU {device}')
-    raw = np.ndarray((owner.nbytes,), np.uint8, buffer=owner.reshape(-1).view(np.uint8)) \
-        if owner.flags.c_contiguous else None
-    if raw is None:          # a non-contiguous root cannot happen for our own allocations
-        raise RuntimeError(f'{what}: allocation at {ptr:#x} is not contiguous')
-    return raw[offset:offset + count * dtype.itemsize].view(dtype)
+    # An owning array is one dense block whatever its strides (C, F or permuted order).
+    raw = np.ctypeslib.as_array((ctypes.c_uint8 * max(nbytes, 1)).from_address(ptr))
+    return raw[:nbytes].view(dtype)
 
 
 def memmove(dst, src, nbytes, what):
