@@ -80,6 +80,9 @@ def test_a_launch_runs_the_kernel_and_checks_its_arguments(two_gpus):
     with runtime.Device(1):                                  # the module is GPU 0's
         with pytest.raises(RuntimeError, match='INVALID_HANDLE'):
             fn((4,), (256,), (x, y, np.int32(1000)))
+        other = runtime.Stream(non_blocking=True)            # a stream of GPU 1
+    with pytest.raises(RuntimeError, match='stream belongs to GPU 1'):
+        fn((4,), (256,), (x, y, np.int32(1000)), stream=other)
 
 
 def test_a_captured_graph_replays_its_launches(two_gpus):

@@ -271,7 +271,9 @@ class NcclCommunicator:
     def destroy(self):
         self.clique.members.pop(self.rank, None)
 
-    def _post(self, op):
+    def _post(self, op, stream):
+        from tinyjax.backends.emulated.runtime import check_stream
+        check_stream(stream, self.device, f'NCCL {op[0]} (rank {self.rank})')
         self.clique.queued.append((self.rank,) + op)
         if _depth() == 0:
             if self.clique.size > 1:
@@ -284,25 +286,25 @@ class NcclCommunicator:
             _run(self.clique, ops)
 
     def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):
-        self._post(('allReduce', sendbuf, recvbuf, count, datatype, op))
+        self._post(('allReduce', sendbuf, recvbuf, count, datatype, op), stream)
 
     def allGather(self, sendbuf, recvbuf, count, datatype, stream):
-        self._post(('allGather', sendbuf, recvbuf, count, datatype, None))
+        self._post(('allGather', sendbuf, recvbuf, count, datatype, None), stream)
 
     def reduceScatter(self, sendbuf, recvbuf, recvcount, datatype, op, stream):
-        self._post(('reduceScatter', sendbuf, recvbuf, recvcount, datatype, op))
+        self._post(('reduceScatter', sendbuf, recvbuf, recvcount, datatype, op), stream)
 
     def bcast(self, buff, count, datatype, root, stream):
-        self._post(('broadcast', buff, buff, count, datatype, root))
+        self._post(('broadcast', buff, buff, count, datatype, root), stream)
 
     def broadcast(self, sendbuf, recvbuf, count, datatype, root, stream):
-        self._post(('broadcast', sendbuf, recvbuf, count, datatype, root))
+        self._post(('broadcast', sendbuf, recvbuf, count, datatype, root), stream)
 
     def send(self, sendbuf, count, datatype, peer, stream):
-        self._post(('send', sendbuf, None, count, datatype, peer))
+        self._post(('send', sendbuf, None, count, datatype, peer), stream)
 
     def recv(self, recvbuf, count, datatype, peer, stream):
-        self._post(('recv', None, recvbuf, count, datatype, peer))
+        self._post(('recv', None, recvbuf, count, datatype, peer), stream)
 
 
 _REDUCE = {NCCL_SUM: np.add, NCCL_PROD: np.multiply, NCCL_MAX: np.maximum, NCCL_MIN: np.minimum}

@@ -15,6 +15,7 @@ CuPy's documented semantics:
 """
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -151,6 +152,7 @@ class Device:
 
 
 _stream_ids = iter(range(0x1000, 1 << 40, 0x100))
+streams_by_ptr = weakref.WeakValueDictionary()     # for the libraries, which get .ptr
 _streams = threading.local()
 
 
@@ -177,6 +179,8 @@ class Stream:
         self.null, self.non_blocking = null, non_blocking
         self.ptr = 0 if null else next(_stream_ids)
         self.device_id = memory.current_device()
+        if not null:
+            streams_by_ptr[self.ptr] = self
         self._saved, self._captured = [], None
 
     def begin_capture(self, mode=None):
@@ -252,6 +256,16 @@ class Graph:
 
 def get_current_stream(device_id=None):
     return getattr(_streams, 'current', None) or Stream.null
+
+
+def check_stream(ptr, device, what):
+    """A stream handle used on `device` must be one of that device's (or the legacy one)."""
+    stream = streams_by_ptr.get(int(ptr)) if ptr else None
+    if ptr and stream is None:
+        raise RuntimeError(f'{what}: unknown stream handle {ptr:#x}')
+    if stream is not None and stream.device_id != device:
+        raise RuntimeError(f'{what}: cudaErrorInvalidResourceHandle: the stream belongs to '
+                           f'GPU {stream.device_id}, the call runs on GPU {device}')
 
 
 def get_elapsed_time(start, end):
@@ -363,6 +377,7 @@ class Function:
                 f'loaded on GPU {self.module.device_id} but GPU {here} is current')
         if stream is not None and not isinstance(stream, Stream):
             raise TypeError(f'{self.name}: stream must be a cupy.cuda.Stream, not {type(stream)}')
+        check_stream(stream.ptr if stream is not None else 0, here, f'cuLaunchKernel({self.name})')
         pointers, scalars = launch.check_launch(self.name, self.params, grid, block, args,
                                                 here, SM90)
         def run():
