@@ -19,7 +19,8 @@
 #   bench_mlp_step     60 s  (peers: --peers, default jax,torch,cupy,cupy.fuse; torch.compile
 #   bench_fused_chain  45 s  only when named, its compiles take tens of seconds per case)
 #   kernel_tests     rest    the kernel tests on CuPy (jit, reductions, vector path, fusion,
-#                            random, trainer, pmap), at most 10 failures, with the time left
+#                            random, trainer, pmap on 8 logical devices), at most 10
+#                            failures, with the time left
 #
 # 20+45+120+40+195 = 420 s before the kernel tests, which get the rest of the default
 # 450 s budget; with the archive the command ends within 8 minutes. The kernel cache lives outside OUTDIR
@@ -74,7 +75,8 @@ step() {   # step NAME SECONDS COMMAND...: run with a time limit, log, record th
         return
     fi
     [ "$limit" -gt "$left" ] && limit=$left
-    timeout -k 5 "$limit" "$@" >"$work/$name.log" 2>&1
+    # SIGINT first: pytest then prints its failures so far, bench/run.py has its JSON.
+    timeout -s INT -k 10 "$limit" "$@" >"$work/$name.log" 2>&1
     local rc=$?
     [ "$rc" = 124 ] && rc=time
     printf '%-18s rc=%-5s %4ss\n' "$name" "$rc" "$((SECONDS - t0))" | tee -a "$status"
@@ -133,7 +135,8 @@ for case_limit in full_sum:40 rowwise:50 mlp_step:60 fused_chain:45; do
     step "bench_$case" "${case_limit#*:}" $py bench/run.py --case "$case" --peers "$peers" \
         --repeats 5 ${small[@]+"${small[@]}"} --json "$work/bench_$case.json"
 done
-step kernel_tests 600 $py -m pytest -q --maxfail=10 -p no:cacheprovider \
+# Eight logical devices on the one GPU, so the pmap tests (written for 8 devices) run.
+step kernel_tests 600 env TINYJAX_NUM_GPU_DEVICES=8 $py -m pytest -q --maxfail=10 -p no:cacheprovider \
     tests/test_jit.py tests/test_jit_reduce.py tests/test_vector_path.py \
     tests/test_horizontal_fusion.py tests/test_jit_fusion.py tests/test_random_jit.py \
     tests/test_train_mlp.py tests/test_pmap.py tests/test_jit_prims.py

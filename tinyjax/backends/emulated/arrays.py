@@ -35,7 +35,7 @@ def unwrap(x, name):
     return x
 
 
-def wrap(x, parent=None):
+def wrap(x):
     """NumPy results as emulated arrays: views stay on their allocation's device, new
     memory goes to the current one; NumPy scalars become 0-d arrays, as CuPy returns."""
     if isinstance(x, np.generic):
