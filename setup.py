@@ -10,7 +10,7 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).resolve().parent
 VERSION = re.search(r"^__version__ = '([^']+)'",
-                    (HERE / 'tinyjax' / '__init__.py').read_text(), re.M).group(1)
+                    (HERE / 'tinyjax' / 'version.py').read_text(), re.M).group(1)
 
 CUDA13 = [
     'cupy-cuda13x>=14.0',

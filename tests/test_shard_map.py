@@ -14,7 +14,7 @@ import pytest
 import tinyjax as jax
 import tinyjax.numpy as jnp
 from tinyjax import lax
-from tinyjax.global_array import GlobalArray
+from tinyjax.sharding.arrays import GlobalArray
 from tinyjax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 REC = json.loads((pathlib.Path(__file__).parent / 'data' / 'shard_map_jax.json').read_text())

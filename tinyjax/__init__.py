@@ -1,5 +1,5 @@
 """tinyjax: JAX's grad, jit, vmap and pmap, reimplemented GPU-first in Python."""
-__version__ = '0.1.0'
+from tinyjax.version import __version__  # noqa: F401
 
 from tinyjax import config as _config_module
 from tinyjax.config import (  # noqa: F401
@@ -24,7 +24,7 @@ jacobian = jacrev
 from tinyjax.transforms.batching import vmap  # noqa: F401
 from tinyjax.transforms.pmap import pmap  # noqa: F401
 from tinyjax import sharding  # noqa: F401
-from tinyjax.sharding import make_mesh, set_mesh, P  # noqa: F401
+from tinyjax.sharding import make_mesh, set_mesh, P, NamedSharding  # noqa: F401
 from tinyjax.transforms.shard_map import shard_map  # noqa: F401
 from tinyjax.transforms.custom import (  # noqa: F401
     custom_jvp, custom_vjp, checkpoint, remat, custom_gradient)

@@ -3,35 +3,15 @@ import contextlib
 
 import numpy as np
 
-from tinyjax import backends, global_array, tree_util
+from tinyjax import backends, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
-from tinyjax.core.ir import ShapedArray
+from tinyjax.core.ir import ShapeDtypeStruct, ShapedArray  # noqa: F401 (ShapeDtypeStruct: API)
 from tinyjax.ops import common
-from tinyjax.sharding import NamedSharding, PartitionSpec, Sharding, get_mesh
+from tinyjax.sharding import arrays as sharded_arrays
+from tinyjax.sharding.arrays import reshard  # noqa: F401 (jax.reshard)
+from tinyjax.sharding.specs import NamedSharding, Sharding
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
-
-
-class ShapeDtypeStruct:
-    def __init__(self, shape, dtype, weak_type=False):
-        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape))
-
-    def __repr__(self):
-        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})'
-
-    def __eq__(self, other):
-        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
-
-    def __hash__(self):
-        return hash((self.shape, self.dtype))
 
 
 def _abstract(x):
@@ -89,12 +69,12 @@ def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
     """Move x (a pytree) to a device, or lay it out by a Sharding (a NamedSharding cuts
     each array into per-device blocks). `device` may be a pytree prefix of x."""
     if isinstance(device, Sharding):
-        return tree_util.tree_map(lambda v: global_array.scatter(v, device), x)
+        return tree_util.tree_map(lambda v: sharded_arrays.scatter(v, device), x)
     dev = device or backends.default_device()
 
     def put(v):
         if isinstance(v, ArrayImpl):
-            if v.device is dev and not isinstance(v, global_array.GlobalArray):
+            if v.device is dev and not isinstance(v, sharded_arrays.GlobalArray):
                 return v
             return ArrayImpl(dev.accept(v), dev, v.weak_type)
         if isinstance(v, Array):
@@ -104,36 +84,19 @@ def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
     return tree_util.tree_map(put, x)
 
 
-def reshard(x, out_shardings):
-    """x laid out by out_shardings (a Sharding or a PartitionSpec on the current mesh)."""
-    def one(s):
-        if isinstance(s, PartitionSpec):
-            mesh = get_mesh()
-            if mesh is None:
-                raise ValueError('reshard with a PartitionSpec needs a current mesh '
-                                 '(jax.set_mesh); or pass a NamedSharding')
-            s = NamedSharding(mesh, s)
-        return s
-    if isinstance(out_shardings, (Sharding, PartitionSpec)):
-        s = one(out_shardings)
-        return tree_util.tree_map(lambda v: global_array.scatter(v, s), x)
-    return tree_util.tree_map(lambda v, s: global_array.scatter(v, one(s)), x, out_shardings,
-                              is_leaf=lambda v: isinstance(v, PartitionSpec))
-
-
 def make_array_from_single_device_arrays(shape, sharding, arrays, *, dtype=None):
-    return global_array.from_blocks(tuple(shape), sharding, list(arrays))
+    return sharded_arrays.from_blocks(tuple(shape), sharding, list(arrays))
 
 
 def make_array_from_callback(shape, sharding, data_callback, dtype=None):
-    return global_array.from_callback(tuple(shape), sharding, data_callback)
+    return sharded_arrays.from_callback(tuple(shape), sharding, data_callback)
 
 
 def make_array_from_process_local_data(sharding, local_data, global_shape=None):
     """A global array from each process's part of it (the whole array in one process)."""
     if isinstance(sharding, NamedSharding):
-        return global_array.from_process_local(sharding, local_data, global_shape)
-    return global_array.scatter(core_trace.as_array(local_data), sharding)
+        return sharded_arrays.from_process_local(sharding, local_data, global_shape)
+    return sharded_arrays.scatter(core_trace.as_array(local_data), sharding)
 
 
 def device_get(x):
@@ -152,7 +115,6 @@ def block_until_ready(x):
 
 
 def ensure_compile_time_eval():
-    import contextlib
     return contextlib.nullcontext()
 
 

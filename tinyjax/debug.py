@@ -3,8 +3,9 @@ import numpy as np
 
 from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
-from tinyjax.global_array import visualize as visualize_array_sharding  # noqa: F401
+from tinyjax.sharding.arrays import visualize as visualize_array_sharding  # noqa: F401
 from tinyjax.ops.debug import debug_callback_p
+import builtins
 
 
 def callback(fn, *args, ordered=False, **kwargs):
@@ -20,5 +21,4 @@ def callback(fn, *args, ordered=False, **kwargs):
 
 def print(fmt, *args, ordered=False, **kwargs):
     """`jax.debug.print('x = {x}', x=x)`: formats with str.format when the values exist."""
-    import builtins
     callback(lambda *a, **kw: builtins.print(fmt.format(*a, **kw)), *args, **kwargs)

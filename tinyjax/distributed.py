@@ -17,7 +17,7 @@ import os
 import re
 
 from tinyjax import backends
-from tinyjax.backends import coordinator
+from tinyjax.backends import coordinator, cpu, cuda, collectives
 
 _state = {}
 
@@ -113,7 +113,6 @@ def cluster_env(environ=None):
 
 def _global_devices(mine, infos, process_id):
     """This process's devices renumbered with global ids, and the full list."""
-    from tinyjax.backends import cpu, cuda
     every, local, gid = [], [], 0
     for p, info in enumerate(infos):
         for i in range(info['count']):
@@ -145,7 +144,6 @@ def shutdown(timeout=60):
         if server is not None:
             server.close()
         backends.set_topology(None)
-        from tinyjax.backends import collectives
         collectives._chosen.clear()
 
 

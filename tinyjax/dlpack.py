@@ -5,7 +5,7 @@ tinyjax array on the default device; in the other direction tinyjax arrays imple
 `__dlpack__` (and `__cuda_array_interface__` on a GPU), so `np.from_dlpack(x)`,
 `cupy.from_dlpack(x)` and `torch.from_dlpack(x)` take them as they are.
 """
-from tinyjax import dtypes
+from tinyjax import dtypes, lax
 from tinyjax.core.array import ArrayImpl, default_device
 
 
@@ -20,7 +20,6 @@ def from_dlpack(external_array, device=None, copy=None):
     out = ArrayImpl(buf, dev, False)
     want = dtypes.canonicalize(out.dtype)
     if want != out.dtype:
-        from tinyjax import lax
         out = lax.convert_element_type(out, want)
     return out
 

@@ -19,10 +19,11 @@ import os
 import runpy
 import sys
 
-from tinyjax import tree_util
+from tinyjax import tree_util, profiler
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array
 from tinyjax.transforms.jit import JitFunction
+from tinyjax.profiler.report import format_time
 
 
 class CallLog:
@@ -96,7 +97,6 @@ def main(argv=None):
     if not os.path.exists(opts.script):
         ap.error(f'no such script: {opts.script}')
 
-    from tinyjax import profiler
     log = CallLog()
     log.install()
     if opts.trace:
@@ -132,7 +132,6 @@ def main(argv=None):
 
 
 def summary_table(reports):
-    from tinyjax.profiler.report import format_time
     rows = sorted(reports, key=lambda r: -r.calls * r.fused.call_seconds)
     lines = [f'  {"calls":>6} {"per call":>10} {"est. total":>10} {"kernels":>7}  function']
     for r in rows:

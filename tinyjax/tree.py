@@ -14,10 +14,10 @@ from tinyjax.tree_util import (  # noqa: F401
     tree_transpose as transpose,
     tree_unflatten as unflatten,
 )
+import dataclasses
 
 
 def static(**kwargs):
     """A dataclasses.field marked static (node data) for tree_util.register_dataclass."""
-    import dataclasses
     metadata = {**(kwargs.pop('metadata', None) or {}), 'static': True}
     return dataclasses.field(metadata=metadata, **kwargs)

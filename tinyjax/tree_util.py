@@ -1,6 +1,7 @@
 """Pytrees with JAX's conventions: tuples, lists, dicts (keys sorted), None (an empty
 node), namedtuples, and classes registered with `register_pytree_node`."""
 import collections
+import functools
 
 _registry = {}
 
@@ -213,7 +214,6 @@ def tree_all(tree):
 
 
 def tree_reduce(function, tree, initializer=None):
-    import functools
     leaves = tree_leaves(tree)
     return functools.reduce(function, leaves) if initializer is None else \
         functools.reduce(function, leaves, initializer)

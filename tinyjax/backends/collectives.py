@@ -155,7 +155,7 @@ class ProcessCollectives:
 def nccl_module():
     """cupy.cuda.nccl when libnccl loads, else None (imported only when GPUs ask)."""
     try:
-        from cupy.cuda import nccl
+        from cupy.cuda import nccl  # lazy: NCCL bindings raise without libnccl
     except Exception:     # noqa: BLE001 - missing library or CuPy
         return None
     return nccl if getattr(nccl, 'available', False) else None

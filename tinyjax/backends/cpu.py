@@ -5,6 +5,7 @@ import functools
 import os
 
 import numpy as np
+from tinyjax.compiler import hostcc
 
 # One shared, reusable no-op context: eager ops enter `device.context()` on every call,
 # so on the CPU it must cost nothing.
@@ -106,12 +107,6 @@ class CpuDevice:
         return np.empty(max(int(nbytes), 1), np.uint8)
 
     @staticmethod
-    def build_module(source, names):
-        """Build `source` for the host (kernels/tj_host_shim.h); safe to call from threads."""
-        from tinyjax.compiler import hostcc
-        return hostcc.build(source, wrap=names), names
-
-    @staticmethod
     def load_module(module):
         """{name: (function, address of its uniform wrapper)} for a built module."""
         lib, names = module
@@ -124,7 +119,6 @@ class CpuDevice:
         (elements the launch touches) picks its host threads (`host_threads`), which share
         BLOCKS_PER_THREAD host blocks each, a block being a contiguous share of the
         grid-stride loops. The ctypes fallback runs one block on the calling thread."""
-        from tinyjax.compiler import hostcc
         function, wrapper = fn
         ints = tuple(int(x) for x in scalars)
         threads = host_threads(work, grid[0])

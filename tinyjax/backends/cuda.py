@@ -15,7 +15,7 @@ import functools
 @functools.lru_cache(None)
 def cupy_or_none():
     try:
-        import cupy
+        import cupy  # lazy: CuPy is optional (GPU only)
         if cupy.cuda.runtime.getDeviceCount() > 0:
             return cupy
     except Exception:
@@ -56,7 +56,7 @@ class CudaDevice:
     platform = 'gpu'
 
     def __init__(self, id=0, physical_id=None, process_index=0):
-        import cupy
+        import cupy  # lazy: CuPy is optional (GPU only)
         self.id = id
         self.physical_id = id if physical_id is None else physical_id
         self.process_index = process_index
@@ -133,11 +133,6 @@ class CudaDevice:
     def empty(self, nbytes):
         with self._context:
             return self.xp.empty(max(int(nbytes), 1), self.xp.uint8)
-
-    def build_module(self, source, names):
-        """NVRTC-compile `source` to a cubin for this GPU's arch; safe to call from threads."""
-        from tinyjax.compiler import nvrtc
-        return nvrtc.compile_cubin(source, self.arch), names
 
     def load_module(self, module):
         """Load a built cubin on this GPU: {name: kernel function}."""

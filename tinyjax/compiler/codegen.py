@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.lowering import Elementwise, IndexMap
 from tinyjax.core.ir import Literal, Var
 
 CODEGEN_VERSION = '3'
@@ -32,8 +33,6 @@ _CTYPE = {
     dtypes.float32: 'float', dtypes.float64: 'double',
 }
 HALF = (dtypes.float16, dtypes.bfloat16)
-STRUCTURAL = {'broadcast_in_dim', 'reshape', 'squeeze', 'transpose', 'rev', 'slice', 'iota',
-              'pad', 'concatenate'}
 
 
 class NotFusible(Exception):
@@ -58,43 +57,32 @@ def supported_dtype(dtype):
 
 
 def lowering_template(e, var):
-    """The C expression template for output `var` of e, or None if e has none.
-
-    A lowering is a format string, or a dict naming a header it needs and either one
-    'expr' or one expression per output ('outputs'), for multi-result primitives like
-    threefry2x32 whose outputs share an index space."""
+    """The C expression template for output `var` of e (an Elementwise lowering), or None."""
     low = e.prim.lowering
-    if isinstance(low, str):
-        return low
-    if isinstance(low, dict):
-        if 'outputs' in low:
-            return low['outputs'][e.outputs.index(var)]
-        return low.get('expr')
-    return None
+    return low.template(e, var) if isinstance(low, Elementwise) else None
 
 
 def headers_needed(eqns):
-    return sorted({e.prim.lowering['header'] for e in eqns
-                   if isinstance(e.prim.lowering, dict) and 'header' in e.prim.lowering})
+    return sorted({e.prim.lowering.header for e in eqns
+                   if isinstance(e.prim.lowering, Elementwise) and e.prim.lowering.header})
 
 
 def is_fusible(e):
-    """Elementwise or structural work the emitter can generate."""
+    """Elementwise or index-map work the emitter can generate."""
     low = e.prim.lowering
-    multi = isinstance(low, dict) and 'outputs' in low
+    if not isinstance(low, (Elementwise, IndexMap)):
+        return False
+    multi = isinstance(low, Elementwise) and low.outputs is not None
     if (e.prim.multiple_results or len(e.outputs) != 1) and not multi:
         return False
-    if multi and (len({o.aval.shape for o in e.outputs}) != 1 or 'statement' not in low):
+    if multi and (len({o.aval.shape for o in e.outputs}) != 1 or low.statement is None):
         return False
-    if isinstance(low, dict) and any(lowering_template(e, o) is None for o in e.outputs):
+    if isinstance(low, Elementwise) and any(low.template(e, o) is None for o in e.outputs):
         return False
     avals = [o.aval for o in e.outputs] + [a.aval for a in e.inputs]
     if not all(supported_dtype(a.dtype) for a in avals):
         return False
-    name = e.prim.name
-    if name == 'nextafter' and e.outputs[0].aval.dtype in HALF:
-        return False   # computing in float would step by a float ulp, not a half ulp
-    return lowering_template(e, e.outputs[0]) is not None or name in STRUCTURAL
+    return low.half_ok or e.outputs[0].aval.dtype not in HALF
 
 
 def c_literal(value, dtype):
@@ -121,7 +109,7 @@ def c_literal(value, dtype):
     return f'({np.format_float_scientific(d, unique=True)})'
 
 
-def _mul(a, b):
+def index_mul(a, b):
     if a == '0' or b == '0':
         return '0'
     if a == '1':
@@ -131,7 +119,7 @@ def _mul(a, b):
     return f'{a} * {b}'
 
 
-def _add(a, b):
+def index_add(a, b):
     if a == '0':
         return b
     if b == '0':
@@ -289,7 +277,7 @@ class Emitter:
         scope = self._scope_for(' '.join(idx) + ' ' + ' '.join(args))
         for n, o in zip(names, e.outputs):
             self._declare(scope, n, f'{ctype(o.aval.dtype)} {n};')
-        scope[0].append(e.prim.lowering['statement'].format(*args, *names, **e.params))
+        scope[0].append(e.prim.lowering.statement.format(*args, *names, **e.params))
         for n, o in zip(names, e.outputs):
             scope[1][(o, idx)] = n
         self.flops += 1
@@ -300,10 +288,10 @@ class Emitter:
             f = sp.flat(shape, idx)
             if f is not None:
                 return f, True
-        terms = [_mul(i, str(st)) for i, st, s in zip(idx, strides(shape), shape) if s != 1]
+        terms = [index_mul(i, str(st)) for i, st, s in zip(idx, strides(shape), shape) if s != 1]
         off = '0'
         for t in terms:
-            off = _add(off, t)
+            off = index_add(off, t)
         return off, False
 
     def _load(self, var, idx):
@@ -331,11 +319,11 @@ class Emitter:
 
     def _eqn_expr(self, e, idx, var):
         """(C type, expression) of e's output `var` at idx."""
-        name, p = e.prim.name, e.params
+        p = e.params
         out = var.aval
         oct_ = ctype(out.dtype)
-        if name in STRUCTURAL:
-            return oct_, self._structural(e, idx)
+        if isinstance(e.prim.lowering, IndexMap):
+            return oct_, e.prim.lowering.rule(self, e, idx)
         args = [self.value(a, idx if a.aval.ndim else ()) for a in e.inputs]
         self.flops += 1
         low = lowering_template(e, var)
@@ -363,41 +351,7 @@ class Emitter:
             return f'tj_f2i<{ctype(dst)}, {ctype(src)}>({x}, {lo}, {hi})'
         return self._round(dst, x)
 
-    # -- structural ops: map the output index to the operand's --------------------------
-    def _structural(self, e, idx):
-        name, p = e.prim.name, e.params
-        out_shape = e.outputs[0].aval.shape
-        if name == 'iota':
-            d = p['dimension']
-            i = '0' if out_shape[d] == 1 else idx[d]
-            return f'({ctype(p["dtype"])})({i})'
-        x = e.inputs[0]
-        xs = x.aval.shape
-        if name == 'broadcast_in_dim':
-            bd = p['broadcast_dimensions']
-            return self.value(x, tuple('0' if xs[k] == 1 else idx[d] for k, d in enumerate(bd)))
-        if name in ('reshape', 'squeeze'):
-            return self.value(x, self.reshape_index(out_shape, idx, xs))
-        if name == 'transpose':
-            inv = [None] * len(idx)
-            for k, src in enumerate(p['permutation']):
-                inv[src] = idx[k]
-            return self.value(x, tuple(inv))
-        if name == 'rev':
-            return self.value(x, tuple(f'({xs[d] - 1} - {i})' if d in p['dimensions'] and xs[d] != 1
-                                       else i for d, i in enumerate(idx)))
-        if name == 'slice':
-            st = p['strides'] or (1,) * len(xs)
-            return self.value(x, tuple(
-                '0' if xs[d] == 1 else self.index_temp(
-                    _add(str(s) if s else '0', _mul(str(k), i) if k != 1 else i))
-                for d, (i, s, k) in enumerate(zip(idx, p['start_indices'], st))))
-        if name == 'pad':
-            return self._pad(e, idx)
-        if name == 'concatenate':
-            return self._concat(e, idx)
-        raise NotFusible(name)
-
+    # -- index maps: the operand's index for an output index ---------------------------
     def reshape_index(self, out_shape, idx, in_shape):
         if [s for s in out_shape if s != 1] == [s for s in in_shape if s != 1]:
             big = iter([i for i, s in zip(idx, out_shape) if s != 1])
@@ -415,43 +369,6 @@ class Emitter:
             first = False
             res.append(self.index_temp(expr))
         return tuple(res)
-
-    def _pad(self, e, idx):
-        x, pv = e.inputs
-        xs = x.aval.shape
-        conds, in_idx = [], []
-        for i, n, (lo, hi, it) in zip(idx, xs, e.params['padding_config']):
-            if n == 0:
-                return self.value(pv, ())
-            t = self.index_temp(_add(i, str(-lo)) if lo else i)
-            if it:
-                c = f'({t} >= 0 && {t} % {it + 1} == 0 && {t} / {it + 1} < {n})'
-                src = f'{t} / {it + 1}'
-            else:
-                c = f'({t} >= 0 && {t} < {n})'
-                src = t
-            conds.append(c)
-            in_idx.append('0' if n == 1 else self.index_temp(f'({c} ? {src} : 0)'))
-        ok = ' && '.join(conds) if conds else 'true'
-        xv = self.value(x, tuple(in_idx))
-        return f'(({ok}) ? {xv} : {self.value(pv, ())})'
-
-    def _concat(self, e, idx):
-        d = e.params['dimension']
-        pieces, start = [], 0
-        for x in e.inputs:
-            n = x.aval.shape[d]
-            if n:
-                pieces.append((x, start, n))
-            start += n
-        expr = None
-        for x, s, n in reversed(pieces):
-            local = '0' if n == 1 else self.index_temp(
-                f'tj_clampi<{self.itype}>({_add(idx[d], str(-s))}, 0, {n - 1})')
-            xi = tuple(local if k == d else i for k, i in enumerate(idx))
-            v = self.value(x, xi)
-            expr = v if expr is None else f'({idx[d]} < {s + n} ? {v} : {expr})'
-        return expr
 
 
 def store_expr(dtype, value):

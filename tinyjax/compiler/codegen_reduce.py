@@ -30,6 +30,7 @@ import re
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.lowering import Reducer
 from tinyjax.compiler.codegen import (
     Emitter, NotFusible, Space, c_literal, ctype, index_type, indent, signature, store_expr)
 
@@ -39,12 +40,8 @@ ROW_BLOCK = 512       # threads of a block-rows block
 MIN_CHUNK = 4096      # fewest columns of a split row's chunk: 8 per thread
 BLOCKS_PER_SM = 4     # (row, chunk) blocks a split aims for per SM (one wave of 512 threads)
 
-REDUCERS = {'reduce_sum': 'tj_op_sum', 'reduce_prod': 'tj_op_prod', 'reduce_max': 'tj_op_max',
-            'reduce_min': 'tj_op_min', 'reduce_and': 'tj_op_and', 'reduce_or': 'tj_op_or'}
-
-
 def is_row_reduction(e):
-    if e.prim.name not in REDUCERS or not e.params.get('axes'):
+    if not isinstance(e.prim.lowering, Reducer) or not e.params.get('axes'):
         return False
     dt = e.inputs[0].aval.dtype
     return dt in (dtypes.bool_,) or dtypes.is_int(dt) or (dtypes.is_float(dt) and dt.itemsize <= 8)
@@ -64,24 +61,15 @@ def _acc_type(dtype):
     return ctype(dtype)
 
 
-def _reducer(name, dtype):
+def identity_literal(big, dtype):
+    """The identity of a max (big=False) or min (big=True) reduction over `dtype`, in C."""
     dtype = np.dtype(dtype)
-    if name == 'reduce_sum' and dtype == dtypes.bool_:
-        return 'tj_op_or', '0'      # NumPy's sum of booleans here is `any`
-    op = REDUCERS[name]
-    if name in ('reduce_sum', 'reduce_or'):
-        return op, '0'
-    if name == 'reduce_prod':
-        return op, '1'
-    if name == 'reduce_and':
-        return op, '1' if dtype == dtypes.bool_ else '(~0)'
-    big = name == 'reduce_min'
     if dtype == dtypes.bool_:
-        return op, '1' if big else '0'
+        return '1' if big else '0'
     if dtypes.is_int(dtype):
         info = np.iinfo(dtype)
-        return op, c_literal(info.max if big else info.min, dtype)
-    return op, c_literal(np.inf if big else -np.inf, np.float32 if ctype(dtype) == 'float' else dtype)
+        return c_literal(info.max if big else info.min, dtype)
+    return c_literal(np.inf if big else -np.inf, np.float32 if ctype(dtype) == 'float' else dtype)
 
 
 class _XSpace(Space):
@@ -180,7 +168,7 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
     em.inner_pattern = re.compile(r'\bj\d*\b')
     xnames, knames = xspace.names(x_shape), rspace.names(kept)
 
-    reds = [e for e in eqns if e.prim.name in REDUCERS]
+    reds = [e for e in eqns if isinstance(e.prim.lowering, Reducer)]
     for e in reds:
         if row_space(e) != (tuple(x_shape), tuple(axes)):
             raise NotFusible('reductions of a row kernel must share their rows')
@@ -195,7 +183,7 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         out = e.outputs[0]
         dt = e.inputs[0].aval.dtype
         acc = _acc_type(dt)
-        op, init = _reducer(e.prim.name, dt)
+        op, init = e.prim.lowering.rule(dt)
         em.push()
         v = em.value(e.inputs[0], xnames)
         inner = jspace.declare('j', it) + em.pop() + [f'return ({acc})({v});']

@@ -25,17 +25,18 @@ from collections import defaultdict
 
 from tinyjax.compiler import codegen, codegen_reduce
 from tinyjax.compiler.codegen import NotFusible
+from tinyjax.compiler.lowering import Gemm
 from tinyjax.core.ir import Var
 
 MAX_DUPLICATES = 4
 MAX_GROUP_EQNS = 256
-_CHEAP = {'broadcast_in_dim', 'reshape', 'squeeze', 'transpose', 'rev', 'slice', 'iota',
-          'convert_element_type', 'neg', 'add', 'sub', 'mul', 'select_n', 'max', 'min', 'abs',
-          'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'not', 'copy', 'square'}
+def _cheap(e):
+    """Cheap enough to recompute in each consumer (the primitive's lowering says)."""
+    return getattr(e.prim.lowering, 'cheap', False)
 
 
 def classify(e):
-    if e.prim.name == 'dot_general':
+    if isinstance(e.prim.lowering, Gemm):
         return 'dot'
     if codegen_reduce.is_row_reduction(e) and all(
             codegen.supported_dtype(v.aval.dtype) for v in e.inputs + e.outputs):
@@ -152,7 +153,7 @@ class Partition:
                             materialize = True
                 if not materialize and len(cgroups) == 1 or (
                         not materialize and 1 < len(cgroups) <= MAX_DUPLICATES
-                        and e.prim.name in _CHEAP):
+                        and _cheap(e)):
                     for g in cgroups:
                         old = self.groups[g]
                         self._remove(g)
@@ -300,10 +301,11 @@ class Partition:
         return [self.groups[g] for g in out]
 
 
-def _kernel_name(kind, index, prims):
-    shown = [p for p in dict.fromkeys(prims) if p not in ('broadcast_in_dim', 'reshape',
-                                                            'convert_element_type', 'squeeze')]
-    shown = shown or list(dict.fromkeys(prims))
+def _kernel_name(kind, index, eqns):
+    """k<index>_ (r<index>_ for row kernels) and the first three primitives the kernel
+    computes, leaving out those whose lowering is not `named` (moves and conversions)."""
+    prims = list(dict.fromkeys(e.prim for e in eqns))
+    shown = [p.name for p in prims if p.lowering.named] or [p.name for p in prims]
     return f'{"r" if kind == "row" else "k"}{index}_' + '_'.join(shown[:3])
 
 
@@ -317,7 +319,7 @@ def plan(graph, fuse=True):
             steps.append((g.kind, part.eqns[next(iter(g.eqns))]))
             continue
         prims = [part.eqns[k].prim.name for k in sorted(g.eqns)]
-        name = _kernel_name(g.kind, len(steps), prims)
+        name = _kernel_name(g.kind, len(steps), [part.eqns[k] for k in sorted(g.eqns)])
         if not part.validate(g, name):
             for k in sorted(g.eqns):   # should not happen: run the members one by one
                 steps.append(('opaque', part.eqns[k]))

@@ -30,6 +30,10 @@ from pathlib import Path
 
 from tinyjax import errors
 from tinyjax.compiler import cache, headers
+import importlib.machinery
+import importlib.util
+import numpy as np
+import sysconfig
 
 FLAGS = ('-O3', '-fno-math-errno', '-fno-split-loops', '-std=c++17', '-fwrapv', '-fPIC', '-shared',
          '-w')
@@ -151,8 +155,6 @@ def launcher(wait=False, start=True):
         return launch_slot[0]
     if compiler() is None or os.environ.get('TINYJAX_HOST_LAUNCHER', '1') == '0':
         return None
-    import sysconfig
-    import numpy as np
     full = headers.read_header('tj_pylaunch.cpp')
     flags = FLAGS + ('-pthread', f'-I{sysconfig.get_paths()["include"]}', f'-I{np.get_include()}')
     k = cache.key('pylaunch', full, flags, compiler_version(), sys.version, np.__version__)
@@ -172,8 +174,6 @@ def launcher(wait=False, start=True):
 
 
 def _load_extension(path):
-    import importlib.machinery
-    import importlib.util
     loader = importlib.machinery.ExtensionFileLoader('tj_pylaunch', str(path))
     spec = importlib.util.spec_from_file_location('tj_pylaunch', str(path), loader=loader)
     module = importlib.util.module_from_spec(spec)

@@ -40,7 +40,7 @@ def _preload_wheel_nvrtc():
 def binding():
     """cupy.cuda.nvrtc, with libnvrtc loaded; raises CompileError when unavailable."""
     try:
-        from cupy.cuda import nvrtc
+        from cupy.cuda import nvrtc  # lazy: CuPy is optional (GPU only)
     except Exception as e:
         raise errors.CompileError(f'NVRTC is not available: cannot import cupy.cuda.nvrtc ({e}); '
                                   "install tinyjax's 'cuda' extra (cupy-cuda13x, "

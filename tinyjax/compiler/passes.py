@@ -10,6 +10,7 @@ import numpy as np
 
 from tinyjax.core.array import from_numpy
 from tinyjax.core.ir import Eqn, Graph, Literal, Var, dce
+from tinyjax.core.primitive import registry
 
 
 
@@ -168,7 +169,6 @@ def simplify(graph):
 
 def _compose(e, ins, d):
     """Fuse a structural op with the structural op that produced its input."""
-    from tinyjax.core.primitive import registry
     name, inner = e.prim.name, d.prim.name
     out = e.outputs[0]
     if not d.inputs or len(d.outputs) != 1:

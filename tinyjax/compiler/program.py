@@ -21,10 +21,10 @@ import numpy as np
 
 from tinyjax import config, dtypes
 from tinyjax.config import on_change
-from tinyjax.compiler import codegen_reduce, fusion, passes
+from tinyjax.compiler import codegen_reduce, fusion, passes, nvrtc, hostcc
 from tinyjax.compiler.codegen import VEC
 from tinyjax.core import trace as core_trace
-from tinyjax.core.array import ArrayImpl, from_numpy
+from tinyjax.core.array import ArrayImpl, from_numpy, default_device
 from tinyjax.core.ir import Literal, Var
 
 _warned_no_cc = []
@@ -92,10 +92,18 @@ def run_parallel(jobs):
 
 
 def _nvrtc_check(src, arch):
-    from tinyjax.compiler import nvrtc
     nvrtc.compile_cubin(src, arch, 'check')
     checked_sources.append((arch, src))
 
+
+
+def build_module(device, source, names):
+    """Compile a module's source for `device` (safe from threads): the host C++ compiler
+    for a CPU (kernels/tj_host_shim.h), NVRTC for the GPU's exact arch. The device then
+    loads what this returns (`device.load_module`); backends never call the compiler."""
+    if device.platform == 'cpu':
+        return hostcc.build(source, wrap=names), names
+    return nvrtc.compile_cubin(source, device.arch), names
 
 class Step:
     def __init__(self, kind, ins, outs, kernel=None, eqn=None):
@@ -195,7 +203,6 @@ class Program:
                   for arch in check_arches() for src in sources]
         host_fallback = False
         if self.device.platform == 'cpu':
-            from tinyjax.compiler import hostcc
             if hostcc.compiler() is None:
                 host_fallback = True
                 if not _warned_no_cc:
@@ -203,7 +210,7 @@ class Program:
                     warnings.warn('tinyjax: no C++ compiler found; jit runs fused kernels with '
                                   'NumPy instead of the generated code', RuntimeWarning)
         builds = [] if host_fallback else [
-            functools.partial(self.device.build_module, src, [k.name for k in c])
+            functools.partial(build_module, self.device, src, [k.name for k in c])
             for src, c in zip(sources, chunks)]
         built = run_parallel(checks + builds)[len(checks):]
         fns = {k.name: None for k in self.kernels}
@@ -509,7 +516,6 @@ def run_body(graph, args):
 
 
 def backends_default_device():
-    from tinyjax.core.array import default_device
     return default_device()
 
 

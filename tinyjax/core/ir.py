@@ -174,3 +174,25 @@ def dce(graph):
     used_consts = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
     return Graph(graph.invars, kept, graph.outvars, [v for v, _ in used_consts],
                  [c for _, c in used_consts])
+
+
+class ShapeDtypeStruct:
+    def __init__(self, shape, dtype, weak_type=False):
+        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    def __repr__(self):
+        return f'ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})'
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))

@@ -1,5 +1,6 @@
 """Primitives: named operations whose rules (shape, NumPy, derivative, batching, CUDA)
 are attached by the module in `tinyjax/ops/` that defines them."""
+from tinyjax.core.trace import bind
 
 
 class Primitive:
@@ -10,7 +11,7 @@ class Primitive:
     jvp(primals, tangents, **params) -> (primal_outs, tangent_outs)   (tangent None = zero)
     transpose(cts, *args, **params) -> cotangent per arg (None where not linear)
     batch(args, dims, **params) -> (outs, out_dims)
-    lowering: how the compiler turns it into CUDA C (set by ops/ when it fuses)
+    lowering: how the compiler generates it (a kind from compiler/lowering.py), or None
     eager(*arrays, **params) -> array(s): used instead of impl by primitives that hold a
         graph (custom rules, checkpoint): they run the graph on arrays, not buffers.
     prepare(xp, *avals, **params) -> fn(*buffers) -> buffer: optional, impl specialised
@@ -37,7 +38,6 @@ class Primitive:
         self.quiet_params = ()
 
     def bind(self, *args, **params):
-        from tinyjax.core.trace import bind
         return bind(self, args, params)
 
     def __repr__(self):

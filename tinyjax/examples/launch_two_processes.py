@@ -21,12 +21,17 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
+
+import tinyjax as jax
+import tinyjax.numpy as jnp
+from tinyjax import lax
+from tinyjax.experimental import multihost_utils
+from tinyjax.sharding import NamedSharding, PartitionSpec as P
+
 
 def worker(process_id, port, num_processes, local_devices):
-    import numpy as np
     os.environ.setdefault('JAX_NUM_CPU_DEVICES', str(local_devices))
-    import tinyjax as jax
-    from tinyjax import lax
     jax.config.update('jax_num_cpu_devices', local_devices)
     jax.distributed.initialize(f'127.0.0.1:{port}', num_processes, process_id,
                                initialization_timeout=60)
@@ -45,13 +50,7 @@ def worker(process_id, port, num_processes, local_devices):
 
 
 def sharded_worker(process_id, port, num_processes, local_devices):
-    import numpy as np
     os.environ.setdefault('JAX_NUM_CPU_DEVICES', str(local_devices))
-    import tinyjax as jax
-    import tinyjax.numpy as jnp
-    from tinyjax import lax
-    from tinyjax.experimental import multihost_utils
-    from tinyjax.sharding import NamedSharding, PartitionSpec as P
     jax.config.update('jax_num_cpu_devices', local_devices)
     jax.distributed.initialize(f'127.0.0.1:{port}', num_processes, process_id,
                                initialization_timeout=60)
@@ -79,7 +78,6 @@ def sharded_worker(process_id, port, num_processes, local_devices):
 
 def sharded_problem():
     """The same small regression problem in every process (and in the test)."""
-    import numpy as np
     rng = np.random.default_rng(0)
     return (rng.standard_normal((5, 3)).astype(np.float32),
             rng.standard_normal((8, 5)).astype(np.float32),

@@ -19,9 +19,10 @@ import numpy as np
 
 import tinyjax as jax
 import tinyjax.numpy as jnp
-from tinyjax import lax, nn, optimizers, random
+from tinyjax import lax, nn, optimizers, random, profiler
 from tinyjax.examples import checkpoint
 from tinyjax.sharding import NamedSharding, PartitionSpec as P
+import urllib.request
 
 MNIST_URL = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz'
 
@@ -29,7 +30,7 @@ MNIST_URL = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.n
 # --- data -----------------------------------------------------------------------------
 def load_digits(seed):
     try:
-        from sklearn.datasets import load_digits as sk_digits
+        from sklearn.datasets import load_digits as sk_digits  # lazy: scikit-learn is optional
     except ImportError:
         raise SystemExit("the digits dataset needs scikit-learn: pip install 'tinyjax[examples]'")
     d = sk_digits()
@@ -63,7 +64,6 @@ def load_mnist(data_dir):
         if not os.path.exists(npz):
             os.makedirs(data_dir, exist_ok=True)
             print(f'downloading MNIST to {npz} ...', file=sys.stderr)
-            import urllib.request
             tmp = npz + '.part'
             try:
                 urllib.request.urlretrieve(MNIST_URL, tmp)
@@ -157,9 +157,9 @@ def progress(epoch, epochs, i, n, loss, acc, rate, width=24):
 
 def plot_curves(path, history):
     try:
-        import matplotlib
+        import matplotlib  # lazy: matplotlib is optional (plots only)
         matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # lazy: matplotlib is optional (plots only)
     except ImportError:
         print("--plot needs matplotlib: pip install 'tinyjax[examples]'", file=sys.stderr)
         return
@@ -242,7 +242,6 @@ def train(argv=None):
           + (f' over {args.devices} devices' if args.devices > 1 else '')
           + (f' over mesh {mesh.shape}' if mesh is not None else ''))
     if args.profile:
-        from tinyjax import profiler
         xb, yb = jnp.asarray(xtr[:args.batch_size]), jnp.asarray(ytr[:args.batch_size])
         print(profiler.profile(make_train_step(opt, num_classes), params, opt_state, xb, yb))
     history = {'loss': [], 'acc': [], 'test_acc': []}

@@ -11,7 +11,7 @@ import numpy as np
 from tinyjax import backends, tree_util
 from tinyjax.backends.collectives import pack, unpack
 from tinyjax.core import trace as core_trace
-from tinyjax.global_array import GlobalArray, local_devices
+from tinyjax.sharding.arrays import GlobalArray, local_devices
 
 _calls = itertools.count()
 

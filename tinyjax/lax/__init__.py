@@ -1,7 +1,7 @@
 """tinyjax.lax: thin functions that bind primitives (JAX's lax API)."""
 import numpy as np
 
-from tinyjax import dtypes
+from tinyjax import dtypes, tree_util
 from tinyjax.ops.elementwise import (  # noqa: F401
     neg, sign, floor, ceil, round, is_finite, exp, exp2, log, log1p, expm1, tanh, logistic,
     sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, sqrt, rsqrt, cbrt,
@@ -21,6 +21,11 @@ from tinyjax.lax.conv import (  # noqa: F401
     conv_transpose, padtype_to_pads)
 from tinyjax.lax.windowed import reduce_window  # noqa: F401
 from tinyjax.ops.precision import Precision  # noqa: F401
+from tinyjax.ops.common import aval_of, scalar, normalize_axis
+from tinyjax.ops.custom import stop_gradient as sg
+from tinyjax.ops.collectives import (
+    psum_p, pmax_p, pmin_p, all_gather_p, psum_scatter_p, axis_index_p, ppermute_p, all_to_all_p)
+from tinyjax.interpreters.batching import axis_frame
 
 not_ = bitwise_not
 and_, or_, xor = bitwise_and, bitwise_or, bitwise_xor
@@ -41,20 +46,16 @@ def select(pred, on_true, on_false):
 
 
 def broadcast(operand, sizes):
-    from tinyjax.ops.common import aval_of
     shape = tuple(sizes) + aval_of(operand).shape
     return broadcast_in_dim(operand, shape, tuple(range(len(sizes), len(shape))))
 
 
 def dot(lhs, rhs, precision=None, preferred_element_type=None):
-    from tinyjax.ops.common import aval_of
     nl = aval_of(lhs).ndim
     return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())), precision, preferred_element_type)
 
 
 def stop_gradient(x):
-    from tinyjax import tree_util
-    from tinyjax.ops.custom import stop_gradient as sg
     return tree_util.tree_map(sg, x)
 
 
@@ -65,7 +66,6 @@ from tinyjax.ops.sorting import (  # noqa: E402,F401
 
 def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     """lax.sort: an array, or a sequence of arrays sorted together by the first num_keys."""
-    from tinyjax.ops import sorting
     if isinstance(operand, (list, tuple)):
         if not operand:
             raise TypeError('Sort requires at least one operand')
@@ -79,7 +79,6 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
 
 
 def sort_key_val(keys, values, dimension=-1, is_stable=True):
-    from tinyjax.ops import sorting
     k, v = sorting.sort([keys, values], dimension, is_stable, 1)
     return k, v
 
@@ -91,7 +90,6 @@ def top_k(operand, k):
     equal entries keep their input order. Built on a stable ascending sort of the
     reversed row, reversed back.
     """
-    from tinyjax.ops import common, sorting
     aval = common.aval_of(operand)
     k = int(k)
     if k < 0:
@@ -111,7 +109,6 @@ def top_k(operand, k):
 
 # --- collectives over named axes (vmap's axis_name; pmap's too) -------------------------
 def _tree(f, x):
-    from tinyjax import tree_util
     return tree_util.tree_map(f, x)
 
 
@@ -120,48 +117,39 @@ def _axes(axis_name):
 
 
 def psum(x, axis_name, *, axis_index_groups=None):
-    from tinyjax.ops.collectives import psum_p
     return _tree(lambda v: psum_p.bind(v, axis_name=_axes(axis_name)), x)
 
 
 def pmean(x, axis_name, *, axis_index_groups=None):
-    from tinyjax.ops.collectives import psum_p
-    from tinyjax.interpreters.batching import axis_frame
     n = 1
     for name in _axes(axis_name):
         n *= axis_frame(name) or 1
 
     def mean(v):
         s = psum_p.bind(v, axis_name=_axes(axis_name))
-        from tinyjax.ops.common import scalar
         return div(s, scalar(n, s.dtype))
     return _tree(mean, x)
 
 
 def pmax(x, axis_name, *, axis_index_groups=None):
-    from tinyjax.ops.collectives import pmax_p
     return _tree(lambda v: pmax_p.bind(v, axis_name=_axes(axis_name)), x)
 
 
 def pmin(x, axis_name, *, axis_index_groups=None):
-    from tinyjax.ops.collectives import pmin_p
     return _tree(lambda v: pmin_p.bind(v, axis_name=_axes(axis_name)), x)
 
 
 def all_gather(x, axis_name, *, axis=0, tiled=False, axis_index_groups=None):
-    from tinyjax.ops.collectives import all_gather_p
     return _tree(lambda v: all_gather_p.bind(v, axis_name=axis_name, axis=int(axis), tiled=bool(tiled)), x)
 
 
 def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False, axis_index_groups=None):
-    from tinyjax.ops.collectives import psum_scatter_p
     return _tree(lambda v: psum_scatter_p.bind(v, axis_name=axis_name,
                                                scatter_dimension=int(scatter_dimension),
                                                tiled=bool(tiled)), x)
 
 
 def axis_index(axis_name):
-    from tinyjax.ops.collectives import axis_index_p
     return axis_index_p.bind(axis_name=axis_name)
 
 
@@ -169,12 +157,11 @@ def axis_index(axis_name):
 # gather/scatter here take tinyjax's simple form, not XLA's dimension numbers:
 # `indices` is int[*batch, len(axes)] and selects along `axes`; every other operand axis
 # is taken whole. See ops/indexing.py.
-from tinyjax.ops import indexing as _indexing  # noqa: E402
+from tinyjax.ops import indexing as _indexing, sorting, common  # noqa: E402
 
 
 def _wrapped_starts(operand, start_indices):
     """Negative start indices count from the end (once); the primitive then clamps."""
-    from tinyjax.ops.common import aval_of, scalar
     shape = aval_of(operand).shape
     if len(start_indices) != len(shape):
         raise ValueError(f'dynamic_slice: need one start index per axis of the operand {shape}, '
@@ -202,19 +189,16 @@ def dynamic_update_slice(operand, update, start_indices):
 
 
 def _index_axis(operand, axis):
-    from tinyjax.ops.common import aval_of, normalize_axis
     return normalize_axis(int(axis), aval_of(operand).ndim, 'index')
 
 
 def _int_index(i):
-    from tinyjax.ops.common import scalar
     if isinstance(i, (int, np.integer)):
         return scalar(int(i), dtypes.default_int())
     return i
 
 
 def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0):
-    from tinyjax.ops.common import aval_of, scalar
     shape = aval_of(operand).shape
     axis = _index_axis(operand, axis)
     start = _int_index(start_index)
@@ -231,7 +215,6 @@ def dynamic_index_in_dim(operand, index, axis=0, keepdims=True):
 
 
 def dynamic_update_slice_in_dim(operand, update, start_index, axis):
-    from tinyjax.ops.common import aval_of, scalar
     axis = _index_axis(operand, axis)
     start = _int_index(start_index)
     zero = scalar(0, aval_of(start).dtype)
@@ -240,7 +223,6 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis):
 
 
 def dynamic_update_index_in_dim(operand, update, index, axis):
-    from tinyjax.ops.common import aval_of
     axis = _index_axis(operand, axis)
     if aval_of(update).ndim == aval_of(operand).ndim - 1:
         update = expand_dims(update, (axis,))
@@ -249,7 +231,6 @@ def dynamic_update_index_in_dim(operand, update, index, axis):
 
 def index_in_dim(operand, index, axis=0, keepdims=True):
     """Static index: a Python int, negative counting from the end; out of range raises."""
-    from tinyjax.ops.common import aval_of
     axis = _index_axis(operand, axis)
     n = aval_of(operand).shape[axis]
     i = int(index)
@@ -276,7 +257,6 @@ scatter, scatter_add, scatter_mul, scatter_min, scatter_max = (
 
 
 def ppermute(x, axis_name, perm):
-    from tinyjax.ops.collectives import ppermute_p
     perm = tuple((int(s), int(d)) for s, d in perm)
     return _tree(lambda v: ppermute_p.bind(v, axis_name=axis_name, perm=perm), x)
 
@@ -286,7 +266,6 @@ def pshuffle(x, axis_name, perm):
 
 
 def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False, axis_index_groups=None):
-    from tinyjax.ops.collectives import all_to_all_p
     return _tree(lambda v: all_to_all_p.bind(v, axis_name=axis_name, split_axis=int(split_axis),
                                              concat_axis=int(concat_axis), tiled=bool(tiled)), x)
 

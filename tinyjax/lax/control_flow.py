@@ -5,21 +5,29 @@ this module traces the user's functions into their graphs. tinyjax.lax re-export
 """
 import numpy as np
 
-from tinyjax import dtypes
-from tinyjax.lax import (  # the rest of lax is defined before lax imports this module
-    _convert, add, clamp, concatenate, lt, ne, reshape, slice_in_dim)
+from tinyjax import dtypes, tree_util
+from tinyjax.ops.elementwise import add, clamp, lt, ne
+from tinyjax.ops.elementwise import convert as _convert
+from tinyjax.ops.structural import concatenate, reshape, slice_in_dim
+from tinyjax.ops.common import aval_of, scalar
+from tinyjax.interpreters.carried_graphs import trace_closed, with_inputs, coerce, trace_internal
+from tinyjax.core.ir import Var
+from tinyjax.core.trace import eval_graph, as_array
+from tinyjax.ops import control_flow as cf
+from tinyjax.ops.control_flow import cond_p
+from tinyjax.core.array import ArrayImpl
+from tinyjax.ops.scan import scan_p
+from tinyjax.interpreters.base_ops import move_batch_axis
+from tinyjax.interpreters.batching import batch_eval
 
 
 def _flat_avals(leaves):
-    from tinyjax.ops.common import aval_of
     return [aval_of(x) for x in leaves]
 
 
 def _trace_fun(fun, in_tree, avals, name):
     """Trace fun on abstract leaves of in_tree (positional args); returns (graph,
     hoisted consts, out tree)."""
-    from tinyjax import tree_util
-    from tinyjax.interpreters.carried_graphs import trace_closed
     store = []
 
     def flat(*leaves):
@@ -34,8 +42,6 @@ def _trace_fun(fun, in_tree, avals, name):
 def _join_consts(traced):
     """Branches close over different values; each branch graph takes all of them (the
     ones it does not use as ignored inputs) so the branches share one signature."""
-    from tinyjax.core.ir import Var
-    from tinyjax.interpreters.carried_graphs import with_inputs
     everything, where = [], {}
     for _, consts in traced:
         for c in consts:
@@ -52,8 +58,6 @@ def _join_consts(traced):
 
 
 def _coerce_outputs(graph, avals):
-    from tinyjax.core.trace import eval_graph
-    from tinyjax.interpreters.carried_graphs import coerce, trace_internal
     if graph.out_avals == list(avals):
         return graph
     return trace_internal(lambda *xs: [coerce(o, a) for o, a in zip(eval_graph(graph, *xs), avals)],
@@ -62,8 +66,6 @@ def _coerce_outputs(graph, avals):
 
 def _branches(kind, funs, names, operands):
     """Trace every branch on the operands' types; check they agree (JAX's errors)."""
-    from tinyjax import tree_util
-    from tinyjax.ops import control_flow as cf
     leaves, in_tree = tree_util.tree_flatten(tuple(operands))
     avals = _flat_avals(leaves)
     traced, trees = [], []
@@ -97,15 +99,12 @@ def _branches(kind, funs, names, operands):
 
 
 def _bind_cond(index, graphs, consts, leaves, out_tree):
-    from tinyjax import tree_util
-    from tinyjax.ops.control_flow import cond_p
     outs = cond_p.bind(index, *consts, *leaves, branches=graphs)
     return tree_util.tree_unflatten(out_tree, outs)
 
 
 def cond(pred, true_fun, false_fun, *operands):
     """Run true_fun(*operands) if pred else false_fun(*operands); both are traced."""
-    from tinyjax.ops.common import aval_of, scalar
     if pred is None:
         raise TypeError('cond predicate is None')
     if not (callable(true_fun) and callable(false_fun)):
@@ -126,7 +125,6 @@ def cond(pred, true_fun, false_fun, *operands):
 
 def switch(index, branches, *operands):
     """Run branches[clamp(index, 0, len - 1)](*operands)."""
-    from tinyjax.ops.common import aval_of, scalar
     branches = list(branches)
     if not branches:
         raise ValueError('Empty branch sequence')
@@ -150,8 +148,6 @@ def _trace_carry_fun(what, fun, tree, avals, extra_tree=None, extra_avals=(), sp
     """Trace a loop body on carry avals, promoting a weak-typed carry to the type the body
     returns (JAX does; a Python 0 carry that becomes float32, say) and checking the carry
     keeps its structure and types. Returns (graph, consts, carry avals, out tree)."""
-    from tinyjax import tree_util
-    from tinyjax.ops import control_flow as cf
     n = len(avals)
     for _ in range(2):
         if extra_tree is None:
@@ -185,15 +181,11 @@ def _carry_graph(graph, n_carry, carry_avals):
 
 
 def _cast_leaves(leaves, avals):
-    from tinyjax.core.trace import as_array
-    from tinyjax.interpreters.carried_graphs import coerce
     return [coerce(as_array(x), a) for x, a in zip(leaves, avals)]
 
 
 def while_loop(cond_fun, body_fun, init_val):
     """while cond_fun(val): val = body_fun(val); return val."""
-    from tinyjax import tree_util
-    from tinyjax.ops import control_flow as cf
     if not (callable(cond_fun) and callable(body_fun)):
         raise TypeError('lax.while_loop: body_fun and cond_fun arguments should be callable.')
     leaves, tree = tree_util.tree_flatten(init_val)
@@ -216,7 +208,6 @@ def while_loop(cond_fun, body_fun, init_val):
 def _static_int(x):
     """x as a Python int when it is concrete outside any trace (JAX's fori_loop then uses
     scan, so it can be reverse-differentiated), else None."""
-    from tinyjax.core.array import ArrayImpl
     if isinstance(x, (bool, np.bool_)):
         return None
     if isinstance(x, (int, np.integer)):
@@ -228,7 +219,6 @@ def _static_int(x):
 
 def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     """for i in range(lower, upper): val = body_fun(i, val); return val."""
-    from tinyjax.ops.common import aval_of, scalar
     if not callable(body_fun):
         raise TypeError('lax.fori_loop: body_fun argument should be callable.')
     la, ua = aval_of(lower), aval_of(upper)
@@ -256,8 +246,6 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1, _split_transpose=False):
     """carry, y = f(carry, x) for each x along xs' leading axis; returns (carry, stacked ys)."""
-    from tinyjax import tree_util
-    from tinyjax.ops.scan import scan_p
     if not callable(f):
         raise TypeError('lax.scan: f argument should be callable.')
     x_leaves, x_tree = tree_util.tree_flatten(xs)
@@ -300,12 +288,22 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1, _split_transpos
             tree_util.tree_unflatten(pair['y'], outs[n:]))
 
 
+def _batched_call(f, x, size):
+    """f on each of `size` examples stacked along the leading axis of x's leaves, as one
+    call on the whole batch: f's graph evaluated with the batching rules (vmap's way)."""
+    leaves, tree = tree_util.tree_flatten((x,))
+    avals = [a.update(shape=a.shape[1:]) for a in _flat_avals(leaves)]
+    graph, consts, out_tree = _trace_fun(f, tree, avals, getattr(f, '__name__', 'f'))
+    outs, dims = batch_eval(graph, list(consts) + leaves,
+                            [None] * len(consts) + [0] * len(leaves), size)
+    return tree_util.tree_unflatten(
+        out_tree, [move_batch_axis(o, d, 0, size) for o, d in zip(outs, dims)])
+
+
 def map(f, xs, *, batch_size=None):
     """[f(x) for x in xs] along the leading axis, as a scan (batch_size: vmap in chunks)."""
-    from tinyjax import tree_util
     if batch_size is None:
         return scan(lambda _, x: ((), f(x)), (), xs)[1]
-    from tinyjax.transforms.batching import vmap
     leaves, tree = tree_util.tree_flatten(xs)
     n = _flat_avals(leaves)[0].shape[0]
     bs = int(batch_size)
@@ -313,11 +311,12 @@ def map(f, xs, *, batch_size=None):
     outs = []
     if full:
         chunks = [reshape(slice_in_dim(x, 0, full * bs), (full, bs) + x.shape[1:]) for x in leaves]
-        ys = scan(lambda _, c: ((), vmap(f)(tree_util.tree_unflatten(tree, c))), (), chunks)[1]
+        ys = scan(lambda _, c: ((), _batched_call(f, tree_util.tree_unflatten(tree, c), bs)),
+                  (), chunks)[1]
         outs.append(tree_util.tree_map(lambda y: reshape(y, (full * bs,) + y.shape[2:]), ys))
     if rest:
         tail = [slice_in_dim(x, full * bs, n) for x in leaves]
-        outs.append(vmap(f)(tree_util.tree_unflatten(tree, tail)))
+        outs.append(_batched_call(f, tree_util.tree_unflatten(tree, tail), rest))
     if len(outs) == 1:
         return outs[0]
     return tree_util.tree_map(lambda a, b: concatenate([a, b], 0), outs[0], outs[1])

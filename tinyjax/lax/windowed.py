@@ -3,19 +3,25 @@ picks a window primitive of tinyjax/ops/windowed.py; mul reduces stacked windows
 import numpy as np
 
 from tinyjax.lax.conv import padtype_to_pads
-from tinyjax.ops import common, reduction, structural
+from tinyjax.ops import common, elementwise, reduction, structural
 from tinyjax.ops.conv import _dilate
 from tinyjax.ops.windowed import _PRIMS, _abstract, _identity, _windows
 
+# The computations reduce_window recognises, by identity. jnp's ufuncs join them when
+# tinyjax.numpy is imported (register_monoid), so this layer does not import numpy.
+_MONOIDS = {elementwise.add: 'sum', elementwise.max: 'max', elementwise.min: 'min',
+            elementwise.mul: 'prod'}
+
+
+def register_monoid(fn, kind):
+    """Let reduce_window accept `fn` as the computation of monoid `kind` (sum/max/min/prod)."""
+    _MONOIDS[fn] = kind
+
 
 def _monoid(computation):
-    """Which monoid a computation names, or None. lax's functions and jnp's ufuncs."""
-    from tinyjax import lax
-    import tinyjax.numpy as jnp
-    table = {lax.add: 'sum', lax.max: 'max', lax.min: 'min', lax.mul: 'prod',
-             jnp.add: 'sum', jnp.maximum: 'max', jnp.minimum: 'min', jnp.multiply: 'prod'}
+    """Which monoid a computation names, or None."""
     try:
-        return table.get(computation)
+        return _MONOIDS.get(computation)
     except TypeError:        # unhashable callables
         return None
 
@@ -69,6 +75,6 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     if init.item() == ident.item():
         return out
     # A non-identity init enters each window once (as JAX computes it on the CPU).
-    ew = structural.elementwise()
     c = common.scalar(init.astype(aval.dtype), aval.dtype)
-    return {'sum': ew.add, 'prod': ew.mul, 'max': ew.max, 'min': ew.min}[kind](out, c)
+    return {'sum': elementwise.add, 'prod': elementwise.mul, 'max': elementwise.max,
+            'min': elementwise.min}[kind](out, c)

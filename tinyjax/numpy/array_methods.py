@@ -4,7 +4,10 @@ import numpy as np
 from tinyjax import dtypes, lax
 from tinyjax.core.array import Array
 from tinyjax.numpy import manipulation, products, reductions, ufuncs
-from tinyjax.numpy.conversion import asarray
+from tinyjax.numpy.conversion import asarray, _dtype_of
+from tinyjax.numpy.indexing import getitem, AtIndexer, take
+from tinyjax.numpy.sorting import sort, argsort, cumsum, cumprod
+from tinyjax.ops.elementwise import PRIMS
 
 
 def _defer(op):
@@ -36,7 +39,6 @@ _COMPARE = {'eq': ufuncs.equal, 'ne': ufuncs.not_equal, 'lt': ufuncs.less, 'le':
 
 
 def _astype(self, dtype, copy=False, device=None):
-    from tinyjax.numpy.conversion import _dtype_of
     return lax.convert_element_type(self, dtypes.canonicalize(_dtype_of(dtype if isinstance(dtype, type) else getattr(dtype, 'dtype', dtype))))
 
 
@@ -53,37 +55,30 @@ def _transpose(self, *axes):
 
 
 def _getitem(self, idx):
-    from tinyjax.numpy.indexing import getitem
     return getitem(self, idx)
 
 
 def _at(self):
-    from tinyjax.numpy.indexing import AtIndexer
     return AtIndexer(self)
 
 
 def _sort(self, axis=-1, **kw):
-    from tinyjax.numpy.sorting import sort
     return sort(self, axis=axis, **kw)
 
 
 def _argsort(self, axis=-1, **kw):
-    from tinyjax.numpy.sorting import argsort
     return argsort(self, axis=axis, **kw)
 
 
 def _cumsum(self, axis=None, dtype=None):
-    from tinyjax.numpy.sorting import cumsum
     return cumsum(self, axis, dtype)
 
 
 def _cumprod(self, axis=None, dtype=None):
-    from tinyjax.numpy.sorting import cumprod
     return cumprod(self, axis, dtype)
 
 
 def _take(self, indices, axis=None, mode=None, fill_value=None):
-    from tinyjax.numpy.indexing import take
     return take(self, indices, axis=axis, mode=mode, fill_value=fill_value)
 
 
@@ -149,5 +144,4 @@ def _bitcast(x, dtype):
 
 
 def _copy_p():
-    from tinyjax.ops.elementwise import PRIMS
     return PRIMS['copy']

@@ -4,9 +4,10 @@ import operator
 
 import numpy as np
 
-from tinyjax import dtypes
+from tinyjax import dtypes, errors
 from tinyjax.numpy import creation, indexing, manipulation, reductions, sorting, ufuncs
 from tinyjax.numpy.conversion import asarray, array, canonicalize_axis
+from tinyjax.transforms.batching import vmap
 
 __all__ = ['insert', 'delete', 'block', 'piecewise', 'apply_along_axis', 'append',
            'select', 'compress', 'choose', 'fill_diagonal', 'diagflat']
@@ -95,7 +96,6 @@ def delete(arr, obj, axis=None, *, assume_unique_indices=False):
     try:
         o = np.asarray(obj)
     except TypeError:
-        from tinyjax import errors
         raise errors.ConcretizationTypeError(
             obj, "'obj' array argument of jnp.delete()") from None
     if np.issubdtype(o.dtype, np.integer):
@@ -154,7 +154,6 @@ def piecewise(x, condlist, funclist, *args, **kw):
 
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """func1d mapped (with vmap) over every 1-D slice of arr along axis."""
-    from tinyjax.transforms.batching import vmap
     arr = asarray(arr)
     nd = arr.ndim
     axis = canonicalize_axis(axis, nd, 'apply_along_axis')

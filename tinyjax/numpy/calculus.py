@@ -11,6 +11,8 @@ from tinyjax.numpy.assembly import _along
 from tinyjax.numpy.conversion import (
     asarray, broadcast_to, canonicalize_axis, promote, promote_inexact)
 from tinyjax.ops.precision import canonicalize_precision
+from tinyjax.numpy.indexing import take
+from tinyjax.numpy.sorting import searchsorted
 
 __all__ = ['diff', 'ediff1d', 'convolve', 'correlate', 'interp', 'polyval', 'gradient']
 
@@ -76,8 +78,6 @@ def correlate(a, v, mode='valid', *, precision=None, preferred_element_type=None
 
 
 def interp(x, xp, fp, left=None, right=None, period=None):
-    from tinyjax.numpy.indexing import take
-    from tinyjax.numpy.sorting import searchsorted
     x, xp, fp = promote(x, xp, fp)
     if not dtypes.is_inexact(x.dtype):
         x, xp, fp = (v.astype(dtypes.default_float()) for v in (x, xp, fp))

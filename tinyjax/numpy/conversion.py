@@ -2,8 +2,11 @@
 import numpy as np
 
 from tinyjax import dtypes, lax
+from tinyjax.api import device_put
 from tinyjax.core.array import Array, ArrayImpl, default_device
+from tinyjax.core.trace import eager_apply
 from tinyjax.ops import common
+from tinyjax.ops.elementwise import convert_p
 
 
 def _device_put(value, weak=False):
@@ -16,8 +19,14 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None):
     return out if device is None else _to_device(out, device)
 
 
+def _stack_leading(xs):
+    """Arrays of one dtype stacked along a new leading axis (jnp.stack's rule)."""
+    if len({x.shape for x in xs}) > 1:
+        raise ValueError(f'All input arrays must have the same shape, got {[x.shape for x in xs]}')
+    return lax.concatenate([lax.expand_dims(x, (0,)) for x in xs], 0)
+
+
 def _to_device(x, device):
-    from tinyjax.api import device_put
     return device_put(x, device)
 
 
@@ -39,9 +48,7 @@ def _asarray(a, dtype=None):
         return _device_put(np.asarray(a).astype(dtype))
     if isinstance(a, (list, tuple)):
         if any(isinstance(x, Array) or isinstance(x, (list, tuple)) and _has_array(x) for x in a):
-            from tinyjax.numpy.manipulation import stack
-            items = [asarray(x) for x in a]
-            out = stack(promote(*items) if items else items)
+            out = _stack_leading(promote(*[asarray(x) for x in a]))
             return out if dtype is None else asarray(out, dtype)
         value = np.asarray(a)
         if value.dtype == object:
@@ -125,8 +132,6 @@ def _fits_int(x):
 def convert(x, dtype, weak=False):
     """convert_element_type; concrete inputs convert now, so traces hold literals."""
     if isinstance(x, ArrayImpl):
-        from tinyjax.core.trace import eager_apply
-        from tinyjax.ops.elementwise import convert_p
         return eager_apply(convert_p, [x], dict(new_dtype=np.dtype(dtype), weak_type=bool(weak)))[0]
     return lax._convert(x, dtype, weak)
 
@@ -195,7 +200,6 @@ def canonicalize_axes(axis, ndim, op):
 def astype(x, dtype, /, *, copy=False, device=None):
     out = asarray(x).astype(dtype)
     if device is not None:
-        from tinyjax.api import device_put
         out = device_put(out, device)
     return out
 

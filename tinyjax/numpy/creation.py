@@ -5,6 +5,8 @@ from tinyjax import dtypes, lax
 from tinyjax.core.array import Array
 from tinyjax.numpy import manipulation, ufuncs
 from tinyjax.numpy.conversion import asarray, broadcast_to, _dtype_of
+from tinyjax.numpy.manipulation import concatenate, moveaxis
+from tinyjax.numpy.ufuncs import power, where
 
 
 def _shape(shape, op):
@@ -121,12 +123,10 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         t = lax.div(iota, asarray(np.asarray(div, comp)))
         out = lax.add(lax.mul(s, lax.sub(asarray(np.asarray(1, comp)), t)), lax.mul(e, t))
         if endpoint and num > 1:
-            from tinyjax.numpy.manipulation import concatenate
             out = concatenate([lax.slice_in_dim(out, 0, num - 1), lax.expand_dims(stop, (0,))], 0)
     else:
         step = asarray(np.asarray(np.nan, comp))
         out = s
-    from tinyjax.numpy.manipulation import moveaxis
     out = moveaxis(out, 0, axis) if axis != 0 else out
     out_dt = dt or comp
     if dtypes.is_int(out_dt):
@@ -136,7 +136,6 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    from tinyjax.numpy.ufuncs import power
     lin = linspace(start, stop, num, endpoint, dtype=None, axis=axis)
     out = power(asarray(base, lin.dtype), lin)
     return out if dtype is None else out.astype(dtype)
@@ -169,14 +168,12 @@ def tri(N, M=None, k=0, dtype=None):
 def tril(m, k=0):
     m = asarray(m)
     mask = tri(m.shape[-2], m.shape[-1], k, dtypes.bool_)
-    from tinyjax.numpy.ufuncs import where
     return where(mask, m, asarray(np.asarray(0, m.dtype)))
 
 
 def triu(m, k=0):
     m = asarray(m)
     mask = tri(m.shape[-2], m.shape[-1], k - 1, dtypes.bool_)
-    from tinyjax.numpy.ufuncs import where
     return where(mask, asarray(np.asarray(0, m.dtype)), m)
 
 

@@ -3,6 +3,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.numpy.conversion import asarray
+from tinyjax.core.array import Array
 
 
 class _ScalarType:
@@ -78,7 +79,6 @@ def can_cast(from_, to, casting='safe'):
 
 
 def isscalar(x):
-    from tinyjax.core.array import Array
     if isinstance(x, Array):
         return x.ndim == 0
     return np.isscalar(x)

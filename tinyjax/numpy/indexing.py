@@ -22,6 +22,10 @@ from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array
 from tinyjax.numpy.conversion import asarray, broadcast_shapes, broadcast_to, canonicalize_axis
 from tinyjax.ops import indexing as ops
+from tinyjax.ops.elementwise import convert
+from tinyjax.numpy.ufuncs import negative, true_divide, power, remainder
+from tinyjax.numpy.creation import ones_like, zeros
+from tinyjax.lax import while_loop
 
 __all__ = ['take', 'take_along_axis']
 
@@ -375,7 +379,6 @@ def _scatter_update(x, idx, values, kind, mode, unique_indices=False):
 
 
 def _combine(x, v, kind):
-    from tinyjax.ops.elementwise import convert
     if kind == 'set':
         return convert(v, x.dtype, x.weak_type)
     return {'add': lax.add, 'mul': lax.mul, 'min': lax.min, 'max': lax.max}[kind](x, v)
@@ -401,7 +404,6 @@ class _IndexUpdateRef:
         return _scatter_update(self.array, self.index, values, 'add', mode, unique_indices)
 
     def subtract(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        from tinyjax.numpy.ufuncs import negative
         return self.add(negative(asarray(values)), indices_are_sorted=indices_are_sorted,
                         unique_indices=unique_indices, mode=mode)
 
@@ -412,15 +414,11 @@ class _IndexUpdateRef:
 
     def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         # Divisors at repeated indices multiply together; then one true division.
-        from tinyjax.numpy.creation import ones_like
-        from tinyjax.numpy.ufuncs import true_divide
         x = asarray(self.array)
         den = _scatter_update(ones_like(x), self.index, values, 'mul', mode, unique_indices)
         return true_divide(x, den)
 
     def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        from tinyjax.numpy.creation import ones_like
-        from tinyjax.numpy.ufuncs import power
         x = asarray(self.array)
         exponent = _scatter_update(ones_like(x), self.index, values, 'mul', mode, unique_indices)
         return power(x, exponent)
@@ -438,8 +436,6 @@ class _IndexUpdateRef:
         if unique_indices or not _may_repeat(self.index):
             current = getitem(self.array, self.index, 'clip' if update_mode == 'clip' else None)
             return self.set(func(current), unique_indices=unique_indices, mode=mode)
-        from tinyjax.numpy.creation import zeros
-        from tinyjax.lax import while_loop
         x = asarray(self.array)
         times = _scatter_update(zeros(x.shape, np.int32), self.index, 1, 'add', mode, False)
 
@@ -491,7 +487,6 @@ def _fix_indices(ind, n, mode, op):
     if mode == 'raise':
         raise NotImplementedError(f"The 'raise' mode to jnp.{op} is not supported.")
     if mode == 'wrap':
-        from tinyjax.numpy.ufuncs import remainder
         return remainder(ind, n).astype(dtypes.default_int()), 'clip'
     gm = _mode(_GET_MODES, 'fill' if mode is None else mode, 'gather')
     if mode == 'clip' and op == 'take':

@@ -13,7 +13,7 @@ from tinyjax.numpy.manipulation import (  # noqa: F401
     matrix_transpose, moveaxis, reshape, expand_dims, concatenate)
 from tinyjax.numpy.manipulation import diagonal as _diagonal, trace as _trace
 from tinyjax.numpy.products import matmul, tensordot  # noqa: F401
-from tinyjax.numpy.products import outer as _outer
+from tinyjax.numpy.products import outer as _outer, cross as _cross
 from tinyjax.ops import decompositions as dec
 from tinyjax.ops.precision import canonicalize_precision
 from tinyjax.transforms.custom import custom_jvp
@@ -438,5 +438,4 @@ def trace(x, /, *, offset=0, dtype=None):
 
 
 def cross(x1, x2, /, *, axis=-1):
-    from tinyjax.numpy.statistics import cross as _cross
     return _cross(x1, x2, axis=axis)

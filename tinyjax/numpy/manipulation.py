@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from tinyjax import dtypes, lax
+from tinyjax import dtypes, errors, lax
 from tinyjax.numpy.conversion import (asarray, broadcast_all, broadcast_shapes, broadcast_to,
                                 canonicalize_axes, canonicalize_axis, promote)
 
@@ -276,7 +276,7 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
     idx = np.repeat(np.arange(a.shape[ax]), np.broadcast_to(reps, (a.shape[ax],)))
     if total_repeat_length is not None:
         idx = np.resize(idx, total_repeat_length) if len(idx) else np.zeros(total_repeat_length, int)
-    from tinyjax.numpy.indexing import take
+    from tinyjax.numpy.indexing import take  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
     return take(a, asarray(idx.astype(np.int32)), axis=ax)
 
 
@@ -405,7 +405,7 @@ def _pad_axis(a, ax, lo, hi, mode):
     else:
         raise ValueError(f"pad: unsupported mode {mode!r}; use 'constant', 'edge', 'wrap', "
                          "'reflect' or 'symmetric'")
-    from tinyjax.numpy.indexing import take
+    from tinyjax.numpy.indexing import take  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
     return take(a, asarray(idx.astype(np.int32)), axis=ax)
 
 
@@ -414,7 +414,6 @@ def nonzero(a, *, size=None, fill_value=None):
     try:
         v = np.asarray(a)
     except TypeError:
-        from tinyjax import errors
         raise errors.ConcretizationTypeError(a, 'jnp.nonzero without size= (its output shape '
                                              'depends on the values)') from None
     idx = np.nonzero(v)
@@ -438,13 +437,13 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     a = moveaxis(a, (axis1, axis2), (-2, -1))
     n, m = a.shape[-2], a.shape[-1]
     rows = np.arange(max(0, -offset), min(n, m - offset)) if min(n, m - offset) > max(0, -offset) else np.arange(0)
-    from tinyjax.numpy.indexing import take
+    from tinyjax.numpy.indexing import take  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
     flat = reshape(a, a.shape[:-2] + (n * m,))
     return take(flat, asarray((rows * m + rows + offset).astype(np.int32)), axis=-1)
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
-    from tinyjax.numpy.reductions import sum
+    from tinyjax.numpy.reductions import sum  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
     return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
@@ -452,7 +451,7 @@ def diag(v, k=0):
     v = asarray(v)
     if v.ndim == 1:
         n = v.shape[0] + abs(k)
-        from tinyjax.numpy.creation import eye
+        from tinyjax.numpy.creation import eye  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
         e = eye(n, k=k, dtype=dtypes.bool_)
         col = lax.broadcast_in_dim(v, (n, v.shape[0]), (1,))
         padded = lax.pad(col, asarray(np.asarray(0, v.dtype)), [(0, 0, 0), (max(k, 0), max(-k, 0), 0)]) \

@@ -5,9 +5,11 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.ops.precision import canonicalize_precision
-from tinyjax.numpy.conversion import asarray, broadcast_shapes, promote
+from tinyjax.numpy.conversion import asarray, broadcast_shapes, promote, broadcast_to
 from tinyjax.numpy import manipulation, ufuncs
-from tinyjax.numpy.manipulation import ravel, reshape, transpose
+from tinyjax.numpy.manipulation import ravel, reshape, transpose, moveaxis
+from tinyjax.numpy.ufuncs import multiply
+from tinyjax.numpy.creation import eye
 
 
 def _pe(preferred_element_type):
@@ -18,7 +20,6 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     precision = canonicalize_precision(precision, 'dot')
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        from tinyjax.numpy.ufuncs import multiply
         return multiply(a, b)
     if a.ndim <= 2 and b.ndim <= 2 or b.ndim == 1:
         contract = ((a.ndim - 1,), (0 if b.ndim == 1 else b.ndim - 2,))
@@ -62,7 +63,6 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     elif b.ndim == 2:
         out = lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet)
     else:
-        from tinyjax.numpy.conversion import broadcast_to
         a = broadcast_to(a, batch + a.shape[-2:])
         b = broadcast_to(b, batch + b.shape[-2:])
         out = lax.dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
@@ -83,7 +83,6 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
     precision = canonicalize_precision(precision, 'inner')
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        from tinyjax.numpy.ufuncs import multiply
         return multiply(a, b)
     _check_contract('inner', a, b, ((a.ndim - 1,), (b.ndim - 1,)))
     return lax.dot_general(a, b, (((a.ndim - 1,), (b.ndim - 1,)), ((), ())), precision,
@@ -92,7 +91,6 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
 
 def outer(a, b, out=None):
     a, b = promote(ravel(a), ravel(b))
-    from tinyjax.numpy.ufuncs import multiply
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
 
@@ -124,7 +122,6 @@ def kron(a, b):
     nd = max(a.ndim, b.ndim)
     a = reshape(a, (1,) * (nd - a.ndim) + a.shape)
     b = reshape(b, (1,) * (nd - b.ndim) + b.shape)
-    from tinyjax.numpy.ufuncs import multiply
     a_e = reshape(a, sum(((s, 1) for s in a.shape), ()))
     b_e = reshape(b, sum(((1, s) for s in b.shape), ()))
     return reshape(multiply(a_e, b_e), tuple(x * y for x, y in zip(a.shape, b.shape)))
@@ -213,8 +210,6 @@ def _take_diagonals(op, spec):
         i = spec.index(c)
         j = spec.index(c, i + 1)
         n = op.shape[i]
-        from tinyjax.numpy.creation import eye
-        from tinyjax.numpy.manipulation import moveaxis
         op = moveaxis(op, (i, j), (-2, -1))
         mask = eye(n, dtype=op.dtype)
         op = lax.reduce_sum(lax.mul(op, lax.broadcast_in_dim(mask, op.shape, (op.ndim - 2, op.ndim - 1))),

@@ -5,6 +5,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.numpy.conversion import asarray, canonicalize_axes, canonicalize_axis, broadcast_to
+from tinyjax.numpy.ufuncs import multiply, divide
 
 
 def _keep(out, x_shape, axes, keepdims):
@@ -171,7 +172,6 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         avg = mean(a, axis=axis, keepdims=keepdims)
         n = asarray(a).size / avg.size if axis is not None or True else None
         return (avg, asarray(np.asarray(n, avg.dtype)) * 1) if returned else avg
-    from tinyjax.numpy.ufuncs import multiply, divide
     a, w = asarray(a), asarray(weights)
     if w.shape != a.shape:
         ax = canonicalize_axis(axis, a.ndim, 'average')

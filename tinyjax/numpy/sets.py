@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from tinyjax import dtypes
+from tinyjax import dtypes, errors
 from tinyjax.numpy import creation, manipulation, reductions, sorting, ufuncs
 from tinyjax.numpy.conversion import asarray, promote
 from tinyjax.numpy.reductions import any as _any
@@ -34,7 +34,6 @@ def intersect1d(ar1, ar2, assume_unique=False, return_indices=False, *, size=Non
         try:
             k = np.asarray(keep)
         except TypeError:
-            from tinyjax import errors
             raise errors.ConcretizationTypeError(keep, 'jnp.intersect1d without size=') from None
         pick = np.nonzero(k)[0]
         vals = s1[pick]

@@ -10,6 +10,7 @@ from tinyjax.core.array import Array
 from tinyjax.core.trace import Tracer
 from tinyjax.numpy.conversion import asarray, canonicalize_axis, promote
 from tinyjax.ops import sorting as sort_ops
+from tinyjax.numpy.reductions import _sum_dtype
 
 __all__ = ['sort', 'argsort', 'lexsort', 'partition', 'argpartition', 'sort_complex',
            'searchsorted', 'cumsum', 'cumprod', 'cumulative_sum', 'cumulative_prod',
@@ -185,7 +186,6 @@ def _cum_dtype(x, dtype, small_ints_to_default):
     if x.dtype == dtypes.bool_:
         return dtypes.default_int()
     if small_ints_to_default:
-        from tinyjax.numpy.reductions import _sum_dtype
         return _sum_dtype(x, None)
     return x.dtype
 

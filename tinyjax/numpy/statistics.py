@@ -5,8 +5,11 @@ import builtins
 import numpy as np
 
 from tinyjax import dtypes, lax
-from tinyjax.numpy import creation, manipulation, reductions, sorting, ufuncs
+from tinyjax.numpy import creation, manipulation, reductions, sorting, ufuncs, indexing
 from tinyjax.numpy.conversion import asarray, broadcast_to, canonicalize_axis, promote_inexact
+from tinyjax.numpy.products import dot
+from tinyjax.numpy.creation import linspace
+from tinyjax.numpy.sorting import searchsorted
 
 __all__ = ['nansum', 'nanmean', 'nanmax', 'nanmin', 'nanprod', 'nanvar', 'nanstd',
            'nanargmax', 'nanargmin', 'median', 'quantile', 'percentile', 'cov',
@@ -77,8 +80,6 @@ def quantile(a, q, axis=None, method='linear', keepdims=False):
 def sorted_quantile(a, q, axis, method, keepdims, op, skip_nan):
     """The q-th quantiles of `a` over `axis` (an int, a tuple or None), from a sort; with
     skip_nan the NaNs (sorted last) are left out, else a slice holding one gives NaN."""
-    from tinyjax.numpy import creation, indexing, sorting
-    from tinyjax.numpy.conversion import promote_inexact
     a, q = asarray(a), asarray(q)
     (a,) = promote_inexact(a)
     if dtypes.is_complex(a.dtype):
@@ -138,7 +139,6 @@ def median(a, axis=None, keepdims=False):
 
 
 def cov(m, y=None, rowvar=True, bias=False, ddof=None):
-    from tinyjax.numpy.products import dot
     x = manipulation.atleast_2d(asarray(m))
     if not rowvar and x.shape[0] != 1:
         x = x.T
@@ -183,7 +183,6 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):
     dt = a.dtype if dtypes.is_inexact(a.dtype) else dtypes.default_float()
     if np.ndim(bins) == 1:
         return asarray(bins, dt)
-    from tinyjax.numpy.creation import linspace
     if range is None:
         lo, hi = reductions.min(a).astype(dt), reductions.max(a).astype(dt)
     else:
@@ -197,7 +196,6 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):
 
 def histogram(a, bins=10, range=None, weights=None, density=None):
     """Counts per bin (float, as JAX), the last bin closed on the right."""
-    from tinyjax.numpy.sorting import searchsorted
     a = manipulation.ravel(asarray(a))
     edges = histogram_bin_edges(a, bins, range)
     n = edges.shape[0] - 1

@@ -4,7 +4,9 @@ import math as _math
 import numpy as np
 
 from tinyjax import dtypes, lax
+from tinyjax.lax import windowed as lax_windowed
 from tinyjax.numpy.conversion import asarray, broadcast_all, broadcast_to, elementwise, promote, promote_inexact
+from tinyjax.numpy.manipulation import nonzero
 
 
 def _is_float(x):
@@ -281,7 +283,6 @@ def sinc(x):
 
 def where(condition, x=None, y=None, *, size=None, fill_value=None):
     if x is None and y is None:
-        from tinyjax.numpy.manipulation import nonzero
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
         raise ValueError('Either both or neither of the x and y arguments should be provided '
@@ -331,3 +332,9 @@ conj = conjugate
 def imag(x):
     x = asarray(x)
     return lax.mul(x, _const(x, 0))
+
+
+# lax.reduce_window takes jnp's ufuncs as its computations too (JAX accepts both).
+for _fn, _kind in ((add, 'sum'), (maximum, 'max'), (minimum, 'min'), (multiply, 'prod')):
+    lax_windowed.register_monoid(_fn, _kind)
+del _fn, _kind

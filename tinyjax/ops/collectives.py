@@ -4,9 +4,12 @@ Inside `vmap(..., axis_name=n)` the named axis is the batch axis, so each batchi
 turns the collective into an ordinary reduction or transpose over it. A collective
 over another (outer) name passes through unchanged and is handled by that axis's rule.
 """
-from tinyjax import errors  # noqa: F401
+from tinyjax import errors, dtypes  # noqa: F401
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common, reduction, structural
+from tinyjax.ops import elementwise as ew
+from tinyjax.interpreters.batching import axis_frame
+from tinyjax.core.array import ArrayImpl
 
 
 def _names(axis_name):
@@ -14,7 +17,6 @@ def _names(axis_name):
 
 
 def _check_bound(names, op):
-    from tinyjax.interpreters.batching import axis_frame
     for n in names:
         if axis_frame(n) is None:
             raise NameError(f'unbound axis name: {n}. {op} needs an enclosing vmap or pmap '
@@ -43,7 +45,6 @@ def _reduce_batch(p, reduce, unbatched):
 
 
 def _scale(x, size):
-    ew = structural.elementwise()
     return ew.mul(x, common.scalar(size, common.aval_of(x).dtype))
 
 
@@ -62,7 +63,6 @@ def _extremum_jvp(p):
         y = p.bind(x, axis_name=axis_name)
         if t is None:
             return y, None
-        ew = structural.elementwise()
         loc = ew.convert(ew.eq(x, y), common.aval_of(x).dtype)
         num = psum_p.bind(ew.mul(t, loc), axis_name=axis_name)
         return y, ew.div(num, psum_p.bind(loc, axis_name=axis_name))
@@ -82,12 +82,10 @@ for _p in (psum_p, pmax_p, pmin_p):
 # --- axis_index -----------------------------------------------------------------------
 def _axis_index_abstract(axis_name):
     _check_bound((axis_name,), 'axis_index')
-    from tinyjax import dtypes
     return ShapedArray((), dtypes.int32)
 
 
 def _axis_index_batch(args, dims, frame_name, size, axis_name):
-    from tinyjax import dtypes
     if frame_name != axis_name:
         return axis_index_p.bind(axis_name=axis_name), None
     return structural.iota(dtypes.int32, size), 0
@@ -101,7 +99,6 @@ axis_index_p.needs_axis = True
 
 # --- all_gather and psum_scatter ------------------------------------------------------
 def _group_size(axis_name):
-    from tinyjax.interpreters.batching import axis_frame
     return axis_frame(axis_name)
 
 
@@ -299,12 +296,10 @@ for _p in (ppermute_p, all_to_all_p):
 # and returns one list of per-device results per output. These are the device-copy
 # implementations; the same results come from NCCL where it is available.
 def _gather_to(shards, device):
-    from tinyjax.core.array import ArrayImpl
     return [ArrayImpl(device.accept(s), device, s.weak_type) for s in shards]
 
 
 def _replicate(x, devs):
-    from tinyjax.core.array import ArrayImpl
     return [ArrayImpl(d.accept(x), d, x.weak_type) for d in devs]
 
 
@@ -318,7 +313,6 @@ def _combine(shards, devs, op):
 
 def _spmd_reduce(op_name):
     def rule(ins, devs, axis_name):
-        ew = structural.elementwise()
         op = {'sum': ew.add, 'max': ew.max, 'min': ew.min}[op_name]
         return [_replicate(_combine(ins[0], devs, op), devs)]
     return rule
@@ -330,7 +324,6 @@ pmin_p.spmd = _spmd_reduce('min')
 
 
 def _axis_index_spmd(ins, devs, axis_name):
-    from tinyjax import dtypes
     return [[_replicate(common.scalar(i, dtypes.int32), [d])[0] for i, d in enumerate(devs)]]
 
 
@@ -350,7 +343,7 @@ all_gather_p.spmd = _all_gather_spmd
 
 
 def _psum_scatter_spmd(ins, devs, axis_name, scatter_dimension, tiled):
-    total = _combine(ins[0], devs, structural.elementwise().add)
+    total = _combine(ins[0], devs, ew.add)
     n = len(devs)
     size = common.aval_of(total).shape[scatter_dimension] // n
     outs = []

@@ -19,6 +19,7 @@ from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, structural
+from tinyjax.ops import elementwise as ew
 from tinyjax.ops.precision import allows_tf32, cublas_float32_math
 
 ConvDimensionNumbers = collections.namedtuple('ConvDimensionNumbers',
@@ -231,7 +232,7 @@ def _transpose_lhs(ct, lhs_aval, rhs, window_strides, padding, lhs_dilation, rhs
         res = structural.transpose(res, (1, 0, 2) + tuple(range(3, 3 + len(xs))))
         res = _from_canonical(structural.reshape(res, (b * nb, bc // b) + tuple(xs)), ls)
     return res if common.aval_of(res).dtype == lhs_aval.dtype else \
-        structural.elementwise().convert(res, lhs_aval.dtype)
+        ew.convert(res, lhs_aval.dtype)
 
 
 def _transpose_rhs(ct, lhs, rhs_aval, window_strides, padding, lhs_dilation, rhs_dilation,
@@ -254,7 +255,7 @@ def _transpose_rhs(ct, lhs, rhs_aval, window_strides, padding, lhs_dilation, rhs
         feature_group_count=batch_group_count, batch_group_count=feature_group_count,
         precision=precision, preferred_element_type=None)
     return res if common.aval_of(res).dtype == rhs_aval.dtype else \
-        structural.elementwise().convert(res, rhs_aval.dtype)
+        ew.convert(res, rhs_aval.dtype)
 
 
 def _conv_transpose(ct, lhs, rhs, **params):
@@ -264,7 +265,7 @@ def _conv_transpose(ct, lhs, rhs, **params):
     ctype = common.aval_of(ct).dtype
 
     def convert(x, dt):
-        return x if common.aval_of(x).dtype == dt else structural.elementwise().convert(x, dt)
+        return x if common.aval_of(x).dtype == dt else ew.convert(x, dt)
     if is_undefined(lhs):
         return [_transpose_lhs(ct, lhs.aval, convert(rhs, ctype), **params), None]
     return [None, _transpose_rhs(ct, convert(lhs, ctype), rhs.aval, **params)]

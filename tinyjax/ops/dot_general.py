@@ -4,9 +4,11 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.lowering import Gemm
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, gemm, structural
+from tinyjax.ops import elementwise as ew
 from tinyjax.ops.precision import allows_tf32, canonicalize_precision, cublas_float32_math
 
 
@@ -137,7 +139,7 @@ def _transpose_side(ct, other, self_aval, self_c, self_b, other_c, other_b, ct_s
         res = dot_general_p.bind(other, ct, dimension_numbers=dn, precision=params['precision'],
                                  preferred_element_type=None)
     out = structural.transpose(res, place[ct_first])
-    return structural.elementwise().convert(out, self_aval.dtype)
+    return ew.convert(out, self_aval.dtype)
 
 
 def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
@@ -153,9 +155,9 @@ def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_el
     params = dict(precision=precision)
     ctype = common.aval_of(ct).dtype
     if is_undefined(lhs):
-        r = structural.elementwise().convert(rhs, ctype)
+        r = ew.convert(rhs, ctype)
         return [_transpose_side(ct, r, la, lc, lb, rc, rb, ct_l, ct_r, params), None]
-    l = structural.elementwise().convert(lhs, ctype)
+    l = ew.convert(lhs, ctype)
     return [None, _transpose_side(ct, l, ra, rc, rb, lc, lb, ct_r, ct_l, params)]
 
 
@@ -183,6 +185,7 @@ dot_general_p = common.define('dot_general', _dot_abstract, _dot_impl, _dot_jvp,
                               _dot_transpose, _dot_batch)
 dot_general_p.quiet_params = ('precision', 'preferred_element_type')
 dot_general_p.prepare = _dot_prepare
+dot_general_p.lowering = Gemm()
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):

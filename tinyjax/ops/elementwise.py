@@ -12,10 +12,11 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.lowering import Elementwise
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
-from tinyjax.ops import common
+from tinyjax.ops import common, reduction, structural
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
 INTEGER = 'integer'
@@ -55,7 +56,6 @@ def _unbroadcast(ct, aval):
     """Sum a cotangent of the full shape down to a 0-d operand's shape."""
     if ct is None or aval.shape == common.aval_of(ct).shape:
         return ct
-    from tinyjax.ops import reduction
     return reduction.reduce_sum(ct, tuple(range(common.aval_of(ct).ndim)))
 
 
@@ -63,6 +63,12 @@ def _batch_elementwise(prim):
     def rule(args, dims, **params):
         return prim.bind(*common.align_elementwise_batch(args, dims), **params), 0
     return rule
+
+
+# Ops cheap enough that fusion recomputes them in each consumer instead of storing them.
+_CHEAP = {'neg', 'add', 'sub', 'mul', 'max', 'min', 'abs', 'eq', 'ne', 'lt', 'le', 'gt', 'ge',
+          'and', 'or', 'not', 'copy', 'square'}
+# nextafter is not half_ok: in float it would step by a float ulp, not a half ulp.
 
 
 def _def(name, arity, impl, cuda, kind, jvp, out_dtype=None, linear=None):
@@ -77,7 +83,8 @@ def _def(name, arity, impl, cuda, kind, jvp, out_dtype=None, linear=None):
 
     p = common.define(name, abstract_eval, impl, jvp_rule, linear)
     p.batch = _batch_elementwise(p)
-    p.lowering = cuda
+    p.lowering = None if cuda is None else Elementwise(
+        cuda, cheap=name in _CHEAP, half_ok=name != 'nextafter')
     p.kind, p.arity = kind, arity
     return p
 
@@ -102,14 +109,14 @@ def _sum_tangents(*ts):
 # --- unary: name, NumPy rule, CUDA C, dtypes, jvp(x, y, t) ---------------------------
 def _np_erf(xp, x):
     if xp is not np:
-        import cupyx.scipy.special as sp
+        import cupyx.scipy.special as sp  # lazy: CuPy is optional (GPU only)
         return sp.erf(x)
     return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
 
 def _np_erf_inv(xp, x):
     if xp is not np:
-        import cupyx.scipy.special as sp
+        import cupyx.scipy.special as sp  # lazy: CuPy is optional (GPU only)
         return sp.erfinv(x)
     return _erf_inv_host(x)
 
@@ -475,7 +482,7 @@ def _select_transpose(ct, which, *cases):
 select_n_p = common.define('select_n', _select_abstract, _select_impl, _select_jvp,
                            _select_transpose)
 select_n_p.batch = _batch_elementwise(select_n_p)
-select_n_p.lowering = 'select'
+select_n_p.lowering = Elementwise('select', cheap=True)
 
 
 def select_n(which, *cases):
@@ -506,7 +513,6 @@ def _clamp_jvp(primals, tangents):
 
 
 def _bcast_to(t, like):
-    from tinyjax.ops import structural
     shape = common.aval_of(like).shape
     return t if common.aval_of(t).shape == shape else structural.broadcast_in_dim(t, shape, ())
 
@@ -514,7 +520,7 @@ def _bcast_to(t, like):
 clamp_p = common.define('clamp', _clamp_abstract,
                         lambda xp, lo, x, hi: xp.minimum(xp.maximum(x, lo), hi), _clamp_jvp)
 clamp_p.batch = _batch_elementwise(clamp_p)
-clamp_p.lowering = 'tj_min(tj_max({1}, {0}), {2})'
+clamp_p.lowering = Elementwise('tj_min(tj_max({1}, {0}), {2})')
 
 
 def clamp(lo, x, hi):
@@ -561,7 +567,7 @@ def _convert_transpose(ct, x, new_dtype, weak_type=False):
 convert_p = common.define('convert_element_type', _convert_abstract, _convert_impl,
                           _convert_jvp, _convert_transpose)
 convert_p.batch = lambda args, dims, **p: (convert_p.bind(*args, **p), dims[0])
-convert_p.lowering = 'convert'
+convert_p.lowering = Elementwise('convert', cheap=True, named=False)
 
 
 def convert(x, dtype, weak_type=False):

@@ -86,7 +86,7 @@ def reference(g, a, b):
 def gemm_call(xp, g, dtype, tf32):
     """fn(lhs, rhs) -> result running plan g through cuBLAS on the current stream (CuPy's
     binding sets the handle's stream to it). `tf32`: float32 may use TF32 tensor cores."""
-    from cupy_backends.cuda.libs import cublas
+    from cupy_backends.cuda.libs import cublas  # lazy: CuPy is optional (GPU only)
     dtype = np.dtype(dtype)
     dt = DATA_TYPE[dtype]
     tf32 = tf32 and int(xp.cuda.device.get_compute_capability()) >= 80

@@ -319,7 +319,7 @@ def _ufunc_at(xp, kind, target, cols, upd):
         {'add': np.add, 'mul': np.multiply, 'min': np.minimum, 'max': np.maximum}[kind].at(
             target, cols, upd)
         return
-    import cupyx
+    import cupyx  # lazy: CuPy is optional (GPU only)
     fn = {'add': 'scatter_add', 'min': 'scatter_min', 'max': 'scatter_max'}.get(kind)
     if fn is not None:
         getattr(cupyx, fn)(target, cols, upd)

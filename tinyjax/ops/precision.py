@@ -86,9 +86,9 @@ def cublas_float32_math(tf32):
     afterwards. Two switches, because CuPy routes GEMMs two ways: 2-D products through
     its per-dtype compute type (`CUPY_TF32` seeds it), batched ones through cuBLAS with
     CUBLAS_COMPUTE_32F, which follows the handle's math mode. GPU only: imports cuBLAS."""
-    import cupy
-    from cupy._core import _routines_linalg as gemm
-    from cupy_backends.cuda.libs import cublas
+    import cupy  # lazy: CuPy is optional (GPU only)
+    from cupy._core import _routines_linalg as gemm  # lazy: CuPy is optional (GPU only)
+    from cupy_backends.cuda.libs import cublas  # lazy: CuPy is optional (GPU only)
     tf32 = tf32 and int(cupy.cuda.device.get_compute_capability()) >= 80
     handle = cupy.cuda.device.get_cublas_handle()
 

@@ -9,26 +9,25 @@ threefry2x32(k1, k2, x1, x2) -> (y1, y2)
     function of (key, counter), so each element is independent of the others: the
     op is elementwise, vmaps by broadcasting and parallelises perfectly.
 
-    Lowering (for the jit compiler): `threefry2x32_p.lowering` is a dict, not a
-    format string, because the primitive has two results:
-        {'header': 'tj_random.cuh',
-         'outputs': ('tj_threefry2x32_y1({0}, {1}, {2}, {3})',
-                     'tj_threefry2x32_y2({0}, {1}, {2}, {3})'),
-         'statement': 'tj_threefry2x32({0}, {1}, {2}, {3}, &{4}, &{5});'}
+    Lowering (for the jit compiler): an `Elementwise` with one expression per output
+    (the primitive has two results), a `statement` computing both, and a header:
+        header 'tj_random.cuh',
+        outputs ('tj_threefry2x32_y1({0}, {1}, {2}, {3})',
+                 'tj_threefry2x32_y2({0}, {1}, {2}, {3})'),
+        statement 'tj_threefry2x32({0}, {1}, {2}, {3}, &{4}, &{5});'
     Operands {0}..{3} are `unsigned int` expressions (k1, k2, x1, x2) at the element's
     index. A fused loop kernel can either evaluate the per-output expressions (each
     runs the 20 rounds; when both outputs are used, nvcc usually merges the two
     inlined calls, and they are cheap next to a memory access), or declare two
     `unsigned int` locals and emit the statement once, with {4}, {5} naming them.
-    Until the code generator includes 'header' in its modules, both primitives run
-    unfused under jit (their NumPy/CuPy rules). The header needs only tj_common.cuh;
+    The code generator includes the header in modules that use it. The header needs only tj_common.cuh;
     it compiles as host C++ under tj_host_shim.h too (tests/test_random.py builds it
     and compares with NumPy).
 
 bitcast_convert_type(x, new_dtype): reinterpret the bits of x as new_dtype, same
     width only (uint32 <-> float32, uint16 -> float16/bfloat16, uint64 <-> float64).
-    Its lowering is {'header': 'tj_random.cuh', 'expr': 'tj_bitcast_to_{new_dtype}({0})'}
-    (an elementwise expression once the kernel includes the header); the overloads
+    Its lowering is Elementwise('tj_bitcast_to_{new_dtype}({0})', header='tj_random.cuh');
+    the overloads
     in tj_random.cuh take the operand's compute type; a float16/bfloat16 target
     comes back as a float (the kernel's compute type for halves), so bitcasts from
     halves to integers are not lowered (random never produces them).
@@ -36,6 +35,7 @@ bitcast_convert_type(x, new_dtype): reinterpret the bits of x as new_dtype, same
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.lowering import Elementwise
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
 
@@ -97,12 +97,10 @@ def _threefry_batch(args, dims):
 
 threefry2x32_p = common.define('threefry2x32', _threefry_abstract, _threefry_impl,
                                _threefry_jvp, batch=_threefry_batch, multiple_results=True)
-threefry2x32_p.lowering = {
-    'header': 'tj_random.cuh',
-    'outputs': ('tj_threefry2x32_y1({0}, {1}, {2}, {3})',
-                'tj_threefry2x32_y2({0}, {1}, {2}, {3})'),
-    'statement': 'tj_threefry2x32({0}, {1}, {2}, {3}, &{4}, &{5});',
-}
+threefry2x32_p.lowering = Elementwise(
+    header='tj_random.cuh',
+    outputs=('tj_threefry2x32_y1({0}, {1}, {2}, {3})', 'tj_threefry2x32_y2({0}, {1}, {2}, {3})'),
+    statement='tj_threefry2x32({0}, {1}, {2}, {3}, &{4}, &{5});')
 
 
 def threefry2x32(k1, k2, x1, x2):
@@ -130,10 +128,9 @@ def _bitcast_jvp(primals, tangents, new_dtype):
 bitcast_convert_type_p = common.define(
     'bitcast_convert_type', _bitcast_abstract, _bitcast_impl, _bitcast_jvp,
     batch=lambda args, dims, **p: (bitcast_convert_type_p.bind(*args, **p), dims[0]))
-# A dict, like threefry2x32's: today's codegen fuses only string lowerings, whose
-# helpers live in tj_common.cuh; this one needs tj_random.cuh included first.
-bitcast_convert_type_p.lowering = {'header': 'tj_random.cuh',
-                                   'expr': 'tj_bitcast_to_{new_dtype}({0})'}
+# Its helpers live in tj_random.cuh, which the kernel then includes.
+bitcast_convert_type_p.lowering = Elementwise('tj_bitcast_to_{new_dtype}({0})',
+                                              header='tj_random.cuh')
 
 
 def bitcast_convert_type(x, new_dtype):

@@ -2,8 +2,11 @@
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.codegen_reduce import identity_literal
+from tinyjax.compiler.lowering import Reducer
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common, structural
+from tinyjax.ops import elementwise as ew
 
 
 def _check_axes(name, x, axes):
@@ -71,7 +74,6 @@ def _minmax_jvp(p):
         if t is None:
             return y, None
         # The tangent is averaged over the positions that attain the extremum (ties split).
-        ew = structural.elementwise()
         loc = ew.convert(ew.eq(x, _expand_back(y, common.aval_of(x), axes)), common.aval_of(x).dtype)
         num = reduce_sum(ew.mul(t, loc), axes)
         return y, ew.div(num, reduce_sum(loc, axes))
@@ -106,7 +108,6 @@ def _prod_jvp(primals, tangents, axes):
     if t is None:
         return y, None
     # d prod / d x_i = product of the others; exact when some x_i are zero.
-    ew = structural.elementwise()
     xa = common.aval_of(x)
     zero, one = common.scalar(0, xa.dtype), common.scalar(1, xa.dtype)
     is_zero = ew.eq(x, zero)
@@ -139,6 +140,16 @@ reduce_or_p = common.define('reduce_or', _reduce_abstract('reduce_or', 'bool'),
 for _p in (reduce_and_p, reduce_or_p):
     _p.batch = _reduce_batch(_p)
     _p.jvp = (lambda p: lambda primals, tangents, axes: (p.bind(primals[0], axes=axes), None))(_p)
+
+# Lowerings: the reducer functor of kernels/ and its identity, by operand dtype.
+# NumPy's sum of booleans is `any` here.
+reduce_sum_p.lowering = Reducer(
+    lambda dt: ('tj_op_or', '0') if dt == dtypes.bool_ else ('tj_op_sum', '0'))
+reduce_or_p.lowering = Reducer(lambda dt: ('tj_op_or', '0'))
+reduce_prod_p.lowering = Reducer(lambda dt: ('tj_op_prod', '1'))
+reduce_and_p.lowering = Reducer(lambda dt: ('tj_op_and', '1' if dt == dtypes.bool_ else '(~0)'))
+reduce_max_p.lowering = Reducer(lambda dt: ('tj_op_max', identity_literal(False, dt)))
+reduce_min_p.lowering = Reducer(lambda dt: ('tj_op_min', identity_literal(True, dt)))
 
 
 def _bind_reduce(p):

@@ -14,11 +14,10 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
-from tinyjax.ops import common, structural
+from tinyjax.ops import common, structural, elementwise
 
 
 def _ew():
-    from tinyjax.ops import elementwise
     return elementwise
 
 

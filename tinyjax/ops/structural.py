@@ -7,10 +7,12 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.compiler.codegen import ctype, index_add, index_mul
+from tinyjax.compiler.lowering import IndexMap
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
-from tinyjax.ops import common
+from tinyjax.ops import common, reduction, elementwise as ew
 
 
 def _linear_jvp(p):
@@ -57,7 +59,6 @@ def _bid_impl(xp, x, shape, broadcast_dimensions):
 def _bid_transpose(ct, x, shape, broadcast_dimensions):
     if ct is None:
         return [None]
-    from tinyjax.ops import reduction
     bd = broadcast_dimensions
     summed = tuple(d for d in range(len(shape)) if d not in bd or
                    (x.aval.shape[bd.index(d)] == 1 and shape[d] != 1))
@@ -265,7 +266,6 @@ def _pad_impl(xp, x, padding_value, padding_config):
 
 
 def _pad_transpose(ct, x, padding_value, padding_config):
-    from tinyjax.ops import reduction
     if ct is None:
         return [None, None]
     unpadded = pad(ct, common.scalar(0, common.aval_of(ct).dtype),
@@ -275,7 +275,7 @@ def _pad_transpose(ct, x, padding_value, padding_config):
     t_pv = None
     if is_undefined(padding_value):
         axes = tuple(range(len(shape)))
-        t_pv = elementwise().sub(reduction.reduce_sum(ct, axes), reduction.reduce_sum(t_x, axes))
+        t_pv = ew.sub(reduction.reduce_sum(ct, axes), reduction.reduce_sum(t_x, axes))
     return [t_x if is_undefined(x) else None, t_pv]
 
 
@@ -288,7 +288,6 @@ def _pad_batch(args, dims, padding_config):
     if dpv is None:
         return pad(x, pv, config), 0
     # A batched padding value: pad with zeros and select the per-example value outside.
-    ew = elementwise()
     zero = common.scalar(0, common.aval_of(x).dtype)
     padded = pad(x, zero, config)
     shape = common.aval_of(padded).shape
@@ -381,9 +380,94 @@ def broadcasted_iota(dtype, shape, dimension):
                        dimension=int(dimension))
 
 
-def elementwise():
-    from tinyjax.ops import elementwise as ew
-    return ew
+# --- lowerings: each op as an index map (output index -> operand index) ---------------
+# `em` is the compiler's emitter: em.value(var, index) reads an operand at C index names.
+def _lower_iota(em, e, idx):
+    d = e.params['dimension']
+    i = '0' if e.outputs[0].aval.shape[d] == 1 else idx[d]
+    return f'({ctype(e.params["dtype"])})({i})'
+
+
+def _lower_broadcast(em, e, idx):
+    x = e.inputs[0]
+    return em.value(x, tuple('0' if x.aval.shape[k] == 1 else idx[d]
+                             for k, d in enumerate(e.params['broadcast_dimensions'])))
+
+
+def _lower_reshape(em, e, idx):
+    x = e.inputs[0]
+    return em.value(x, em.reshape_index(e.outputs[0].aval.shape, idx, x.aval.shape))
+
+
+def _lower_transpose(em, e, idx):
+    inv = [None] * len(idx)
+    for k, src in enumerate(e.params['permutation']):
+        inv[src] = idx[k]
+    return em.value(e.inputs[0], tuple(inv))
+
+
+def _lower_rev(em, e, idx):
+    x = e.inputs[0]
+    xs = x.aval.shape
+    return em.value(x, tuple(f'({xs[d] - 1} - {i})' if d in e.params['dimensions'] and xs[d] != 1
+                             else i for d, i in enumerate(idx)))
+
+
+def _lower_slice(em, e, idx):
+    x, p = e.inputs[0], e.params
+    xs = x.aval.shape
+    st = p['strides'] or (1,) * len(xs)
+    return em.value(x, tuple(
+        '0' if xs[d] == 1 else em.index_temp(
+            index_add(str(s) if s else '0', index_mul(str(k), i) if k != 1 else i))
+        for d, (i, s, k) in enumerate(zip(idx, p['start_indices'], st))))
+
+
+def _lower_pad(em, e, idx):
+    x, pv = e.inputs
+    conds, in_idx = [], []
+    for i, n, (lo, hi, it) in zip(idx, x.aval.shape, e.params['padding_config']):
+        if n == 0:
+            return em.value(pv, ())
+        t = em.index_temp(index_add(i, str(-lo)) if lo else i)
+        if it:
+            c = f'({t} >= 0 && {t} % {it + 1} == 0 && {t} / {it + 1} < {n})'
+            src = f'{t} / {it + 1}'
+        else:
+            c = f'({t} >= 0 && {t} < {n})'
+            src = t
+        conds.append(c)
+        in_idx.append('0' if n == 1 else em.index_temp(f'({c} ? {src} : 0)'))
+    ok = ' && '.join(conds) if conds else 'true'
+    return f'(({ok}) ? {em.value(x, tuple(in_idx))} : {em.value(pv, ())})'
+
+
+def _lower_concatenate(em, e, idx):
+    d = e.params['dimension']
+    pieces, start = [], 0
+    for x in e.inputs:
+        n = x.aval.shape[d]
+        if n:
+            pieces.append((x, start, n))
+        start += n
+    expr = None
+    for x, s, n in reversed(pieces):
+        local = '0' if n == 1 else em.index_temp(
+            f'tj_clampi<{em.itype}>({index_add(idx[d], str(-s))}, 0, {n - 1})')
+        v = em.value(x, tuple(local if k == d else i for k, i in enumerate(idx)))
+        expr = v if expr is None else f'({idx[d]} < {s + n} ? {v} : {expr})'
+    return expr
+
+
+iota_p.lowering = IndexMap(_lower_iota)
+broadcast_in_dim_p.lowering = IndexMap(_lower_broadcast, named=False)
+reshape_p.lowering = IndexMap(_lower_reshape, named=False)
+squeeze_p.lowering = IndexMap(_lower_reshape, named=False)
+transpose_p.lowering = IndexMap(_lower_transpose)
+rev_p.lowering = IndexMap(_lower_rev)
+slice_p.lowering = IndexMap(_lower_slice)
+pad_p.lowering = IndexMap(_lower_pad, cheap=False)
+concatenate_p.lowering = IndexMap(_lower_concatenate, cheap=False)
 
 
 base_ops.install(broadcast_in_dim=broadcast_in_dim, transpose=transpose)

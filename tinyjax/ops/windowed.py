@@ -13,6 +13,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common, reduction, structural
+from tinyjax.ops import elementwise as ew
 from tinyjax.ops.conv import _dilate, _out_size
 
 
@@ -156,7 +157,6 @@ def _minmax_jvp(kind):
         ts = _windows(t, 0, out_shape=shape, **params)
         pick = reduction.argmax(xs, 0, np.int32) if kind == 'max' else \
             reduction.argmin(xs, 0, np.int32)
-        ew = structural.elementwise()
         n = common.aval_of(xs).shape[0]
         hit = ew.eq(structural.broadcasted_iota(np.int32, (n,) + tuple(shape), 0),
                     structural.broadcast_in_dim(pick, (n,) + tuple(shape),

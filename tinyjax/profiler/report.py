@@ -134,9 +134,9 @@ class Report:
     def plot(self, path):
         """A bar chart (PNG) of each kernel's median time, fused beside unfused."""
         try:
-            import matplotlib
+            import matplotlib  # lazy: matplotlib is optional (plots only)
             matplotlib.use('Agg')
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # lazy: matplotlib is optional (plots only)
         except ImportError:
             raise ImportError("Report.plot needs matplotlib: pip install matplotlib "
                               "(or pip install 'tinyjax[examples]')") from None

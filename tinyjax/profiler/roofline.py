@@ -19,6 +19,8 @@ import time
 import numpy as np
 
 from tinyjax.profiler.timing import median
+from tinyjax.compiler import cache
+from tinyjax.version import __version__
 
 GB = 1e9
 TF = 1e12
@@ -62,11 +64,10 @@ def precision_for(dtype, tf32=False):
 
 def device_info(device):
     """Name, driver and library versions: the report's and the benchmark's header."""
-    import tinyjax
-    info = {'platform': device.platform, 'tinyjax': tinyjax.__version__,
+    info = {'platform': device.platform, 'tinyjax': __version__,
             'python': platform.python_version(), 'numpy': np.__version__}
     if device.platform == 'gpu':
-        import cupy
+        import cupy  # lazy: CuPy is optional (GPU only)
         rt = cupy.cuda.runtime
         info['name'] = device.device_kind
         info['compute_capability'] = device.compute_capability
@@ -74,7 +75,7 @@ def device_info(device):
         info['cuda_runtime'] = _cuda_version(rt.runtimeGetVersion())
         info['cupy'] = cupy.__version__
         try:
-            from cupy.cuda import nvrtc
+            from cupy.cuda import nvrtc  # lazy: CuPy is optional (GPU only)
             info['nvrtc'] = '.'.join(map(str, nvrtc.getVersion()))
         except Exception:
             pass
@@ -135,7 +136,6 @@ def roofline(device):
 
 
 def _cache_path():
-    from tinyjax.compiler import cache
     return cache.cache_dir() / 'roofline.json'
 
 
@@ -158,7 +158,7 @@ def _write(path, data):
 def measure_copy_bandwidth(device, nbytes=None, reps=10):
     """Bytes read + written per second of a large buffer copy on `device`."""
     if device.platform == 'gpu':
-        import cupy
+        import cupy  # lazy: CuPy is optional (GPU only)
         nbytes = nbytes or 1 << 30      # 1 GiB: 20x an H100's 50 MB L2
         # physical_id: a logical device (TINYJAX_NUM_GPU_DEVICES) may number past the GPUs
         with cupy.cuda.Device(getattr(device, 'physical_id', device.id)):

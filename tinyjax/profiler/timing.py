@@ -43,7 +43,7 @@ class CudaClock:
     is_device = True
 
     def __init__(self, device):
-        import cupy
+        import cupy  # lazy: CuPy is optional (GPU only)
         self._cp, self._device = cupy, device
         self._gpu = cupy.cuda.Device(getattr(device, 'physical_id', device.id))
 

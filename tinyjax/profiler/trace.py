@@ -17,6 +17,7 @@ import time
 
 from tinyjax.profiler.report import launch_events
 from tinyjax.profiler.timing import Recorder
+import json
 
 _active = None
 
@@ -87,7 +88,6 @@ def write_chrome_trace(path, launches, annotations=()):
     for name, start, dur in annotations:
         events.append(dict(name=name, cat='annotation', ph='X', pid=0, tid=0,
                            ts=start * 1e6, dur=dur * 1e6))
-    import json
     with open(path, 'w') as f:
         json.dump({'traceEvents': events, 'displayTimeUnit': 'ns'}, f)
     return path

@@ -253,7 +253,6 @@ def beta(key, a, b, shape=None, dtype=None):
 
 
 def dirichlet(key, alpha, shape=None, dtype=None):
-    from tinyjax.nn import softmax
     dtype = _float_dtype('dirichlet', dtype)
     if np.ndim(alpha) < 1:
         raise ValueError(f'dirichlet requires alpha.ndim >= 1, got alpha.ndim == {np.ndim(alpha)}')
@@ -263,7 +262,13 @@ def dirichlet(key, alpha, shape=None, dtype=None):
         shape = canonical_shape(shape)
         _check_shape('dirichlet', shape, np.shape(alpha)[:-1])
     alpha = _param(alpha, dtype)
-    return softmax(loggamma(key, alpha, tuple(shape) + alpha.shape[-1:], dtype), -1)
+    return _softmax_last(loggamma(key, alpha, tuple(shape) + alpha.shape[-1:], dtype))
+
+
+def _softmax_last(x):
+    """nn.softmax over the last axis, in the same operations (random sits below nn)."""
+    e = jnp.exp(x - lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True)))
+    return e / jnp.sum(e, axis=-1, keepdims=True)
 
 
 def chisquare(key, df, shape=None, dtype=None):

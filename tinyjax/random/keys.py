@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from tinyjax import dtypes, lax, tree_util
+from tinyjax import dtypes, lax, tree_util, numpy as jnp
 from tinyjax.core.array import Array
 from tinyjax.ops import random_bits as rb
 from tinyjax.ops.common import aval_of
@@ -185,10 +185,8 @@ def _seed_data(ctor, seed):
         # without x64 only its low 32 bits survive.
         s = int(np.int64(seed)) % 2 ** 64
         hi = (s >> 32) if dtypes.default_int() == dtypes.int64 else 0
-        from tinyjax import numpy as jnp
         return jnp.asarray(np.array([hi, s & _MASK32], np.uint32))
     seed = seed if isinstance(seed, Array) else np.asarray(seed)
-    from tinyjax import numpy as jnp
     seed = jnp.asarray(seed)
     # JAX's rule: high word = seed >> 32 (logical; 0 for seeds of 32 bits or fewer),
     # low word = the seed's low 32 bits (narrower signed seeds sign-extend).
@@ -233,7 +231,6 @@ def wrap_key_data(key_bits_array, *, impl=None, dtype=None):
     _check_impl(impl if dtype is None else dtype)
     if isinstance(key_bits_array, PRNGKeyArray):
         raise TypeError('wrap_key_data expects uint32 key data, got a key array')
-    from tinyjax import numpy as jnp
     data = key_bits_array if isinstance(key_bits_array, Array) else jnp.asarray(key_bits_array)
     check_key_data(data)
     return PRNGKeyArray(data)
@@ -275,7 +272,6 @@ def fold_in(key, data):
             raise OverflowError(f'Python integer {int(data)} out of bounds for uint32')
         msg = _u32(data)
     else:
-        from tinyjax import numpy as jnp
         msg = lax.convert_element_type(jnp.asarray(data), dtypes.uint32)
     k1, k2 = key_halves(kd)
     y1, y2 = rb.threefry2x32(k1, k2, _u32(0), msg)

@@ -2,6 +2,7 @@
 from tinyjax import lax
 from tinyjax.nn import logsumexp  # noqa: F401
 from tinyjax.numpy.conversion import promote_inexact
+from tinyjax.ops.common import scalar
 
 
 def erf(x):
@@ -25,5 +26,4 @@ def logit(x):
 
 
 def _one(x):
-    from tinyjax.ops.common import scalar
     return scalar(1, x.dtype)

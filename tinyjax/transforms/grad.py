@@ -8,9 +8,10 @@ import numpy as np
 from tinyjax import dtypes, lax, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import ShapedArray
-from tinyjax.ops import common
+from tinyjax.ops import common, elementwise
 from tinyjax.interpreters import ad
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
+from tinyjax.transforms.batching import vmap
 
 
 def _leaf_aval(x, what):
@@ -188,7 +189,6 @@ def _match_input_types(grads, inputs):
             return g
         xa, ga = common.aval_of(x), common.aval_of(g)
         if xa.weak_type and not ga.weak_type and ga.dtype == xa.dtype:
-            from tinyjax.ops import elementwise
             return elementwise.convert(g, xa.dtype, weak_type=True)
         return g
     return tree_util.tree_map(fix, grads, inputs)
@@ -206,21 +206,21 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, redu
 
 def _std_basis(flat_avals):
     """Identity rows for the concatenation of all leaves: shape (total, *leaf shape) each."""
-    from tinyjax import numpy as jnp
     sizes = [a.size for a in flat_avals]
     total = sum(sizes)
     dt = dtypes.promote_types(*[a.dtype for a in flat_avals]) if len(flat_avals) > 1 else flat_avals[0].dtype
-    eye = jnp.eye(total, dtype=dt)
+    rows = lax.broadcasted_iota(dtypes.int32, (total, total), 0)
+    cols = lax.broadcasted_iota(dtypes.int32, (total, total), 1)
+    eye = lax.convert_element_type(lax.eq(lax.add(rows, common.scalar(0, np.int32)), cols), dt)
     out, start = [], 0
     for a, s in zip(flat_avals, sizes):
         piece = lax.slice_in_dim(eye, start, start + s, 1, 1)
-        out.append(jnp.reshape(piece, (total,) + a.shape).astype(a.dtype))
+        out.append(lax.convert_element_type(lax.reshape(piece, (total,) + a.shape), a.dtype))
         start += s
     return out, total
 
 
 def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
-    from tinyjax.transforms.batching import vmap
 
     def jacfun(*args, **kwargs):
         partial, dyn = _split_argnums(fun, argnums, args, kwargs, False, 'jacfwd')
@@ -237,7 +237,6 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
 
 
 def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
-    from tinyjax.transforms.batching import vmap
 
     def jacfun(*args, **kwargs):
         partial, dyn = _split_argnums(fun, argnums, args, kwargs, allow_int, 'jacrev')

@@ -21,8 +21,9 @@ from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
 from tinyjax.core.ir import pretty_print
-from tinyjax.global_array import GlobalArray
-from tinyjax.sharding import Sharding
+from tinyjax.core.ir import ShapeDtypeStruct
+from tinyjax.sharding.arrays import GlobalArray
+from tinyjax.sharding.specs import Sharding
 from tinyjax.transforms import partition
 from tinyjax.transforms.tracing import flatten_fun, prefix_leaves
 
@@ -269,7 +270,6 @@ class JitFunction:
         return Lowered(self, entry, self._program(entry, dev, donated))
 
     def eval_shape(self, *args, **kwargs):
-        from tinyjax.api import ShapeDtypeStruct
         entry, _, _ = self._prepare(args, kwargs)
         return tree_util.tree_unflatten(entry.out_tree, [
             ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in entry.graph.out_avals])

@@ -22,11 +22,11 @@ from tinyjax.compiler.codegen import lowering_template
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Graph, Literal
 from tinyjax.interpreters.batching import axis_frame_pushed
-from tinyjax.ops import collectives, common, indexing, reduction, structural
+from tinyjax.ops import collectives, common, elementwise, indexing, reduction, structural
 from tinyjax.ops.custom import _graph_eager, stop_gradient_p
 from tinyjax.ops.dot_general import dot_general_p
-from tinyjax.global_array import GlobalArray, local_devices, scatter
-from tinyjax.sharding import NamedSharding, _normal, to_spec
+from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
+from tinyjax.sharding.specs import NamedSharding, _normal, to_spec
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
 
 NONE = ()     # a dimension no mesh axis splits
@@ -62,8 +62,8 @@ class Partitioner:
         idx = None
         for n in names:
             i = collectives.axis_index_p.bind(axis_name=n)
-            idx = i if idx is None else structural.elementwise().add(
-                structural.elementwise().mul(idx, common.scalar(self.size[n], dtypes.int32)), i)
+            idx = i if idx is None else elementwise.add(
+                elementwise.mul(idx, common.scalar(self.size[n], dtypes.int32)), i)
         return idx
 
     def gather_dim(self, x, d, names):
@@ -82,7 +82,7 @@ class Partitioner:
                 shape = common.aval_of(x).shape
                 size = shape[d] // self.blocks(w)
                 starts = [common.scalar(0, dtypes.int32)] * len(shape)
-                starts[d] = structural.elementwise().mul(
+                starts[d] = elementwise.mul(
                     self.block_index(w), common.scalar(size, dtypes.int32))
                 sizes = list(shape)
                 sizes[d] = size

@@ -17,7 +17,7 @@ count) and gets its local shards back, while collectives combine all of them.
 """
 import functools
 
-from tinyjax import backends, tree_util
+from tinyjax import backends, lax, tree_util
 from tinyjax.config import trace_context
 from tinyjax.backends.cuda import c_order
 from tinyjax.core import trace as core_trace
@@ -224,8 +224,8 @@ class PmapFunction:
             elif ax == 0:
                 results.append(ShardedArray(shards, a.weak_type))
             else:
-                from tinyjax import numpy as jnp
-                results.append(jnp.stack([_put(s, local[0]) for s in shards], axis=ax))
+                results.append(lax.concatenate(
+                    [lax.expand_dims(_put(s, local[0]), (ax,)) for s in shards], ax))
         return tree_util.tree_unflatten(entry.out_tree, results)
 
 

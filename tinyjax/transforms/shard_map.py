@@ -20,9 +20,9 @@ from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core.varying import varying_axes
-from tinyjax.global_array import GlobalArray, local_devices, scatter
+from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
 from tinyjax.ops import common, structural
-from tinyjax.sharding import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
+from tinyjax.sharding.specs import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
 from tinyjax.transforms import batching
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, trace_for_grid
 from tinyjax.transforms.tracing import flatten_fun, prefix_leaves

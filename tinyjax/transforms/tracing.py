@@ -2,6 +2,7 @@
 from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array
+import numpy as np
 
 
 def flatten_fun(f, in_tree, out_store):
@@ -43,7 +44,6 @@ def trace_to_graph(f, args, kwargs=None, concrete=False, avals=None, name=None):
 
 
 def is_array_like(x):
-    import numpy as np
     return isinstance(x, (Array, np.ndarray, np.generic, bool, int, float, complex))
 
 

@@ -10,12 +10,12 @@ import math
 
 import numpy as np
 
-from tinyjax import backends
+from tinyjax import backends, tree_util
 from tinyjax.backends.cuda import c_order
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core.ir import ShapedArray
-from tinyjax.sharding import NamedSharding, SingleDeviceSharding
+from tinyjax.sharding.specs import NamedSharding, PartitionSpec, SingleDeviceSharding, Sharding, get_mesh
 
 
 class Shard:
@@ -236,3 +236,22 @@ def visualize(x, use_color=False, scale=1.0, min_width=9, max_width=80):
     text = '\n'.join(out)
     print(text)
     return text
+
+
+def reshard(x, out_shardings):
+    """x laid out by out_shardings (a Sharding, or a PartitionSpec on the current mesh;
+    or a pytree prefix of them)."""
+    def one(s):
+        if isinstance(s, PartitionSpec):
+            mesh = get_mesh()
+            if mesh is None:
+                raise ValueError('reshard with a PartitionSpec needs a current mesh '
+                                 '(jax.set_mesh); or pass a NamedSharding')
+            s = NamedSharding(mesh, s)
+        return s
+    if isinstance(out_shardings, (Sharding, PartitionSpec)):
+        s = one(out_shardings)
+        return tree_util.tree_map(lambda v: scatter(v, s), x)
+    return tree_util.tree_map(lambda v, s: scatter(v, one(s)), x, out_shardings,
+                              is_leaf=lambda v: isinstance(v, PartitionSpec))
+
