@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinyjax.backends.emulated import arrays, launch, libs, memory, runtime
+from tinyjax.backends.emulated import arrays, devices, launch, libs, memory, runtime
 from tinyjax.ops import gemm
 from tinyjax.core.ir import ShapedArray
 
@@ -33,7 +33,7 @@ def two_gpus(monkeypatch):
 
 
 def _on(device, host):
-    with runtime.Device(device):
+    with devices.Device(device):
         return arrays.wrap(np.array(host))
 
 
@@ -77,10 +77,10 @@ def test_a_launch_runs_the_kernel_and_checks_its_arguments(two_gpus):
     z = _on(1, np.zeros(1000, np.float32))
     with pytest.raises(RuntimeError, match='lives on GPU 1'):
         fn((4,), (256,), (x, z, np.int32(1000)))
-    with runtime.Device(1):                                  # the module is GPU 0's
+    with devices.Device(1):                                  # the module is GPU 0's
         with pytest.raises(RuntimeError, match='INVALID_HANDLE'):
             fn((4,), (256,), (x, y, np.int32(1000)))
-        other = runtime.Stream(non_blocking=True)            # a stream of GPU 1
+        other = devices.Stream(non_blocking=True)            # a stream of GPU 1
     with pytest.raises(RuntimeError, match='stream belongs to GPU 1'):
         fn((4,), (256,), (x, y, np.int32(1000)), stream=other)
 
@@ -88,7 +88,7 @@ def test_a_launch_runs_the_kernel_and_checks_its_arguments(two_gpus):
 def test_a_captured_graph_replays_its_launches(two_gpus):
     fn = _function()
     x = _on(0, np.ones(8, np.float32))
-    s = runtime.Stream(non_blocking=True)
+    s = devices.Stream(non_blocking=True)
     s.begin_capture()
     fn((1,), (32,), (x, x, np.int32(8)), stream=s)
     g = s.end_capture()
@@ -117,7 +117,7 @@ def test_cublas_reads_the_plans_pointers_and_rejects_a_wrong_stride(two_gpus):
     np.testing.assert_allclose(c.get(), lhs @ rhs, rtol=1e-12)
     with pytest.raises(RuntimeError, match='past the end of their allocation'):
         call(g.stride_a + 1)
-    with runtime.Device(1):
+    with devices.Device(1):
         with pytest.raises(RuntimeError, match='belongs to GPU 0'):
             call(g.stride_a)
 

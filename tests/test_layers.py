@@ -34,6 +34,8 @@ LAYERS = [
 ALLOWED_UPWARD = {
     ('tinyjax.backends.cpu', 'tinyjax.compiler.hostcc'):
         'the host kernel launcher (kernels/tj_pylaunch.cpp) is built by the host compiler',
+    ('tinyjax.backends.emulated.launch', 'tinyjax.compiler.hostcc'):
+        "the emulated GPU runs a launch as the host build of the kernel's source",
 }
 
 # Module cycles that stay, each with its reason; any other cycle fails.

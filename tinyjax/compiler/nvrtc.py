@@ -12,12 +12,10 @@ import importlib.util
 import os
 
 from tinyjax import errors
+from tinyjax.backends.emulated import launch as emulated_launch
 from tinyjax.compiler import cache, headers
 
 OPTIONS = ('-std=c++17',)
-# Called with (cubin, source) for every cubin handed out: the emulated GPU's driver
-# (backends/emulated) runs a loaded cubin's source, since a cubin cannot run on the host.
-compiled_hook = None
 
 
 def _preload_wheel_nvrtc():
@@ -75,8 +73,7 @@ def compile_cubin(source, arch, name='program'):
     k = cache.key('nvrtc', full, opts, arch, version())
     data = cache.load(k, 'cubin')
     if data is not None:
-        if compiled_hook is not None:
-            compiled_hook(data, source)
+        _tell_emulated_driver(data, source)
         return data
     nv = binding()
     cache.stats['compiled'] += 1
@@ -100,6 +97,12 @@ def compile_cubin(source, arch, name='program'):
         except Exception:
             pass
     cache.store(k, 'cubin', data)
-    if compiled_hook is not None:
-        compiled_hook(data, source)
+    _tell_emulated_driver(data, source)
     return data
+
+
+def _tell_emulated_driver(cubin, source):
+    """The emulated GPU (backends/emulated) runs a loaded cubin's source, since a cubin
+    cannot run on the host: it learns each one's source here."""
+    if emulated_launch.recording:
+        emulated_launch.remember(cubin, source)

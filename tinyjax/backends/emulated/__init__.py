@@ -23,7 +23,8 @@ import types
 
 import numpy as np
 
-from tinyjax.backends.emulated import arrays, libs, memory, runtime
+from tinyjax.backends import cuda
+from tinyjax.backends.emulated import arrays, devices, launch, libs, memory, runtime
 
 PLATFORM_NAMES = ('gpu-emulated', 'cuda-emulated', 'emulated')
 _installed = []
@@ -41,9 +42,13 @@ def _module(name, attrs, getattr_fn=None):
     return m
 
 
-def _numpy_namespace(name, base):
-    """A module whose functions are `base`'s on emulated arrays; types pass through."""
+def _numpy_namespace(name, base, real=None):
+    """A module whose functions are `base`'s on emulated arrays; types pass through.
+    Private names go to `real` (CuPy itself, whose own code loads its libraries through
+    them, e.g. cupy._environment)."""
     def lookup(attr):
+        if attr.startswith('_') and real is not None:
+            return getattr(real, attr)
         if attr in STABLE_SORTS:
             return STABLE_SORTS[attr]
         value = getattr(base, attr)
@@ -75,7 +80,7 @@ def _from_dlpack(obj):
     if isinstance(obj, arrays.ndarray):
         return obj
     if hasattr(obj, '__cuda_array_interface__'):
-        return runtime.from_cuda_array_interface(obj)
+        return arrays.from_cuda_array_interface(obj)
     raise BufferError('cupy.from_dlpack (emulated): the object is not on an emulated GPU '
                       f'({type(obj).__name__} has no __cuda_array_interface__)')
 
@@ -102,9 +107,9 @@ def _erf(x):
     return arrays.wrap(np.vectorize(math.erf, otypes=[np.float64])(a).astype(a.dtype))
 
 
-def build_modules(real_nvrtc):
+def build_modules(real_nvrtc, real_cupy=None):
     device_mod = _module('cupy.cuda.device', {
-        'Device': runtime.Device, 'get_cublas_handle': runtime.get_cublas_handle,
+        'Device': devices.Device, 'get_cublas_handle': runtime.get_cublas_handle,
         'get_compute_capability': runtime.get_compute_capability,
         'get_device_id': memory.current_device})
     function_mod = _module('cupy.cuda.function', {'Module': runtime.Module,
@@ -117,9 +122,9 @@ def build_modules(real_nvrtc):
                                                 for k in dir(runtime.runtime)
                                                 if not k.startswith('_')})
     cuda = _module('cupy.cuda', {
-        'Device': runtime.Device, 'Stream': runtime.Stream, 'Event': runtime.Event,
-        'get_current_stream': runtime.get_current_stream,
-        'get_elapsed_time': runtime.get_elapsed_time, 'MemoryPointer': runtime.MemoryPointer,
+        'Device': devices.Device, 'Stream': devices.Stream, 'Event': devices.Event,
+        'get_current_stream': devices.get_current_stream,
+        'get_elapsed_time': devices.get_elapsed_time, 'MemoryPointer': arrays.MemoryPointer,
         'get_device_id': memory.current_device, 'is_available': lambda: True,
         'runtime': runtime_mod, 'device': device_mod, 'function': function_mod,
         'nccl': nccl_mod, 'nvrtc': real_nvrtc})
@@ -141,7 +146,7 @@ def build_modules(real_nvrtc):
         'get_default_memory_pool': runtime.get_default_memory_pool,
         'linalg': _numpy_namespace('cupy.linalg', np.linalg),
         'lib': _module('cupy.lib', {'stride_tricks': stride_tricks}),
-        'emulated': True}, _numpy_namespace('cupy', np).__getattr__)
+        'emulated': True}, _numpy_namespace('cupy', np, real_cupy).__getattr__)
     special = _module('cupyx.scipy.special', {'erf': _erf, 'erfinv': _erfinv})
     cupyx_scipy = _module('cupyx.scipy', {'special': special})
     cupyx = _module('cupyx', {'scatter_add': _scatter(np.add), 'scatter_max': _scatter(np.maximum),
@@ -158,19 +163,11 @@ def install():
     """Put the double where CuPy would be found (once per process)."""
     if _installed:
         return
-    from tinyjax import errors
-    from tinyjax.backends import cuda
-    from tinyjax.compiler import nvrtc
     try:
-        real_nvrtc = nvrtc.binding()      # the real NVRTC still compiles every kernel
-    except errors.CompileError:
+        from cupy.cuda import nvrtc as real_nvrtc  # lazy: optional CuPy; its NVRTC still compiles
+    except Exception:     # noqa: BLE001 - no CuPy: jit then reports NVRTC missing
         real_nvrtc = None
-    sys.modules.update(build_modules(real_nvrtc))
-    nvrtc.compiled_hook = launch_remember
+    sys.modules.update(build_modules(real_nvrtc, sys.modules.get('cupy')))
+    launch.recording.append(True)        # compiler/nvrtc.py now tells the driver each cubin's source
     cuda.cupy_or_none.cache_clear()
     _installed.append(True)
-
-
-def launch_remember(cubin, source):
-    from tinyjax.backends.emulated import launch
-    launch.remember(cubin, source)

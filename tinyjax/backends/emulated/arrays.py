@@ -8,9 +8,12 @@ is a device address, `__cuda_array_interface__` names the current stream. Functi
 the `cupy` namespace are NumPy's, called on the unwrapped arrays (`wrap_function`); the
 results are new allocations on the current device, views stay on their parent's.
 """
+import ctypes
+
 import numpy as np
 
 from tinyjax.backends.emulated import memory
+from tinyjax.backends.emulated.devices import Device, get_current_stream
 
 # Functions that take host data and copy it to the device (everything else refuses a
 # host ndarray operand, as CuPy does).
@@ -62,7 +65,6 @@ def wrap_function(fn, name):
                                  **{k: unwrap(v, name) for k, v in kwargs.items()}))
         if name in FROM_HOST and args and hasattr(args[0], '__cuda_array_interface__') \
                 and not isinstance(args[0], ndarray):
-            from tinyjax.backends.emulated.runtime import from_cuda_array_interface
             a = from_cuda_array_interface(args[0])
             return a if len(args) == 1 and not kwargs else call(a, *args[1:], **kwargs)
         out = fn(*unwrap(args, name), **{k: unwrap(v, name) for k, v in kwargs.items()})
@@ -133,12 +135,10 @@ class ndarray:
     # -- what CuPy has that NumPy does not ------------------------------------------------
     @property
     def data(self):
-        from tinyjax.backends.emulated.runtime import MemoryPointer
         return MemoryPointer(memory.address(self._a), self._device)
 
     @property
     def device(self):
-        from tinyjax.backends.emulated.runtime import Device
         return Device(self._device)
 
     @property
@@ -157,7 +157,6 @@ class ndarray:
 
     @property
     def __cuda_array_interface__(self):
-        from tinyjax.backends.emulated.runtime import get_current_stream
         a = self._a
         stream = get_current_stream()
         return {'shape': a.shape, 'typestr': a.dtype.str, 'version': 3,
@@ -251,3 +250,44 @@ for _op in ('add', 'sub', 'mul', 'truediv', 'floordiv', 'mod', 'pow', 'matmul', 
 for _op in ('neg', 'pos', 'abs', 'invert'):
     setattr(ndarray, f'__{_op}__', _unary(f'__{_op}__'))
 ndarray.__hash__ = None
+
+
+class MemoryPointer:
+    """A device address (`.ptr`) on a device, with CuPy's copy methods."""
+
+    def __init__(self, ptr, device_id):
+        self.ptr, self.device_id = ptr, device_id
+
+    def __int__(self):
+        return self.ptr
+
+    def __add__(self, offset):
+        return MemoryPointer(self.ptr + offset, self.device_id)
+
+    def copy_from_device_async(self, src, size, stream=None):
+        memory.memmove(self.ptr, src.ptr, size, 'MemoryPointer.copy_from_device_async')
+
+    copy_from_device = copy_from_device_async
+
+    def copy_from_host(self, mem, size):
+        dst = memory.view(self.ptr, size, np.uint8, 'MemoryPointer.copy_from_host')
+        ctypes.memmove(dst.__array_interface__['data'][0], mem.value if hasattr(mem, 'value')
+                       else int(mem), size)
+
+    def memset_async(self, value, size, stream=None):
+        memory.view(self.ptr, size, np.uint8, 'MemoryPointer.memset_async')[...] = value
+
+
+def from_cuda_array_interface(obj):
+    """A zero-copy emulated array over another object's device memory."""
+    cai = obj.__cuda_array_interface__
+    dtype, shape = np.dtype(cai['typestr']), tuple(cai['shape'])
+    ptr = cai['data'][0]
+    count = int(np.prod(shape)) if shape else 1
+    strides = cai.get('strides')
+    span = count if strides is None else (
+        1 + sum((n - 1) * s // dtype.itemsize for n, s in zip(shape, strides))) if count else 0
+    owner, offset, dev = memory.find(ptr, span * dtype.itemsize, '__cuda_array_interface__')
+    flat = owner.reshape(-1).view(np.uint8)
+    a = np.ndarray(shape, dtype, buffer=flat, offset=offset, strides=strides)
+    return ndarray(a, dev)

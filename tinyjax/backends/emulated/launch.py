@@ -14,13 +14,17 @@ chose: the generated kernels stride over their work by blockIdx/gridDim, so the 
 grid (and the chunking and scratch the planner derived from 132 SMs) is what runs. A
 SIMT runtime that runs blockDim threads per block plugs in here.
 """
+import ctypes
 import hashlib
 import re
 import threading
 
 import numpy as np
 
+from tinyjax.backends import cpu
 from tinyjax.backends.emulated import memory
+from tinyjax.backends.emulated.arrays import ndarray
+from tinyjax.compiler import hostcc
 
 _sources = {}            # sha256 of a cubin -> the source NVRTC compiled it from
 _lock = threading.Lock()
@@ -31,6 +35,9 @@ C_SCALARS = {'int': np.int32, 'unsigned int': np.uint32, 'long long': np.int64,
              'short': np.int16, 'char': np.int8, 'signed char': np.int8,
              'unsigned char': np.uint8, 'unsigned short': np.uint16}
 C_POINTEES = dict(C_SCALARS, **{'unsigned': np.uint32, 'void': np.uint8})
+
+
+recording = []      # non-empty once the emulated GPU is installed (compiler/nvrtc.py asks)
 
 
 def remember(cubin, source):
@@ -87,7 +94,6 @@ def check_launch(name, params, grid, block, args, device, limits):
     if len(args) != len(params):
         raise TypeError(f'{name}: {len(args)} arguments for {len(params)} parameters '
                         f'({", ".join(p[2] for p in params)})')
-    from tinyjax.backends.emulated.arrays import ndarray
     arrays, scalars = [], []
     for i, ((ctype, pointer, pname), a) in enumerate(zip(params, args)):
         where = f'{name}: argument {i} ({ctype}{"*" if pointer else ""} {pname})'
@@ -122,8 +128,6 @@ _host_modules = {}
 def _host_entry(source, name):
     """Address of kernel `name`'s uniform host entry point (tjw_<name>) in the host build
     of `source`."""
-    import ctypes
-    from tinyjax.compiler import hostcc
     entry = _host_modules.get((source, name))     # a str caches its hash: a cheap key
     if entry is None:
         lib = hostcc.build(source, 'emulated', wrap=sorted(kernel_names(source)))
@@ -134,8 +138,6 @@ def _host_entry(source, name):
 
 def run_kernel(source, name, grid, block, arrays, scalars):
     """Run one launch of kernel `name` from `source` on host memory (see the docstring)."""
-    from tinyjax.backends import cpu
-    from tinyjax.compiler import hostcc
     if grid[1:] not in ((), (1,), (1, 1)):
         raise RuntimeError(f'{name}: the host variant runs 1-D grids; got {grid}')
     if any(not np.issubdtype(s.dtype, np.integer) for s in scalars):
@@ -148,7 +150,6 @@ def run_kernel(source, name, grid, block, arrays, scalars):
     if launch is not None:
         launch(address, list(arrays), ints, threads, grid[0])
         return
-    import ctypes
     wrapper = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_void_p),
                                ctypes.POINTER(ctypes.c_longlong), ctypes.c_int,
                                ctypes.c_int)(address)

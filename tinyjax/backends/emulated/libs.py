@@ -15,7 +15,9 @@ a GPU (one thread drives them all) and is an error here. Ranks must issue the sa
 collectives with the same counts and types, every send needs its receive, and each
 rank's buffers must live on its own GPU. No transport: processes do not connect.
 """
+import ctypes
 import itertools
+import os
 import threading
 import weakref
 
@@ -23,6 +25,8 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.backends.emulated import memory
+from tinyjax.backends.emulated.arrays import unwrap, wrap
+from tinyjax.backends.emulated.devices import check_stream
 
 # --- cuBLAS --------------------------------------------------------------------------------
 CUBLAS_DEFAULT_MATH, CUBLAS_TENSOR_OP_MATH, CUBLAS_PEDANTIC_MATH = 0, 1, 2
@@ -82,7 +86,6 @@ def round_to_tf32(x):
 
 
 def _host_scalar(ptr, dtype):
-    import ctypes
     return np.ctypeslib.as_array((ctypes.c_char * dtype.itemsize).from_address(int(ptr))).view(dtype)[0]
 
 
@@ -149,7 +152,6 @@ _compute_types = {}
 
 
 def get_compute_type(dtype):
-    import os
     default = COMPUTE_TYPE_TF32 if os.environ.get('CUPY_TF32', '0') == '1' else COMPUTE_TYPE_DEFAULT
     return _compute_types.get(np.dtype(dtype), default)
 
@@ -162,7 +164,6 @@ def matmul(a, b, out=None, **kwargs):
     """cupy.matmul: 2-D float32 follows CuPy's compute type, batched float32 the handle's
     math mode (CuPy calls cuBLAS with CUBLAS_COMPUTE_32F); 16-bit floats multiply in
     float32 and round once."""
-    from tinyjax.backends.emulated.arrays import unwrap, wrap
     x, y = unwrap(a, 'matmul'), unwrap(b, 'matmul')
     dt = np.result_type(x, y)
     if dt == np.float32:
@@ -272,7 +273,6 @@ class NcclCommunicator:
         self.clique.members.pop(self.rank, None)
 
     def _post(self, op, stream):
-        from tinyjax.backends.emulated.runtime import check_stream
         check_stream(stream, self.device, f'NCCL {op[0]} (rank {self.rank})')
         self.clique.queued.append((self.rank,) + op)
         if _depth() == 0:
