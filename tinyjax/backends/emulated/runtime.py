@@ -14,8 +14,9 @@ CuPy's documented semantics:
   `launch.run_kernel`.
 """
 from tinyjax.backends.emulated import launch, libs, memory
-from tinyjax.backends.emulated.devices import (GPUS, SM90, Stream, board, check_device,
-                                               check_stream, gpu_count)
+from tinyjax.backends.emulated.devices import (DRIVER_VERSION, GPUS, RUNTIME_VERSION, SM90, Stream,
+                                               board, check_device, check_stream, gpu_count)
+
 
 class runtime:
     """The subset of cupy.cuda.runtime that tinyjax and its benches call."""
