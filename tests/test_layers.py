@@ -47,13 +47,10 @@ KNOWN_CYCLES = [
     ({'tinyjax.ops.elementwise', 'tinyjax.ops.reduction', 'tinyjax.ops.structural'},
      "their rules call each other (a broadcast's transpose is a sum and a sum's a "
      'broadcast), as in the one module JAX keeps them in; every call is at run time'),
-    ({'tinyjax.numpy.creation', 'tinyjax.numpy.indexing', 'tinyjax.numpy.manipulation',
-      'tinyjax.numpy.reductions', 'tinyjax.numpy.ufuncs'},
-     'jnp functions built from each other; the imports closing it are inside functions'),
 ]
 
-# Imports inside functions: optional dependencies, and the numpy cycle above.
-LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'tinyjax.numpy.')
+# Imports inside functions: optional dependencies only.
+LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn')
 
 # Lines of the core, the compiler and the CUDA backend together (tinygrad keeps such a
 # budget): growth there should be a decision.

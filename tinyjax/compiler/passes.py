@@ -10,7 +10,6 @@ import numpy as np
 
 from tinyjax.core.array import from_numpy
 from tinyjax.core.ir import Eqn, Graph, Literal, Var, dce
-from tinyjax.core.primitive import registry
 
 
 
@@ -102,62 +101,49 @@ def fold_constants(graph):
     return _rebuild(graph, eqns, subst)
 
 
-def _is_literal(a, value):
+def is_scalar_literal(a, value):
+    """Whether atom `a` is a non-boolean 0-d literal equal to `value`."""
     if not isinstance(a, Literal):
         return False
     v = np.asarray(a.val)
     return v.shape == () and v.dtype != np.bool_ and bool(v == value)
 
 
-def _same(a, b):
+def same_type(a, b):
     return a.shape == b.shape and a.dtype == b.dtype
 
 
+def producer(atom, defs):
+    """The equation of the simplified graph that defines `atom` (a Var), else None."""
+    return defs.get(atom) if isinstance(atom, Var) else None
+
+
 def simplify(graph):
-    """Local rewrites: x*1, x+0, x-0, x/1, neg(neg x), stop_gradient(x), converts to the same type, chains of
-    transposes, reshapes and broadcasts, and reshapes that only add unit axes before a
-    broadcast (keepdims reductions), which fusion can then read as row values."""
+    """Local rewrites each primitive declares in its `simplify` rule: x*1, x+0, x-0, x/1,
+    neg(neg x), stop_gradient(x), converts to the same type, chains of transposes,
+    reshapes and broadcasts, and reshapes that only add unit axes before a broadcast
+    (keepdims reductions), which fusion can then read as row values.
+
+    rule(out, ins, params, defs) -> an atom replacing `out`, an Eqn replacing the
+    equation, or None; `defs` maps each var of the simplified graph to its equation."""
     outvars = set(v for v in graph.outvars if isinstance(v, Var))
     defs, subst, eqns = {}, {}, []
 
     def can_replace(out, atom):
-        return _same(out.aval, atom.aval) and (out.aval.weak_type == atom.aval.weak_type
-                                               or out not in outvars)
+        return same_type(out.aval, atom.aval) and (out.aval.weak_type == atom.aval.weak_type
+                                                   or out not in outvars)
 
     for e in graph.eqns:
         ins = [subst.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
-        name, p = e.prim.name, e.params
         out = e.outputs[0] if len(e.outputs) == 1 else None
-        new = None   # an atom replacing `out`, or an Eqn replacing e
-        if out is not None and ins:
-            if name in ('mul',) and _is_literal(ins[1], 1):
-                new = ins[0]
-            elif name == 'mul' and _is_literal(ins[0], 1):
-                new = ins[1]
-            elif name in ('add', 'sub') and _is_literal(ins[1], 0):
-                new = ins[0]
-            elif name == 'add' and _is_literal(ins[0], 0):
-                new = ins[1]
-            elif name == 'div' and _is_literal(ins[1], 1):
-                new = ins[0]
-            elif name == 'neg' and isinstance(ins[0], Var) and ins[0] in defs \
-                    and defs[ins[0]].prim.name == 'neg':
-                new = defs[ins[0]].inputs[0]
-            elif name in ('convert_element_type', 'copy', 'reshape') and _same(out.aval, ins[0].aval):
-                new = ins[0]
-            elif name == 'stop_gradient':    # differentiation is over once a graph compiles
-                new = ins[0]
-            elif name == 'broadcast_in_dim' and out.aval.shape == ins[0].aval.shape:
-                new = ins[0]
-            elif name == 'transpose' and tuple(p['permutation']) == tuple(range(out.aval.ndim)):
-                new = ins[0]
-            elif isinstance(ins[0], Var) and ins[0] in defs:
-                new = _compose(e, ins, defs[ins[0]])
+        rule = e.prim.simplify
+        new = rule(out, ins, e.params, defs) if rule is not None and out is not None and ins \
+            else None
         if isinstance(new, Eqn):
             eqns.append(new)
             defs[new.outputs[0]] = new
             continue
-        if new is not None and not isinstance(new, Eqn) and can_replace(out, new):
+        if new is not None and can_replace(out, new):
             subst[out] = new
             continue
         ne = Eqn(e.prim, ins, e.params, e.outputs)
@@ -167,42 +153,7 @@ def simplify(graph):
     return dce(_rebuild(graph, eqns, subst))
 
 
-def _compose(e, ins, d):
-    """Fuse a structural op with the structural op that produced its input."""
-    name, inner = e.prim.name, d.prim.name
-    out = e.outputs[0]
-    if not d.inputs or len(d.outputs) != 1:
-        return None
-    src = d.inputs[0]
-    if isinstance(src, Literal) and name != 'broadcast_in_dim':
-        return None
-    if name == 'transpose' and inner == 'transpose':
-        perm = tuple(d.params['permutation'][i] for i in e.params['permutation'])
-        if perm == tuple(range(len(perm))):
-            return src if _same(out.aval, src.aval) else None
-        return Eqn(e.prim, [src], {'permutation': perm}, e.outputs)
-    if name == 'reshape' and inner in ('reshape', 'squeeze'):
-        if out.aval.shape == src.aval.shape:
-            return src
-        return Eqn(registry['reshape'], [src], {'new_sizes': tuple(out.aval.shape)}, e.outputs)
-    if name == 'broadcast_in_dim' and inner == 'broadcast_in_dim':
-        bd_outer = e.params['broadcast_dimensions']
-        dims = tuple(bd_outer[k] for k in d.params['broadcast_dimensions'])
-        return Eqn(e.prim, [src], {'shape': tuple(out.aval.shape), 'broadcast_dimensions': dims},
-                   e.outputs)
-    if name == 'broadcast_in_dim' and inner in ('reshape', 'squeeze'):
-        # A reshape that only inserted or removed unit axes: map src's axes straight through.
-        kept = _unit_axes_map(src.aval.shape, d.outputs[0].aval.shape)
-        if kept is None:
-            return None
-        bd = e.params['broadcast_dimensions']
-        dims = tuple(bd[k] for k in kept)
-        return Eqn(e.prim, [src], {'shape': tuple(out.aval.shape), 'broadcast_dimensions': dims},
-                   e.outputs)
-    return None
-
-
-def _unit_axes_map(src_shape, mid_shape):
+def unit_axes_map(src_shape, mid_shape):
     """If mid_shape is src_shape with unit axes added/removed, the mid axis of each src axis
     (None when some non-unit axis would be lost or reordered). Unit src axes map to a unit
     mid axis if one lines up, else the src axis is dropped from the mapping (returns None)."""

@@ -227,20 +227,11 @@ class Program:
             with self.device.context():
                 self._compile()
                 run = self._runner = self._build_runner()
-        saved = None
-        if core_trace._stack:          # opaque rules that bind must not record into a trace
-            saved = list(core_trace._stack)
-            core_trace._stack.clear()
-        core_trace._compiled_depth += 1
-        try:
+        with core_trace.compiled_region():   # opaque steps bind eagerly, bodies compiled
             if self._needs_context:    # this GPU and its stream (pmap runs devices concurrently)
                 with self.device.context():
                     return run(args, consts)
             return run(args, consts)
-        finally:
-            core_trace._compiled_depth -= 1
-            if saved is not None:
-                core_trace._stack.extend(saved)
 
     def on_device(self, device):
         """The same plan for another device (pmap runs one copy per device); the kernels

@@ -12,6 +12,8 @@ class Primitive:
     transpose(cts, *args, **params) -> cotangent per arg (None where not linear)
     batch(args, dims, **params) -> (outs, out_dims)
     lowering: how the compiler generates it (a kind from compiler/lowering.py), or None
+    simplify(out, ins, params, defs) -> atom | Eqn | None: an algebraic rewrite the
+        compiler applies before fusion (x*1 -> x, transpose of transpose, ...)
     eager(*arrays, **params) -> array(s): used instead of impl by primitives that hold a
         graph (custom rules, checkpoint): they run the graph on arrays, not buffers.
     prepare(xp, *avals, **params) -> fn(*buffers) -> buffer: optional, impl specialised
@@ -32,6 +34,7 @@ class Primitive:
         self.lowering = None
         self.eager = None
         self.prepare = None
+        self.simplify = None     # the compiler's local rewrite (compiler/passes.py: simplify)
         self.effectful = False
         # Parameters the jaxpr printer leaves out when None (dot_general's precision, as
         # JAX prints it).

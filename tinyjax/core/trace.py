@@ -10,6 +10,8 @@ with `eval_graph` in whatever context surrounds it.
 A builder made with `concrete=True` also computes every value eagerly, so tracers
 know their concrete value and Python control flow works (JAX's grad outside jit).
 """
+import contextlib
+
 import numpy as np
 
 from tinyjax import dtypes, errors
@@ -147,6 +149,30 @@ def set_nan_check(fn):
     _nan_check = fn
 
 
+@contextlib.contextmanager
+def outside_traces():
+    """Binds inside run eagerly: the trace stack is set aside and restored after."""
+    saved = _stack[:]
+    _stack.clear()
+    try:
+        yield
+    finally:
+        _stack[:] = saved
+
+
+@contextlib.contextmanager
+def compiled_region():
+    """A compiled program runs inside: opaque steps bind eagerly (outside any trace), and
+    control-flow bodies reached through `run_graph` run compiled (`set_graph_runner`)."""
+    global _compiled_depth
+    with outside_traces():
+        _compiled_depth += 1
+        try:
+            yield
+        finally:
+            _compiled_depth -= 1
+
+
 def eager_apply(prim, vals, params, out_avals=None):
     """Run `prim` on concrete arrays with its NumPy/CuPy rule."""
     if out_avals is None:
@@ -155,12 +181,8 @@ def eager_apply(prim, vals, params, out_avals=None):
             out_avals = [out_avals]
     if prim.eager is not None:
         # Run the primitive's graph on concrete arrays, outside any trace in progress.
-        saved = _stack[:]
-        _stack.clear()
-        try:
+        with outside_traces():
             outs = prim.eager(*vals, **params)
-        finally:
-            _stack[:] = saved
         return list(outs) if prim.multiple_results else [outs]
     dev = vals[0].device if vals else default_device()
     for v in vals[1:]:

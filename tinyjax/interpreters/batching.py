@@ -3,7 +3,9 @@ of each value is the batch axis (None: unbatched). The named axes of enclosing v
 are frames on a stack, which collectives bound inside consult (`axis_frame`)."""
 import contextlib
 
+from tinyjax.core.array import aval_of
 from tinyjax.core.ir import Literal
+from tinyjax.interpreters.base_ops import broadcast_in_dim, move_batch_axis
 
 _axis_names = []   # (name, size) of enclosing vmaps, innermost last
 
@@ -55,3 +57,64 @@ def axis_frame(name):
         if n == name:
             return size
     return None
+
+
+# --- rule builders: the batching rules most primitives share ---------------------------
+def batch_size(args, dims):
+    for x, d in zip(args, dims):
+        if d is not None:
+            return aval_of(x).shape[d]
+    raise ValueError('no batched argument')
+
+
+def align_elementwise_batch(args, dims):
+    """Operands of an elementwise op with the batch axis moved to the front: unbatched
+    0-d operands stay 0-d (they broadcast), every other operand gets the full shape."""
+    size = batch_size(args, dims)
+    per_example = [aval_of(x).shape if d is None else
+                   aval_of(x).shape[:d] + aval_of(x).shape[d + 1:] for x, d in zip(args, dims)]
+    shape = next((s for s in per_example if s != ()), ())
+    full_shape = (size,) + shape
+    out = []
+    for x, d, s in zip(args, dims, per_example):
+        if d is None:
+            out.append(x if s == () else
+                       broadcast_in_dim(x, full_shape, tuple(range(1, len(full_shape)))))
+        else:
+            x = move_batch_axis(x, d, 0)
+            out.append(x if s == shape else broadcast_in_dim(x, full_shape, (0,)))
+    return out
+
+
+def _at_front(prim, outs):
+    return outs, ([0] * len(outs) if prim.multiple_results else 0)
+
+
+def broadcasting_rule(prim):
+    """The batching rule of an elementwise primitive: its operands aligned with the batch
+    axis in front (`align_elementwise_batch`), every output batched at axis 0."""
+    def rule(args, dims, **params):
+        return _at_front(prim, prim.bind(*align_elementwise_batch(args, dims), **params))
+    return rule
+
+
+def leading_axis_rule(prim, shift_params=None):
+    """The batching rule of a one-operand primitive: the batch axis moved to the front and
+    the params rewritten for it by shift_params(size, **params) (None: unchanged); every
+    output batched at axis 0."""
+    def rule(args, dims, **params):
+        x = move_batch_axis(args[0], dims[0], 0)
+        if shift_params is not None:
+            params = shift_params(aval_of(x).shape[0], **params)
+        return _at_front(prim, prim.bind(x, **params))
+    return rule
+
+
+def shift_axes(size, axes, **params):
+    """Params of a reducer over `axes` once a batch axis is in front."""
+    return dict(params, axes=tuple(a + 1 for a in axes))
+
+
+def reducer_rule(prim):
+    """The batching rule of a reduction over its `axes` param."""
+    return leading_axis_rule(prim, shift_axes)

@@ -21,11 +21,8 @@ from tinyjax.lax.conv import (  # noqa: F401
     conv_transpose, padtype_to_pads)
 from tinyjax.lax.windowed import reduce_window  # noqa: F401
 from tinyjax.ops.precision import Precision  # noqa: F401
-from tinyjax.ops.common import aval_of, scalar, normalize_axis
-from tinyjax.ops.custom import stop_gradient as sg
-from tinyjax.ops.collectives import (
-    psum_p, pmax_p, pmin_p, all_gather_p, psum_scatter_p, axis_index_p, ppermute_p, all_to_all_p)
-from tinyjax.interpreters.batching import axis_frame
+from tinyjax.interpreters import batching as _batching
+from tinyjax.ops import collectives as _collectives, common as _common, custom as _custom
 
 not_ = bitwise_not
 and_, or_, xor = bitwise_and, bitwise_or, bitwise_xor
@@ -46,17 +43,17 @@ def select(pred, on_true, on_false):
 
 
 def broadcast(operand, sizes):
-    shape = tuple(sizes) + aval_of(operand).shape
+    shape = tuple(sizes) + _common.aval_of(operand).shape
     return broadcast_in_dim(operand, shape, tuple(range(len(sizes), len(shape))))
 
 
 def dot(lhs, rhs, precision=None, preferred_element_type=None):
-    nl = aval_of(lhs).ndim
+    nl = _common.aval_of(lhs).ndim
     return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())), precision, preferred_element_type)
 
 
 def stop_gradient(x):
-    return tree_util.tree_map(sg, x)
+    return tree_util.tree_map(_custom.stop_gradient, x)
 
 
 # --- sorting and cumulative reductions (tinyjax/ops/sorting.py) -----------------------
@@ -72,14 +69,14 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
         if num_keys < 1 or num_keys > len(operand):
             raise ValueError(f'num_keys={num_keys} must be between 1 and '
                              f'len(operand)={len(operand)}')
-        return tuple(sorting.sort(operand, dimension, is_stable, num_keys))
+        return tuple(_sorting.sort(operand, dimension, is_stable, num_keys))
     if num_keys != 1:
         raise ValueError(f'num_keys={num_keys} must be between 1 and len(operand)=1')
-    return sorting.sort([operand], dimension, is_stable, 1)[0]
+    return _sorting.sort([operand], dimension, is_stable, 1)[0]
 
 
 def sort_key_val(keys, values, dimension=-1, is_stable=True):
-    k, v = sorting.sort([keys, values], dimension, is_stable, 1)
+    k, v = _sorting.sort([keys, values], dimension, is_stable, 1)
     return k, v
 
 
@@ -90,19 +87,19 @@ def top_k(operand, k):
     equal entries keep their input order. Built on a stable ascending sort of the
     reversed row, reversed back.
     """
-    aval = common.aval_of(operand)
+    aval = _common.aval_of(operand)
     k = int(k)
     if k < 0:
         raise ValueError(f'k argument to top_k must be nonnegative, got {k}')
-    axis = common.normalize_axis(-1, aval.ndim, 'top_k')
+    axis = _common.normalize_axis(-1, aval.ndim, 'top_k')
     n = aval.shape[axis]
     if k > n:
         raise ValueError(f'k argument to top_k must be no larger than size along axis; got '
                          f'k={k} with shape={list(aval.shape)} and axis={axis}')
-    key = sorting.total_order_key(operand) if dtypes.is_float(aval.dtype) else operand
+    key = _sorting.total_order_key(operand) if dtypes.is_float(aval.dtype) else operand
     index = broadcasted_iota(np.int32, aval.shape, axis)
     flipped = [rev(v, (axis,)) for v in (key, index, operand)]
-    _, idx, vals = sorting.sort(flipped, axis, True, 1)
+    _, idx, vals = _sorting.sort(flipped, axis, True, 1)
     vals, idx = rev(vals, (axis,)), rev(idx, (axis,))
     return [slice_in_dim(vals, 0, k, 1, axis), slice_in_dim(idx, 0, k, 1, axis)]
 
@@ -117,65 +114,65 @@ def _axes(axis_name):
 
 
 def psum(x, axis_name, *, axis_index_groups=None):
-    return _tree(lambda v: psum_p.bind(v, axis_name=_axes(axis_name)), x)
+    return _tree(lambda v: _collectives.psum_p.bind(v, axis_name=_axes(axis_name)), x)
 
 
 def pmean(x, axis_name, *, axis_index_groups=None):
     n = 1
     for name in _axes(axis_name):
-        n *= axis_frame(name) or 1
+        n *= _batching.axis_frame(name) or 1
 
     def mean(v):
-        s = psum_p.bind(v, axis_name=_axes(axis_name))
-        return div(s, scalar(n, s.dtype))
+        s = _collectives.psum_p.bind(v, axis_name=_axes(axis_name))
+        return div(s, _common.scalar(n, s.dtype))
     return _tree(mean, x)
 
 
 def pmax(x, axis_name, *, axis_index_groups=None):
-    return _tree(lambda v: pmax_p.bind(v, axis_name=_axes(axis_name)), x)
+    return _tree(lambda v: _collectives.pmax_p.bind(v, axis_name=_axes(axis_name)), x)
 
 
 def pmin(x, axis_name, *, axis_index_groups=None):
-    return _tree(lambda v: pmin_p.bind(v, axis_name=_axes(axis_name)), x)
+    return _tree(lambda v: _collectives.pmin_p.bind(v, axis_name=_axes(axis_name)), x)
 
 
 def all_gather(x, axis_name, *, axis=0, tiled=False, axis_index_groups=None):
-    return _tree(lambda v: all_gather_p.bind(v, axis_name=axis_name, axis=int(axis), tiled=bool(tiled)), x)
+    return _tree(lambda v: _collectives.all_gather_p.bind(v, axis_name=axis_name, axis=int(axis), tiled=bool(tiled)), x)
 
 
 def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False, axis_index_groups=None):
-    return _tree(lambda v: psum_scatter_p.bind(v, axis_name=axis_name,
+    return _tree(lambda v: _collectives.psum_scatter_p.bind(v, axis_name=axis_name,
                                                scatter_dimension=int(scatter_dimension),
                                                tiled=bool(tiled)), x)
 
 
 def axis_index(axis_name):
-    return axis_index_p.bind(axis_name=axis_name)
+    return _collectives.axis_index_p.bind(axis_name=axis_name)
 
 
 # --- indexing: dynamic slices, gather and scatter (tinyjax/ops/indexing.py) -----------
 # gather/scatter here take tinyjax's simple form, not XLA's dimension numbers:
 # `indices` is int[*batch, len(axes)] and selects along `axes`; every other operand axis
 # is taken whole. See ops/indexing.py.
-from tinyjax.ops import indexing as _indexing, sorting, common  # noqa: E402
+from tinyjax.ops import indexing as _indexing, sorting as _sorting  # noqa: E402
 
 
 def _wrapped_starts(operand, start_indices):
     """Negative start indices count from the end (once); the primitive then clamps."""
-    shape = aval_of(operand).shape
+    shape = _common.aval_of(operand).shape
     if len(start_indices) != len(shape):
         raise ValueError(f'dynamic_slice: need one start index per axis of the operand {shape}, '
                          f'got {len(start_indices)}')
     out = []
     for i, n in zip(start_indices, shape):
         if isinstance(i, (int, np.integer)):
-            out.append(scalar(int(i) + n if i < 0 else int(i), dtypes.default_int()))
+            out.append(_common.scalar(int(i) + n if i < 0 else int(i), dtypes.default_int()))
             continue
-        dt = aval_of(i).dtype
+        dt = _common.aval_of(i).dtype
         if dtypes.is_unsigned(dt):
             out.append(i)
             continue
-        out.append(select_n(lt(i, scalar(0, dt)), i, add(i, scalar(n, dt))))
+        out.append(select_n(lt(i, _common.scalar(0, dt)), i, add(i, _common.scalar(n, dt))))
     return out
 
 
@@ -189,20 +186,20 @@ def dynamic_update_slice(operand, update, start_indices):
 
 
 def _index_axis(operand, axis):
-    return normalize_axis(int(axis), aval_of(operand).ndim, 'index')
+    return _common.normalize_axis(int(axis), _common.aval_of(operand).ndim, 'index')
 
 
 def _int_index(i):
     if isinstance(i, (int, np.integer)):
-        return scalar(int(i), dtypes.default_int())
+        return _common.scalar(int(i), dtypes.default_int())
     return i
 
 
 def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0):
-    shape = aval_of(operand).shape
+    shape = _common.aval_of(operand).shape
     axis = _index_axis(operand, axis)
     start = _int_index(start_index)
-    zero = scalar(0, aval_of(start).dtype)
+    zero = _common.scalar(0, _common.aval_of(start).dtype)
     starts = [start if d == axis else zero for d in range(len(shape))]
     sizes = [int(slice_size) if d == axis else s for d, s in enumerate(shape)]
     return dynamic_slice(operand, starts, sizes)
@@ -217,14 +214,14 @@ def dynamic_index_in_dim(operand, index, axis=0, keepdims=True):
 def dynamic_update_slice_in_dim(operand, update, start_index, axis):
     axis = _index_axis(operand, axis)
     start = _int_index(start_index)
-    zero = scalar(0, aval_of(start).dtype)
+    zero = _common.scalar(0, _common.aval_of(start).dtype)
     return dynamic_update_slice(operand, update, [start if d == axis else zero
-                                                  for d in range(aval_of(operand).ndim)])
+                                                  for d in range(_common.aval_of(operand).ndim)])
 
 
 def dynamic_update_index_in_dim(operand, update, index, axis):
     axis = _index_axis(operand, axis)
-    if aval_of(update).ndim == aval_of(operand).ndim - 1:
+    if _common.aval_of(update).ndim == _common.aval_of(operand).ndim - 1:
         update = expand_dims(update, (axis,))
     return dynamic_update_slice_in_dim(operand, update, index, axis)
 
@@ -232,7 +229,7 @@ def dynamic_update_index_in_dim(operand, update, index, axis):
 def index_in_dim(operand, index, axis=0, keepdims=True):
     """Static index: a Python int, negative counting from the end; out of range raises."""
     axis = _index_axis(operand, axis)
-    n = aval_of(operand).shape[axis]
+    n = _common.aval_of(operand).shape[axis]
     i = int(index)
     if not -n <= i < n:
         raise IndexError(f'index {i} is out of bounds for axis {axis} with size {n}')
@@ -258,7 +255,7 @@ scatter, scatter_add, scatter_mul, scatter_min, scatter_max = (
 
 def ppermute(x, axis_name, perm):
     perm = tuple((int(s), int(d)) for s, d in perm)
-    return _tree(lambda v: ppermute_p.bind(v, axis_name=axis_name, perm=perm), x)
+    return _tree(lambda v: _collectives.ppermute_p.bind(v, axis_name=axis_name, perm=perm), x)
 
 
 def pshuffle(x, axis_name, perm):
@@ -266,7 +263,7 @@ def pshuffle(x, axis_name, perm):
 
 
 def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False, axis_index_groups=None):
-    return _tree(lambda v: all_to_all_p.bind(v, axis_name=axis_name, split_axis=int(split_axis),
+    return _tree(lambda v: _collectives.all_to_all_p.bind(v, axis_name=axis_name, split_axis=int(split_axis),
                                              concat_axis=int(concat_axis), tiled=bool(tiled)), x)
 
 

@@ -8,7 +8,9 @@ from tinyjax.numpy.ufuncs import abs, round, divmod, pow, where, clip  # noqa: F
 from tinyjax.numpy.reductions import *  # noqa: F401,F403
 from tinyjax.numpy.reductions import sum, max, min, all, any  # noqa: F401
 from tinyjax.numpy.creation import *  # noqa: F401,F403
+from tinyjax.numpy.searching import *  # noqa: F401,F403
 from tinyjax.numpy.manipulation import *  # noqa: F401,F403
+from tinyjax.numpy.spacing import *  # noqa: F401,F403
 from tinyjax.numpy.manipulation import trace  # noqa: F401
 from tinyjax.numpy.products import *  # noqa: F401,F403
 from tinyjax.numpy.indexing import *  # noqa: F401,F403

@@ -3,7 +3,7 @@ indices, fromfunction, triu/tril/diag_indices, unravel_index, ravel_multi_index.
 import numpy as np
 
 from tinyjax import dtypes, lax
-from tinyjax.numpy import creation, manipulation, ufuncs
+from tinyjax.numpy import creation, manipulation, spacing, ufuncs
 from tinyjax.numpy.conversion import asarray, array, promote
 
 __all__ = ['ix_', 'fromfunction', 'index_exp', 's_', 'meshgrid', 'indices',
@@ -118,7 +118,7 @@ def _grid_1d(s):
     start = 0 if s.start is None else s.start
     step = 1 if s.step is None else s.step
     if np.iscomplex(step):
-        return creation.linspace(start, s.stop, int(abs(step)))
+        return spacing.linspace(start, s.stop, int(abs(step)))
     return creation.arange(start, s.stop, step)
 
 

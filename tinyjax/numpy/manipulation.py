@@ -3,7 +3,9 @@ import math
 
 import numpy as np
 
-from tinyjax import dtypes, errors, lax
+from tinyjax import dtypes, lax
+from tinyjax.numpy import creation, indexing, reductions
+from tinyjax.numpy.searching import nonzero
 from tinyjax.numpy.conversion import (asarray, broadcast_all, broadcast_shapes, broadcast_to,
                                 canonicalize_axes, canonicalize_axis, promote)
 
@@ -276,8 +278,7 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
     idx = np.repeat(np.arange(a.shape[ax]), np.broadcast_to(reps, (a.shape[ax],)))
     if total_repeat_length is not None:
         idx = np.resize(idx, total_repeat_length) if len(idx) else np.zeros(total_repeat_length, int)
-    from tinyjax.numpy.indexing import take  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
-    return take(a, asarray(idx.astype(np.int32)), axis=ax)
+    return indexing.take(a, asarray(idx.astype(np.int32)), axis=ax)
 
 
 def _fit_length(x, ax, n):
@@ -405,22 +406,7 @@ def _pad_axis(a, ax, lo, hi, mode):
     else:
         raise ValueError(f"pad: unsupported mode {mode!r}; use 'constant', 'edge', 'wrap', "
                          "'reflect' or 'symmetric'")
-    from tinyjax.numpy.indexing import take  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
-    return take(a, asarray(idx.astype(np.int32)), axis=ax)
-
-
-def nonzero(a, *, size=None, fill_value=None):
-    a = asarray(a)
-    try:
-        v = np.asarray(a)
-    except TypeError:
-        raise errors.ConcretizationTypeError(a, 'jnp.nonzero without size= (its output shape '
-                                             'depends on the values)') from None
-    idx = np.nonzero(v)
-    if size is not None:
-        fill = 0 if fill_value is None else fill_value
-        idx = tuple(np.concatenate([i[:size], np.full(max(size - len(i), 0), fill)]) for i in idx)
-    return tuple(asarray(i.astype(dtypes.default_int())) for i in idx)
+    return indexing.take(a, asarray(idx.astype(np.int32)), axis=ax)
 
 
 def flatnonzero(a, *, size=None, fill_value=None):
@@ -437,22 +423,19 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     a = moveaxis(a, (axis1, axis2), (-2, -1))
     n, m = a.shape[-2], a.shape[-1]
     rows = np.arange(max(0, -offset), min(n, m - offset)) if min(n, m - offset) > max(0, -offset) else np.arange(0)
-    from tinyjax.numpy.indexing import take  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
     flat = reshape(a, a.shape[:-2] + (n * m,))
-    return take(flat, asarray((rows * m + rows + offset).astype(np.int32)), axis=-1)
+    return indexing.take(flat, asarray((rows * m + rows + offset).astype(np.int32)), axis=-1)
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
-    from tinyjax.numpy.reductions import sum  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
-    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+    return reductions.sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
 def diag(v, k=0):
     v = asarray(v)
     if v.ndim == 1:
         n = v.shape[0] + abs(k)
-        from tinyjax.numpy.creation import eye  # lazy: numpy-internal cycle (test_layers.KNOWN_CYCLES)
-        e = eye(n, k=k, dtype=dtypes.bool_)
+        e = creation.eye(n, k=k, dtype=dtypes.bool_)
         col = lax.broadcast_in_dim(v, (n, v.shape[0]), (1,))
         padded = lax.pad(col, asarray(np.asarray(0, v.dtype)), [(0, 0, 0), (max(k, 0), max(-k, 0), 0)]) \
             if k >= 0 else lax.pad(col, asarray(np.asarray(0, v.dtype)), [(0, 0, 0), (0, -k, 0)])

@@ -8,7 +8,7 @@ from tinyjax import dtypes, lax
 from tinyjax.numpy import creation, manipulation, reductions, sorting, ufuncs, indexing
 from tinyjax.numpy.conversion import asarray, broadcast_to, canonicalize_axis, promote_inexact
 from tinyjax.numpy.products import dot
-from tinyjax.numpy.creation import linspace
+from tinyjax.numpy.spacing import linspace
 from tinyjax.numpy.sorting import searchsorted
 
 __all__ = ['nansum', 'nanmean', 'nanmax', 'nanmin', 'nanprod', 'nanvar', 'nanstd',

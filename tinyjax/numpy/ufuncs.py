@@ -6,7 +6,7 @@ import numpy as np
 from tinyjax import dtypes, lax
 from tinyjax.lax import windowed as lax_windowed
 from tinyjax.numpy.conversion import asarray, broadcast_all, broadcast_to, elementwise, promote, promote_inexact
-from tinyjax.numpy.manipulation import nonzero
+from tinyjax.numpy.searching import nonzero
 
 
 def _is_float(x):

@@ -4,7 +4,9 @@ import numpy as np
 from tinyjax.core.array import aval_of  # noqa: F401 (the ops' name for it)
 from tinyjax.core.primitive import primitive
 from tinyjax.interpreters.base_ops import (  # noqa: F401 (the ops' names for them)
-    add_any, broadcast_in_dim, full, move_batch_axis, scalar, zeros)
+    add_any, full, move_batch_axis, scalar, zeros)
+from tinyjax.interpreters.batching import (  # noqa: F401 (the ops' names for them)
+    align_elementwise_batch, batch_size)
 
 
 def define(name, abstract_eval, impl, jvp=None, transpose=None, batch=None,
@@ -42,13 +44,6 @@ def normalize_axis(axis, ndim, op):
     return axis % ndim if ndim else 0
 
 
-def batch_size(args, dims):
-    for x, d in zip(args, dims):
-        if d is not None:
-            return aval_of(x).shape[d]
-    raise ValueError('no batched argument')
-
-
 def check_same_dtypes(op, avals):
     ds = {a.dtype for a in avals}
     if len(ds) > 1:
@@ -56,22 +51,3 @@ def check_same_dtypes(op, avals):
         raise TypeError(f'{op} requires arguments to have the same dtypes, got {shown}. '
                         'Convert them first (x.astype(...)), or use tinyjax.numpy, which '
                         'promotes types.')
-
-
-def align_elementwise_batch(args, dims):
-    """Operands of an elementwise op with the batch axis moved to the front: unbatched
-    0-d operands stay 0-d (they broadcast), every other operand gets the full shape."""
-    size = batch_size(args, dims)
-    per_example = [aval_of(x).shape if d is None else
-                   aval_of(x).shape[:d] + aval_of(x).shape[d + 1:] for x, d in zip(args, dims)]
-    shape = next((s for s in per_example if s != ()), ())
-    full_shape = (size,) + shape
-    out = []
-    for x, d, s in zip(args, dims, per_example):
-        if d is None:
-            out.append(x if s == () else
-                       broadcast_in_dim(x, full_shape, tuple(range(1, len(full_shape)))))
-        else:
-            x = move_batch_axis(x, d, 0)
-            out.append(x if s == shape else broadcast_in_dim(x, full_shape, (0,)))
-    return out

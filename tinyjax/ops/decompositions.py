@@ -17,6 +17,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
+from tinyjax.interpreters.batching import leading_axis_rule
 from tinyjax.ops import common, reduction, structural
 from tinyjax.ops import elementwise as ew
 from tinyjax.ops.dot_general import dot_general
@@ -102,15 +103,6 @@ def _sym_from_lower(t):
     return ew.add(_band(t, 0, True), _T(_band(t, -1, True)))
 
 
-def _batch_unary(p):
-    """Batching rule for one-operand ops: the vmapped axis goes first, outputs keep it."""
-    def rule(args, dims, **params):
-        x = common.move_batch_axis(args[0], dims[0], 0)
-        outs = p.bind(x, **params)
-        return outs, ([0] * len(outs) if p.multiple_results else 0)
-    return rule
-
-
 def _per_matrix(xp, fn, a, n_out):
     """Apply fn to each matrix of a stack, for backends whose routine is not batched."""
     batch = a.shape[:-2]
@@ -170,7 +162,7 @@ def _chol_jvp(primals, tangents):
 
 
 cholesky_p = common.define('cholesky', _chol_abstract, _chol_impl, _chol_jvp)
-cholesky_p.batch = _batch_unary(cholesky_p)
+cholesky_p.batch = leading_axis_rule(cholesky_p)
 
 
 def cholesky(a):
@@ -342,7 +334,7 @@ def _lu_jvp(primals, tangents):
 
 
 lu_p = common.define('lu', _lu_abstract, _lu_impl, _lu_jvp, multiple_results=True)
-lu_p.batch = _batch_unary(lu_p)
+lu_p.batch = leading_axis_rule(lu_p)
 
 
 def lu(a):
@@ -376,7 +368,7 @@ def _p2p_impl(xp, pivots, permutation_size):
 lu_pivots_to_permutation_p = common.define(
     'lu_pivots_to_permutation', _p2p_abstract, _p2p_impl,
     jvp=lambda primals, tangents, **p: (lu_pivots_to_permutation_p.bind(*primals, **p), None))
-lu_pivots_to_permutation_p.batch = _batch_unary(lu_pivots_to_permutation_p)
+lu_pivots_to_permutation_p.batch = leading_axis_rule(lu_pivots_to_permutation_p)
 
 
 def lu_pivots_to_permutation(pivots, permutation_size):
@@ -420,7 +412,7 @@ def _qr_jvp(primals, tangents, full_matrices):
 
 
 qr_p = common.define('qr', _qr_abstract, _qr_impl, _qr_jvp, multiple_results=True)
-qr_p.batch = _batch_unary(qr_p)
+qr_p.batch = leading_axis_rule(qr_p)
 
 
 def qr(a, full_matrices=True):
@@ -456,7 +448,7 @@ def _eigh_jvp(primals, tangents, lower):
 
 
 eigh_p = common.define('eigh', _eigh_abstract, _eigh_impl, _eigh_jvp, multiple_results=True)
-eigh_p.batch = _batch_unary(eigh_p)
+eigh_p.batch = leading_axis_rule(eigh_p)
 
 
 def eigh(a, lower=True):
@@ -523,7 +515,7 @@ def _svd_jvp(primals, tangents, full_matrices, compute_uv):
 
 
 svd_p = common.define('svd', _svd_abstract, _svd_impl, _svd_jvp, multiple_results=True)
-svd_p.batch = _batch_unary(svd_p)
+svd_p.batch = leading_axis_rule(svd_p)
 
 
 def svd(a, full_matrices=True, compute_uv=True):

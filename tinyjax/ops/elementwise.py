@@ -13,9 +13,11 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.compiler.lowering import Elementwise
+from tinyjax.compiler.passes import is_scalar_literal, producer, same_type
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
+from tinyjax.interpreters.batching import broadcasting_rule
 from tinyjax.ops import common, reduction, structural
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
@@ -59,12 +61,6 @@ def _unbroadcast(ct, aval):
     return reduction.reduce_sum(ct, tuple(range(common.aval_of(ct).ndim)))
 
 
-def _batch_elementwise(prim):
-    def rule(args, dims, **params):
-        return prim.bind(*common.align_elementwise_batch(args, dims), **params), 0
-    return rule
-
-
 # Ops cheap enough that fusion recomputes them in each consumer instead of storing them.
 _CHEAP = {'neg', 'add', 'sub', 'mul', 'max', 'min', 'abs', 'eq', 'ne', 'lt', 'le', 'gt', 'ge',
           'and', 'or', 'not', 'copy', 'square'}
@@ -82,7 +78,7 @@ def _def(name, arity, impl, cuda, kind, jvp, out_dtype=None, linear=None):
         return out, jvp(*primals, out, *tangents, **params)
 
     p = common.define(name, abstract_eval, impl, jvp_rule, linear)
-    p.batch = _batch_elementwise(p)
+    p.batch = broadcasting_rule(p)
     p.lowering = None if cuda is None else Elementwise(
         cuda, cheap=name in _CHEAP, half_ok=name != 'nextafter')
     p.kind, p.arity = kind, arity
@@ -481,7 +477,7 @@ def _select_transpose(ct, which, *cases):
 
 select_n_p = common.define('select_n', _select_abstract, _select_impl, _select_jvp,
                            _select_transpose)
-select_n_p.batch = _batch_elementwise(select_n_p)
+select_n_p.batch = broadcasting_rule(select_n_p)
 select_n_p.lowering = Elementwise('select', cheap=True)
 
 
@@ -519,7 +515,7 @@ def _bcast_to(t, like):
 
 clamp_p = common.define('clamp', _clamp_abstract,
                         lambda xp, lo, x, hi: xp.minimum(xp.maximum(x, lo), hi), _clamp_jvp)
-clamp_p.batch = _batch_elementwise(clamp_p)
+clamp_p.batch = broadcasting_rule(clamp_p)
 clamp_p.lowering = Elementwise('tj_min(tj_max({1}, {0}), {2})')
 
 
@@ -579,3 +575,33 @@ def convert(x, dtype, weak_type=False):
 
 
 base_ops.install(add=add, convert=convert)
+
+
+# --- simplifications the compiler applies (compiler/passes.py: simplify) ---------------
+def _identity_at(value, *positions):
+    """x op c -> x where the literal c == value sits at one of `positions` (0 or 1)."""
+    def rule(out, ins, params, defs):
+        for k in positions:
+            if is_scalar_literal(ins[k], value):
+                return ins[1 - k]
+        return None
+    return rule
+
+
+def _same_type_is_identity(out, ins, params, defs):
+    return ins[0] if same_type(out.aval, ins[0].aval) else None
+
+
+def _neg_of_neg(out, ins, params, defs):
+    d = producer(ins[0], defs)
+    return d.inputs[0] if d is not None and d.prim is PRIMS['neg'] else None
+
+
+PRIMS['mul'].simplify = _identity_at(1, 1, 0)
+PRIMS['add'].simplify = _identity_at(0, 1, 0)
+PRIMS['sub'].simplify = _identity_at(0, 1)
+PRIMS['div'].simplify = _identity_at(1, 1)
+PRIMS['neg'].simplify = _neg_of_neg
+PRIMS['copy'].simplify = _same_type_is_identity
+convert_p.simplify = _same_type_is_identity
+

@@ -37,6 +37,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.compiler.lowering import Elementwise
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.batching import broadcasting_rule
 from tinyjax.ops import common
 
 # Threefry-2x32 rotation constants: rounds alternate between the two rows, four
@@ -92,7 +93,7 @@ def _threefry_jvp(primals, tangents):
 
 
 def _threefry_batch(args, dims):
-    return threefry2x32_p.bind(*common.align_elementwise_batch(args, dims)), [0, 0]
+    return broadcasting_rule(threefry2x32_p)(args, dims)
 
 
 threefry2x32_p = common.define('threefry2x32', _threefry_abstract, _threefry_impl,

@@ -5,6 +5,7 @@ from tinyjax import dtypes
 from tinyjax.compiler.codegen_reduce import identity_literal
 from tinyjax.compiler.lowering import Reducer
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.batching import reducer_rule
 from tinyjax.ops import common, structural
 from tinyjax.ops import elementwise as ew
 
@@ -27,13 +28,6 @@ def _reduce_abstract(name, kind=None):
             raise TypeError(f'{name} does not take booleans; convert to an integer type first')
         return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i not in axes),
                            x.dtype, x.weak_type)
-    return rule
-
-
-def _reduce_batch(p):
-    def rule(args, dims, axes):
-        x = common.move_batch_axis(args[0], dims[0], 0)
-        return p.bind(x, axes=tuple(a + 1 for a in axes)), 0
     return rule
 
 
@@ -64,7 +58,7 @@ def _np_sum(xp, x, axes):
 
 reduce_sum_p = common.define('reduce_sum', _reduce_abstract('reduce_sum'), _np_sum,
                              _sum_jvp, _sum_transpose)
-reduce_sum_p.batch = _reduce_batch(reduce_sum_p)
+reduce_sum_p.batch = reducer_rule(reduce_sum_p)
 
 
 def _minmax_jvp(p):
@@ -97,9 +91,9 @@ def _np_minmax(fn):
 
 
 reduce_max_p = common.define('reduce_max', _reduce_abstract('reduce_max'), _np_minmax('max'))
-reduce_max_p.jvp, reduce_max_p.batch = _minmax_jvp(reduce_max_p), _reduce_batch(reduce_max_p)
+reduce_max_p.jvp, reduce_max_p.batch = _minmax_jvp(reduce_max_p), reducer_rule(reduce_max_p)
 reduce_min_p = common.define('reduce_min', _reduce_abstract('reduce_min'), _np_minmax('min'))
-reduce_min_p.jvp, reduce_min_p.batch = _minmax_jvp(reduce_min_p), _reduce_batch(reduce_min_p)
+reduce_min_p.jvp, reduce_min_p.batch = _minmax_jvp(reduce_min_p), reducer_rule(reduce_min_p)
 
 
 def _prod_jvp(primals, tangents, axes):
@@ -130,7 +124,7 @@ def _np_prod(xp, x, axes):
 
 reduce_prod_p = common.define('reduce_prod', _reduce_abstract('reduce_prod', 'num'), _np_prod,
                               _prod_jvp)
-reduce_prod_p.batch = _reduce_batch(reduce_prod_p)
+reduce_prod_p.batch = reducer_rule(reduce_prod_p)
 reduce_and_p = common.define('reduce_and', _reduce_abstract('reduce_and', 'bool'),
                              lambda xp, x, axes: xp.bitwise_and.reduce(x, axis=axes) if x.dtype != np.bool_
                              else xp.all(x, axis=axes))
@@ -138,7 +132,7 @@ reduce_or_p = common.define('reduce_or', _reduce_abstract('reduce_or', 'bool'),
                             lambda xp, x, axes: xp.bitwise_or.reduce(x, axis=axes) if x.dtype != np.bool_
                             else xp.any(x, axis=axes))
 for _p in (reduce_and_p, reduce_or_p):
-    _p.batch = _reduce_batch(_p)
+    _p.batch = reducer_rule(_p)
     _p.jvp = (lambda p: lambda primals, tangents, axes: (p.bind(primals[0], axes=axes), None))(_p)
 
 # Lowerings: the reducer functor of kernels/ and its identity, by operand dtype.
@@ -183,13 +177,6 @@ def _arg_abstract(name):
     return rule
 
 
-def _arg_batch(p):
-    def rule(args, dims, axes, index_dtype):
-        x = common.move_batch_axis(args[0], dims[0], 0)
-        return p.bind(x, axes=(axes[0] + 1,), index_dtype=index_dtype), 0
-    return rule
-
-
 def _np_arg(fn):
     def impl(xp, x, axes, index_dtype):
         return getattr(xp, fn)(x, axis=axes[0]).astype(index_dtype)
@@ -199,7 +186,7 @@ def _np_arg(fn):
 argmax_p = common.define('argmax', _arg_abstract('argmax'), _np_arg('argmax'))
 argmin_p = common.define('argmin', _arg_abstract('argmin'), _np_arg('argmin'))
 for _p in (argmax_p, argmin_p):
-    _p.batch = _arg_batch(_p)
+    _p.batch = reducer_rule(_p)
     _p.jvp = (lambda p: lambda primals, tangents, **k: (p.bind(primals[0], **k), None))(_p)
 
 

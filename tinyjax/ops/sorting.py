@@ -14,6 +14,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
+from tinyjax.interpreters.batching import leading_axis_rule
 from tinyjax.ops import common, structural, elementwise
 
 
@@ -239,11 +240,8 @@ def _cum_impl(name):
     return impl
 
 
-def _cum_batch(p):
-    def rule(args, dims, axis, reverse):
-        x = common.move_batch_axis(args[0], dims[0], 0)
-        return p.bind(x, axis=axis + 1, reverse=reverse), 0
-    return rule
+def _cum_params_batched(size, axis, reverse):
+    return dict(axis=axis + 1, reverse=reverse)
 
 
 def _interleave(even, odd, axis):
@@ -316,7 +314,7 @@ def _cumsum_transpose(ct, x, axis, reverse):
 CUM_PRIMS = {}
 for _name in ('cumsum', 'cumprod', 'cummax', 'cummin', 'cumlogsumexp'):
     CUM_PRIMS[_name] = common.define(_name, _cum_abstract(_name), _cum_impl(_name))
-    CUM_PRIMS[_name].batch = _cum_batch(CUM_PRIMS[_name])
+    CUM_PRIMS[_name].batch = leading_axis_rule(CUM_PRIMS[_name], _cum_params_batched)
 cumsum_p, cumprod_p, cummax_p, cummin_p, cumlogsumexp_p = CUM_PRIMS.values()
 cumsum_p.transpose = _cumsum_transpose
 cumsum_p.jvp = lambda primals, tangents, axis, reverse: (

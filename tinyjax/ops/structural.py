@@ -9,9 +9,11 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.compiler.codegen import ctype, index_add, index_mul
 from tinyjax.compiler.lowering import IndexMap
-from tinyjax.core.ir import ShapedArray
+from tinyjax.compiler.passes import producer, same_type, unit_axes_map
+from tinyjax.core.ir import Eqn, Literal, ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.interpreters import base_ops
+from tinyjax.interpreters.batching import leading_axis_rule
 from tinyjax.ops import common, reduction, elementwise as ew
 
 
@@ -24,14 +26,6 @@ def _linear_jvp(p):
             return out, p.bind(tangents[0], **params)
         ts = [t if t is not None else common.zeros_like(x) for x, t in zip(primals, tangents)]
         return out, p.bind(*ts, **params)
-    return rule
-
-
-def _unary_batch(p, fix_params):
-    """Batch rule for single-operand ops: batch axis to 0, params shifted by fix_params."""
-    def rule(args, dims, **params):
-        x = common.move_batch_axis(args[0], dims[0], 0)
-        return p.bind(x, **fix_params(common.aval_of(x).shape[0], **params)), 0
     return rule
 
 
@@ -74,7 +68,7 @@ def _bid_fix(size, shape, broadcast_dimensions):
 broadcast_in_dim_p = common.define('broadcast_in_dim', _bid_abstract, _bid_impl,
                                    transpose=_bid_transpose)
 broadcast_in_dim_p.jvp = _linear_jvp(broadcast_in_dim_p)
-broadcast_in_dim_p.batch = _unary_batch(broadcast_in_dim_p, _bid_fix)
+broadcast_in_dim_p.batch = leading_axis_rule(broadcast_in_dim_p, _bid_fix)
 
 
 def broadcast_in_dim(x, shape, broadcast_dimensions):
@@ -97,7 +91,7 @@ reshape_p = common.define(
     'reshape', _reshape_abstract, lambda xp, x, new_sizes: x.reshape(new_sizes),
     transpose=lambda ct, x, new_sizes: [None if ct is None else reshape(ct, x.aval.shape)])
 reshape_p.jvp = _linear_jvp(reshape_p)
-reshape_p.batch = _unary_batch(reshape_p, lambda b, new_sizes: dict(new_sizes=(b,) + new_sizes))
+reshape_p.batch = leading_axis_rule(reshape_p, lambda b, new_sizes: dict(new_sizes=(b,) + new_sizes))
 
 
 def reshape(x, new_sizes):
@@ -120,7 +114,7 @@ transpose_p = common.define(
     transpose=lambda ct, x, permutation: [
         None if ct is None else transpose(ct, tuple(np.argsort(permutation)))])
 transpose_p.jvp = _linear_jvp(transpose_p)
-transpose_p.batch = _unary_batch(
+transpose_p.batch = leading_axis_rule(
     transpose_p, lambda b, permutation: dict(permutation=(0,) + tuple(p + 1 for p in permutation)))
 
 
@@ -146,7 +140,7 @@ squeeze_p = common.define(
     lambda xp, x, dimensions: x.reshape([s for i, s in enumerate(x.shape) if i not in dimensions]),
     transpose=lambda ct, x, dimensions: [None if ct is None else reshape(ct, x.aval.shape)])
 squeeze_p.jvp = _linear_jvp(squeeze_p)
-squeeze_p.batch = _unary_batch(
+squeeze_p.batch = leading_axis_rule(
     squeeze_p, lambda b, dimensions: dict(dimensions=tuple(d + 1 for d in dimensions)))
 
 
@@ -169,7 +163,7 @@ rev_p = common.define(
     'rev', lambda x, dimensions: x, lambda xp, x, dimensions: xp.flip(x, dimensions) if dimensions else x,
     transpose=lambda ct, x, dimensions: [None if ct is None else rev(ct, dimensions)])
 rev_p.jvp = _linear_jvp(rev_p)
-rev_p.batch = _unary_batch(rev_p, lambda b, dimensions: dict(dimensions=tuple(d + 1 for d in dimensions)))
+rev_p.batch = leading_axis_rule(rev_p, lambda b, dimensions: dict(dimensions=tuple(d + 1 for d in dimensions)))
 
 
 def rev(x, dimensions):
@@ -215,7 +209,7 @@ def _slice_fix(b, start_indices, limit_indices, strides):
 
 slice_p = common.define('slice', _slice_abstract, _slice_impl, transpose=_slice_transpose)
 slice_p.jvp = _linear_jvp(slice_p)
-slice_p.batch = _unary_batch(slice_p, _slice_fix)
+slice_p.batch = leading_axis_rule(slice_p, _slice_fix)
 
 
 def slice(x, start_indices, limit_indices, strides=None):
@@ -468,6 +462,64 @@ rev_p.lowering = IndexMap(_lower_rev)
 slice_p.lowering = IndexMap(_lower_slice)
 pad_p.lowering = IndexMap(_lower_pad, cheap=False)
 concatenate_p.lowering = IndexMap(_lower_concatenate, cheap=False)
+
+
+# --- simplifications the compiler applies (compiler/passes.py: simplify) ---------------
+def _inner(ins, defs):
+    """(the structural equation producing the operand, its operand), or (None, None)."""
+    d = producer(ins[0], defs)
+    if d is None or not d.inputs or len(d.outputs) != 1:
+        return None, None
+    return d, d.inputs[0]
+
+
+def _simplify_transpose(out, ins, params, defs):
+    if tuple(params['permutation']) == tuple(range(out.aval.ndim)):
+        return ins[0]
+    d, src = _inner(ins, defs)
+    if d is None or isinstance(src, Literal) or d.prim is not transpose_p:
+        return None
+    perm = tuple(d.params['permutation'][i] for i in params['permutation'])
+    if perm == tuple(range(len(perm))):
+        return src if same_type(out.aval, src.aval) else None
+    return Eqn(transpose_p, [src], {'permutation': perm}, [out])
+
+
+def _simplify_reshape(out, ins, params, defs):
+    if same_type(out.aval, ins[0].aval):
+        return ins[0]
+    d, src = _inner(ins, defs)
+    if d is None or isinstance(src, Literal) or d.prim not in (reshape_p, squeeze_p):
+        return None
+    if out.aval.shape == src.aval.shape:
+        return src
+    return Eqn(reshape_p, [src], {'new_sizes': tuple(out.aval.shape)}, [out])
+
+
+def _simplify_broadcast(out, ins, params, defs):
+    if out.aval.shape == ins[0].aval.shape:
+        return ins[0]
+    d, src = _inner(ins, defs)
+    if d is None:
+        return None
+    bd = params['broadcast_dimensions']
+    if d.prim is broadcast_in_dim_p:
+        dims = tuple(bd[k] for k in d.params['broadcast_dimensions'])
+    elif d.prim in (reshape_p, squeeze_p):
+        # A reshape that only inserted or removed unit axes: map src's axes straight through.
+        kept = unit_axes_map(src.aval.shape, d.outputs[0].aval.shape)
+        if kept is None:
+            return None
+        dims = tuple(bd[k] for k in kept)
+    else:
+        return None
+    return Eqn(broadcast_in_dim_p, [src], {'shape': tuple(out.aval.shape),
+                                           'broadcast_dimensions': dims}, [out])
+
+
+transpose_p.simplify = _simplify_transpose
+reshape_p.simplify = _simplify_reshape
+broadcast_in_dim_p.simplify = _simplify_broadcast
 
 
 base_ops.install(broadcast_in_dim=broadcast_in_dim, transpose=transpose)

@@ -12,6 +12,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.batching import leading_axis_rule
 from tinyjax.ops import common, reduction, structural
 from tinyjax.ops import elementwise as ew
 from tinyjax.ops.conv import _dilate, _out_size
@@ -89,16 +90,12 @@ def _impl(kind):
     return rule
 
 
-def _params_batch(p):
+def _window_params_batched(size, window_dimensions, window_strides, padding, base_dilation,
+                           window_dilation):
     """vmap: a window of 1 over the mapped axis."""
-    def rule(args, dims, window_dimensions, window_strides, padding, base_dilation,
-             window_dilation):
-        x = common.move_batch_axis(args[0], dims[0], 0)
-        return p.bind(x, window_dimensions=(1,) + window_dimensions,
-                      window_strides=(1,) + window_strides, padding=((0, 0),) + padding,
-                      base_dilation=(1,) + base_dilation,
-                      window_dilation=(1,) + window_dilation), 0
-    return rule
+    return dict(window_dimensions=(1,) + window_dimensions, window_strides=(1,) + window_strides,
+                padding=((0, 0),) + padding, base_dilation=(1,) + base_dilation,
+                window_dilation=(1,) + window_dilation)
 
 
 def _sum_jvp(primals, tangents, **params):
@@ -168,11 +165,11 @@ def _minmax_jvp(kind):
 
 reduce_window_sum_p = common.define('reduce_window_sum', _abstract('reduce_window_sum'),
                                     _impl('sum'), _sum_jvp, _sum_transpose)
-reduce_window_sum_p.batch = _params_batch(reduce_window_sum_p)
+reduce_window_sum_p.batch = leading_axis_rule(reduce_window_sum_p, _window_params_batched)
 reduce_window_max_p = common.define('reduce_window_max', _abstract('reduce_window_max'),
                                     _impl('max'), _minmax_jvp('max'))
-reduce_window_max_p.batch = _params_batch(reduce_window_max_p)
+reduce_window_max_p.batch = leading_axis_rule(reduce_window_max_p, _window_params_batched)
 reduce_window_min_p = common.define('reduce_window_min', _abstract('reduce_window_min'),
                                     _impl('min'), _minmax_jvp('min'))
-reduce_window_min_p.batch = _params_batch(reduce_window_min_p)
+reduce_window_min_p.batch = leading_axis_rule(reduce_window_min_p, _window_params_batched)
 _PRIMS = {'sum': reduce_window_sum_p, 'max': reduce_window_max_p, 'min': reduce_window_min_p}
