@@ -11,7 +11,7 @@ import tempfile
 import numpy as np
 
 import models
-from peers import block_jax, random_input
+from peers import ALL as PEER_ORDER, block_jax, random_input
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -21,7 +21,6 @@ SIZES = {   # full: the issue's sizes (inputs far larger than an H100's 50 MB L2
     'small': dict(chain_n=1 << 20, rows=512, cols=(1024, 4096), dispatch_n=1024,
                   mlp_batch=(128, 512), per_example_batch=16, loop_batch=8),
 }
-PEER_ORDER = ('jax', 'torch', 'torch.compile', 'cupy', 'cupy.fuse', 'numpy')
 
 
 class Bench:
@@ -94,8 +93,17 @@ class Bench:
 
     def record(self, case, variant, seconds, peers=(), skipped=(), limit=None,
                limit_seconds=None, **extra):
-        r = dict(case=case, variant=variant, seconds=seconds, peers=dict(peers),
+        peers = dict(peers)
+        r = dict(case=case, variant=variant, seconds=seconds, peers=peers,
                  skipped=dict(skipped))
+        # Peer time / tinyjax time from the medians and from the minima of the same
+        # repeats (the minimum is the least disturbed by a busy machine).
+        r['ratios'] = {p: t / seconds for p, t in peers.items() if t}
+        if hasattr(seconds, 'min'):
+            r.update(seconds_min=seconds.min, repeats=seconds.n)
+            r['peers_min'] = {p: getattr(t, 'min', t) for p, t in peers.items()}
+            r['ratios_min'] = {p: getattr(t, 'min', t) / seconds.min
+                               for p, t in peers.items() if t}
         if limit_seconds:
             r.update(limit=limit, limit_seconds=limit_seconds,
                      fraction_of_limit=limit_seconds / seconds)

@@ -47,6 +47,7 @@ def main(argv=None):
     ap.add_argument('--json')
     ap.add_argument('--kernels', type=int, default=32, help='launches per captured graph')
     a = ap.parse_args(argv)
+    import tinyjax          # first: with TINYJAX_PLATFORM=gpu-emulated it puts the emulated CuPy in place
     import cupy as cp
     from tinyjax.compiler import nvrtc
     dev = cp.cuda.Device()
@@ -56,6 +57,9 @@ def main(argv=None):
     fn = module.get_function('add_one')
     stream = cp.cuda.Stream(non_blocking=True)
     x = cp.zeros(1024, cp.float32)
+    # zeros() fills x on the legacy default stream, which a non-blocking stream does not
+    # wait for: without this the first launches could race the fill.
+    cp.cuda.Stream.null.synchronize()
     n = np.int32(x.size)
     res = {'device': cp.cuda.runtime.getDeviceProperties(dev.id)['name'].decode(),
            'cupy': cp.__version__, 'nvrtc': '.'.join(map(str, nvrtc.version()))}
@@ -75,7 +79,6 @@ def main(argv=None):
     res['graph_replay_host_us'] = host * 1e6
     res['graph_per_kernel_us'] = total / k * 1e6
 
-    import tinyjax
     import tinyjax.numpy as jnp
     f = tinyjax.jit(lambda v: v + 1)
     xv = jnp.ones(1024)

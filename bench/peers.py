@@ -7,7 +7,7 @@ named in `Peers.skipped` with the reason, and the report lists it.
 
 Timing (`measure`): warm-up calls (compilation, autotuning, allocator warm-up), then an
 inner loop long enough to dwarf the timer's resolution, repeated; the median of the
-repeats divided by the inner count. On a GPU, libraries that queue on the legacy default
+repeats divided by the inner count (the minimum and N are kept too: `Sample`). On a GPU, libraries that queue on the legacy default
 stream or a blocking stream (tinyjax, CuPy, PyTorch) are timed with CUDA events around
 the inner loop; JAX runs on its own non-blocking streams, so it is timed by the wall
 clock around the loop plus block_until_ready. Both measure back-to-back throughput, the
@@ -20,12 +20,34 @@ import time
 import numpy as np
 
 
+ALL = ('jax', 'torch', 'torch.compile', 'cupy', 'cupy.fuse', 'numpy')
+# torch.compile's first call compiles for tens of seconds per case: asked for by name only.
+DEFAULT = tuple(p for p in ALL if p != 'torch.compile')
+
+
+def parse_peers(text):
+    """--peers: 'default', 'all', 'none' or a comma list of names from ALL."""
+    if text in (None, 'default'):
+        return DEFAULT
+    if text == 'all':
+        return ALL
+    if text == 'none':
+        return ()
+    names = tuple(p.strip() for p in text.split(',') if p.strip())
+    unknown = [p for p in names if p not in ALL]
+    if unknown:
+        raise SystemExit(f'--peers: unknown peer(s) {", ".join(unknown)}; known: '
+                         f'{", ".join(ALL)} (or default, all, none)')
+    return names
+
+
 class Peers:
     def __init__(self, gpu, wanted=None):
         self.gpu, self.mods, self.skipped = gpu, {}, {}
         self.versions = {}
-        for name in ('jax', 'torch', 'torch.compile', 'cupy', 'cupy.fuse', 'numpy'):
+        for name in ALL:
             if wanted is not None and name not in wanted:
+                self.skipped[name] = 'not asked for (--peers)'
                 continue
             reason = self._probe(name)
             if reason:
@@ -138,7 +160,18 @@ class Timer:
                     out = fn()
                 wait(out)
                 samples.append((time.perf_counter() - t) / inner)
-        return min(samples) if best else statistics.median(samples)
+        return Sample(samples, best)
+
+
+class Sample(float):
+    """Seconds per call from N timed repeats: the median (or, with best=True, the
+    minimum) as the float itself, both kept as attributes for the record."""
+
+    def __new__(cls, samples, best=False):
+        median, fastest = statistics.median(samples), min(samples)
+        self = super().__new__(cls, fastest if best else median)
+        self.min, self.median, self.n = fastest, median, len(samples)
+        return self
 
 
 def random_input(rng, shape, dtype=np.float32):

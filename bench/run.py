@@ -1,6 +1,7 @@
 """The benchmark suite: tinyjax against JAX, PyTorch and CuPy, and against the device.
 
     python bench/run.py [--case NAME ...] [--small] [--set KEY=VALUE ...] [--json PATH] [--md PATH]
+                        [--peers default|all|none|jax,torch,...] [--repeats N]
 
 Cases: fused_chain, fusion_speedup, rowwise, full_sum, dispatch, mlp_step, per_example_grad,
 compile (bench/cases.py). Each record gives tinyjax's median time, every installed peer's
@@ -11,6 +12,12 @@ BLAS on the CPU). Peers that cannot run are listed as skipped with the reason.
 
 `--small` shrinks the sizes for a quick CPU smoke run; `--set chain_n=4194304` overrides
 one size. Runs on the GPU when tinyjax sees one, else on the CPU (and says so).
+`--peers` picks the peers (default: all but torch.compile, whose compiles take tens of
+seconds per case). Every time is the median of N repeats, with the minimum beside it and
+both ratios (peer / tinyjax); a case run while the machine was busy (1-minute load
+average at or above half the usable CPUs before or after it) gets a note, since a
+shared machine moves medians far more than minima. The JSON (and markdown) are written
+again after every case, so a run cut short keeps what it measured.
 """
 import argparse
 import json
@@ -24,7 +31,7 @@ sys.path.insert(0, os.path.dirname(HERE))     # the checkout's tinyjax when not 
 sys.path.insert(0, HERE)
 
 import cases  # noqa: E402
-from peers import Peers, Timer  # noqa: E402
+from peers import Peers, Timer, parse_peers  # noqa: E402
 
 
 def parse_sizes(base, overrides):
@@ -57,6 +64,23 @@ def environment(gpu, peers):
             'versions': versions}
 
 
+def usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def load_note(before, after):
+    """A note when the machine was busy around a case, else None."""
+    cpus = usable_cpus()
+    worst = max(before, after)
+    if worst >= cpus / 2:
+        return (f'busy machine: load average {before:.1f} before, {after:.1f} after on '
+                f'{cpus} CPUs (compare minima)')
+    return None
+
+
 def fmt_s(s):
     if s is None:
         return '-'
@@ -86,8 +110,9 @@ def markdown(result):
              '- versions: ' + ', '.join(f'{k} {v}' for k, v in result['versions'].items()),
              f'- sizes: {"small (smoke run)" if result["small"] else "full"}: '
              + ', '.join(f'{k}={v}' for k, v in result['sizes'].items()), '',
-             'Peer columns: peer time / tinyjax time (above 1: tinyjax is faster), then the '
-             "peer's own time. % of limit: the physical limit's time over tinyjax's.", '']
+             'Peer columns: peer time / tinyjax time from the medians of the repeats (above 1: '
+             "tinyjax is faster), the same from the minima, then the peer's own median time. "
+             "% of limit: the physical limit's time over tinyjax's.", '']
     if result['platform'] == 'cpu':
         lines[-1:] = ['', '**CPU run: these are host timings, not GPU numbers.** On the CPU '
                         'tinyjax runs its generated kernels as C++ built by g++ calling glibc\'s '
@@ -102,9 +127,13 @@ def markdown(result):
         cells = [r['case'], r['variant'], fmt_s(r['seconds']), lim]
         for p in peer_names:
             t = r['peers'].get(p)
-            cells.append(f'{t / r["seconds"]:.2f}× ({fmt_s(t)})' if t else
+            best = r.get('ratios_min', {}).get(p)
+            cells.append(f'{t / r["seconds"]:.2f}×' + (f' / min {best:.2f}×' if best else '')
+                         + f' ({fmt_s(t)})' if t else
                          ('skipped' if p in r.get('skipped', {}) else '-'))
         notes = []
+        if r.get('load_note'):
+            notes.append(r['load_note'])
         if 'speedup' in r:
             notes.append(f'unfused {fmt_s(r["unfused_seconds"])} ({r["kernels_unfused"]} '
                          f'kernels): speedup {r["speedup"]:.2f}× vs bytes ratio '
@@ -129,37 +158,51 @@ def main(argv=None):
     ap.add_argument('--json', metavar='PATH', help='write the results as JSON')
     ap.add_argument('--md', metavar='PATH', help='write the markdown table here too')
     ap.add_argument('--repeats', type=int, default=None, help='timed repeats per measurement')
+    ap.add_argument('--peers', default='default',
+                    help="comma list of peers (jax, torch, torch.compile, cupy, cupy.fuse, "
+                         "numpy), or default (all but torch.compile), all, none")
     args = ap.parse_args(argv)
 
     import tinyjax
     gpu = tinyjax.default_backend() == 'gpu'
     sizes = parse_sizes(cases.SIZES['small' if args.small else 'full'], args.set)
-    peers = Peers(gpu)
+    peers = Peers(gpu, wanted=parse_peers(args.peers))
     timer = Timer(gpu, min_seconds=0.01 if args.small else 0.05,
                   repeats=args.repeats or (5 if args.small else 11))
     bench = cases.Bench(peers, timer, sizes, gpu)
-    records = []
+    result = environment(gpu, peers)
+    result.update(small=args.small, sizes=sizes, records=[], skipped={}, cpus=usable_cpus())
+    md = args.md or (os.path.splitext(args.json)[0] + '.md' if args.json else None)
     for name in args.case or list(cases.CASES):
         t = time.perf_counter()
         print(f'[bench] {name} ...', file=sys.stderr, flush=True)
-        records += cases.CASES[name](bench)
+        before = os.getloadavg()[0]
+        records = cases.CASES[name](bench)
+        after = os.getloadavg()[0]
+        note = load_note(before, after)
+        for r in records:
+            r.update(load_before=before, load_after=after)
+            if note:
+                r['load_note'] = note
+        result['records'] += records
+        result['skipped'] = {p: why for p, why in peers.skipped.items()}
+        write(result, args.json, md)       # after every case: a timeout loses nothing
         print(f'[bench] {name} done in {time.perf_counter() - t:.1f}s', file=sys.stderr)
-    result = environment(gpu, peers)
-    result.update(small=args.small, sizes=sizes, records=records,
-                  skipped={p: why for p, why in peers.skipped.items()})
-    table = markdown(result)
-    print(table)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=1)
-        md = args.md or os.path.splitext(args.json)[0] + '.md'
-    else:
-        md = args.md
-    if md:
-        with open(md, 'w') as f:
-            f.write(table)
+    print(markdown(result))
     return result
+
+
+def write(result, json_path, md_path):
+    for path in (json_path, md_path):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if json_path:
+        with open(json_path + '.tmp', 'w') as f:
+            json.dump(result, f, indent=1)
+        os.replace(json_path + '.tmp', json_path)
+    if md_path:
+        with open(md_path, 'w') as f:
+            f.write(markdown(result))
 
 
 if __name__ == '__main__':

@@ -38,6 +38,8 @@ ALLOWED_UPWARD = {
         'the SIMT runtime and the modules it loads are built by the host compiler',
     ('tinyjax.backends.simt', 'tinyjax.compiler.headers'):
         'the SIMT runtime source includes the kernel headers',
+    ('tinyjax.backends.emulated.launch', 'tinyjax.compiler.hostcc'):
+        "the emulated GPU runs a launch as the host build of the kernel's source",
 }
 
 # Module cycles that stay, each with its reason; any other cycle fails.

@@ -9,10 +9,11 @@ import functools
 import os
 
 from tinyjax import config as _config
-from tinyjax.backends import cpu, cuda, simt
+from tinyjax.backends import cpu, cuda, emulated, simt
 from tinyjax.core import array as _array
 
 _ALIASES = {'cuda': 'gpu', 'gpu': 'gpu', 'cpu': 'cpu'}
+_ALIASES.update({name: 'gpu' for name in emulated.PLATFORM_NAMES})
 
 
 class RemoteDevice:
@@ -84,7 +85,10 @@ def _requested_platform():
     first = str(p).split(',')[0].strip().lower()
     if first not in _ALIASES:
         raise RuntimeError(f'Unknown backend {p!r} in jax_platforms / TINYJAX_PLATFORM; '
-                           "use 'cpu' or 'cuda'")
+                           "use 'cpu', 'cuda' or 'gpu-emulated'")
+    if first in emulated.PLATFORM_NAMES and not emulated.installed():
+        emulated.install()          # CuPy's double: the CUDA backend on host memory
+        _gpu_devices_for.cache_clear()
     return _ALIASES[first]
 
 
@@ -179,3 +183,8 @@ def default_device():
 
 
 _array.set_default_device_fn(default_device)
+
+# The emulated GPU replaces CuPy for the whole process, so it goes in before anything
+# (a test, a bench) imports CuPy itself.
+if str(_config.read('jax_platforms') or '').split(',')[0].strip().lower() in emulated.PLATFORM_NAMES:
+    _requested_platform()

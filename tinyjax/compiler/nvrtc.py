@@ -13,6 +13,7 @@ import os
 
 from tinyjax import errors
 from tinyjax.backends import cubin
+from tinyjax.backends.emulated import launch as emulated_launch
 from tinyjax.compiler import cache, headers
 
 OPTIONS = ('-std=c++17',)
@@ -73,7 +74,9 @@ def compile_cubin(source, arch, name='program'):
     k = cache.key('nvrtc', full, opts, arch, version())
     data = cache.load(k, 'cubin')
     if data is not None:
-        return cubin.well_formed(data)     # entries stored before the padding below
+        data = cubin.well_formed(data)     # entries stored before the padding below
+        _tell_emulated_driver(data, source)
+        return data
     nv = binding()
     cache.stats['compiled'] += 1
     prog = nv.createProgram(full, f'{name}.cu', [], [])
@@ -96,4 +99,12 @@ def compile_cubin(source, arch, name='program'):
         except Exception:
             pass
     cache.store(k, 'cubin', data)
+    _tell_emulated_driver(data, source)
     return data
+
+
+def _tell_emulated_driver(cubin, source):
+    """The emulated GPU (backends/emulated) runs a loaded cubin's source, since a cubin
+    cannot run on the host: it learns each one's source here."""
+    if emulated_launch.recording:
+        emulated_launch.remember(cubin, source)
