@@ -157,7 +157,8 @@ class Program:
                     nb = _nbytes(v)
                     slot = None
                     for d in dying:
-                        if _nbytes(d) == nb and holder.get(d) is not None:
+                        if (_nbytes(d) == nb and holder.get(d) is not None
+                                and d in s.kernel.inplace_inputs(v)):
                             slot = holder.pop(d)
                             dying.remove(d)
                             break
