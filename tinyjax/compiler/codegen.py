@@ -451,6 +451,8 @@ class Emitter:
             xi = tuple(local if k == d else i for k, i in enumerate(idx))
             v = self.value(x, xi)
             expr = v if expr is None else f'({idx[d]} < {s + n} ? {v} : {expr})'
+        if expr is None:         # every piece is empty: so is the result, never read
+            return c_literal(0, e.outputs[0].aval.dtype)
         return expr
 
 

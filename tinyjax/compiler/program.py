@@ -263,6 +263,10 @@ class Program:
                  for i in range(len(self.steps))]
         step_outs = [tuple(index[v] for v in s.outs) for s in self.steps]
         n_in, n_vals = len(g.invars), len(index)
+        # Callers pass the constants of the graph they traced; the passes drop the unused
+        # ones (DCE), so each kept constant is picked by its place in the source graph.
+        source_pos = {v: k for k, v in enumerate(self.source_graph.constvars)}
+        const_pick = [(n_in + j, source_pos[v]) for j, v in enumerate(g.constvars)]
         donated = [(-1 - pos, pos) for pos in sorted(self.donated)]
         outputs = [self._output_closure(a, index) for a in g.outvars]
         accept, timed = dev.accept, debug_level() >= 2
@@ -271,8 +275,8 @@ class Program:
             vals = [None] * n_vals
             for i, a in enumerate(args):
                 vals[i] = accept(a)
-            for i, c in enumerate(consts, n_in):
-                vals[i] = accept(c)
+            for i, k in const_pick:
+                vals[i] = accept(consts[k])
             slots = {}
             for slot, pos in donated:
                 slots[slot] = vals[pos]

@@ -177,17 +177,29 @@ def floor_divide(x, y):
         return lax.div(x, y)
     q = lax.div(x, y)
     r = lax.rem(x, y)
-    adjust = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
+    # Round toward -inf where x and y differ in sign (sign(0) being its own): x // 0 is
+    # lax.div's -1 for x == 0 and -2 otherwise, as JAX gives.
+    zero = _const(r, 0)
+    signs_differ = lax.bitwise_or(lax.ne(lax.lt(r, zero), lax.lt(y, zero)), lax.eq(y, zero))
+    adjust = lax.bitwise_and(lax.ne(r, zero), signs_differ)
     return lax.select(adjust, lax.sub(q, _const(q, 1)), q)
+
+
+def _zero_where_divisor_zero(r, y):
+    """Integer x % 0 and fmod(x, 0) are 0 in JAX (lax.rem alone gives x)."""
+    return lax.select(lax.eq(y, _const(y, 0)), _const(r, 0), r)
 
 
 def remainder(x, y):
     x, y = broadcast_all(*promote(x, y), op='remainder')
     r = lax.rem(x, y)
-    if dtypes.is_unsigned(x.dtype):
-        return r
-    fix = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
-    return lax.select(fix, lax.add(r, y), r)
+    if _is_float(x):
+        fix = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
+        return lax.select(fix, lax.add(r, y), r)
+    if not dtypes.is_unsigned(x.dtype) and x.dtype != dtypes.bool_:
+        fix = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
+        r = lax.select(fix, lax.add(r, y), r)
+    return _zero_where_divisor_zero(r, y)
 
 
 mod = remainder
@@ -195,7 +207,7 @@ mod = remainder
 
 def fmod(x, y):
     x, y = broadcast_all(*promote(x, y), op='fmod')
-    return lax.rem(x, y)
+    return lax.rem(x, y) if _is_float(x) else _zero_where_divisor_zero(lax.rem(x, y), y)
 
 
 def divmod(x, y):
@@ -206,7 +218,9 @@ def power(x, y):
     if isinstance(y, int) and not isinstance(y, bool) and not isinstance(x, (int, float)):
         (x,) = promote(x)
         if y < 0 and not _is_float(x):
-            raise ValueError('Integers to negative integer powers are not allowed.')
+            raise TypeError(f'Integers cannot be raised to negative powers, got '
+                            f'integer_pow({x.aval.str_short() if hasattr(x, "aval") else x.dtype}, {y}): '
+                            'use a float base (x.astype(float) ** y)')
         return lax.integer_pow(x, y)
     x, y = broadcast_all(*promote(x, y), op='power')
     if _is_float(x):
@@ -214,18 +228,23 @@ def power(x, y):
     return _integer_power(x, y)
 
 
+# XLA squares and multiplies over the exponent's six low bits only (any base but 0, 1
+# and -1 overflows every integer type by 2**6): an integer x ** y is x ** (y & 63),
+# so (-1) ** -3 == -1, 1 ** -5 == 1 and 2 ** -1 == 0, as JAX 0.10.2 gives.
+_INT_POW_BITS = 6
+
+
 def _integer_power(x, y):
-    """x ** y for integer arrays by binary exponentiation (negative y gives 0, as JAX)."""
-    bits = x.dtype.itemsize * 8
+    """x ** y for integer arrays by binary exponentiation over y's low bits."""
     acc = broadcast_to(_const(x, 1), x.shape)
     base = x
     e = y
     one, zero = _const(y, 1), _const(y, 0)
-    for _ in range(bits):
+    for _ in range(_INT_POW_BITS):
         acc = lax.select(lax.ne(lax.bitwise_and(e, one), zero), lax.mul(acc, base), acc)
         base = lax.mul(base, base)
         e = lax.shift_right_logical(e, one)
-    return lax.select(lax.lt(y, zero), lax.mul(acc, _const(x, 0)), acc)
+    return acc
 
 
 pow = power
@@ -238,7 +257,16 @@ def float_power(x, y):
 
 def hypot(x, y):
     x, y = broadcast_all(*promote_inexact(x, y), op='hypot')
-    return lax.sqrt(lax.add(lax.mul(x, x), lax.mul(y, y)))
+    # Scaled as the C library's hypot: max * sqrt(1 + (min/max)^2) neither overflows
+    # (hypot(1e30, 1.5) == 1e30) nor underflows (hypot(1e-30, 1e-30) == 1.414e-30), and
+    # an infinite side wins over a NaN.
+    a, b = lax.abs(x), lax.abs(y)
+    big, small = lax.max(a, b), lax.min(a, b)
+    zero = _const(big, 0)
+    ratio = lax.div(small, lax.select(lax.eq(big, zero), _const(big, 1), big))
+    scaled = lax.mul(big, lax.sqrt(lax.add(_const(ratio, 1), lax.mul(ratio, ratio))))
+    either_inf = lax.bitwise_or(isinf(a), isinf(b))
+    return lax.select(either_inf, _const(big, np.inf), scaled)
 
 
 def logaddexp(x, y):
