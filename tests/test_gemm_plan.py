@@ -83,7 +83,7 @@ def test_prepared_rules_are_built_with_the_programs_device_current(monkeypatch):
     two GPUs a plan built for device 1 must not see device 0. Checked on the CPU device
     with a recording context."""
     import contextlib
-    from tinyjax.ops.linalg import dot_general_p
+    from tinyjax.ops.dot_general import dot_general_p
     dev = jax.devices('cpu')[0]
     inside, seen = [], []
 

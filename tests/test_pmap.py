@@ -163,7 +163,7 @@ def test_compiled_once_per_signature_and_split_at_collectives():
 
 def test_compiled_matches_interpreted_spmd_eval():
     from tinyjax.core.trace import make_graph
-    from tinyjax.transforms import batching
+    from tinyjax.interpreters.batching import axis_frame_pushed
     from tinyjax.transforms.spmd import spmd_eval
     x = _x(8, 4, seed=3)
 
@@ -172,11 +172,8 @@ def test_compiled_matches_interpreted_spmd_eval():
         return lax.all_gather(jnp.sin(v - m), 'i', tiled=True).sum() + lax.axis_index('i')
     compiled = np.asarray(jax.pmap(f, axis_name='i')(x))
     devs = jax.devices()
-    batching._axis_names.append(('i', 8))
-    try:
+    with axis_frame_pushed('i', 8):
         g, _ = make_graph(lambda v: [f(v)], [jnp.asarray(x[0]).aval])
-    finally:
-        batching._axis_names.pop()
     shards = [[jax.device_put(x[k], d) for k, d in enumerate(devs)]]
     interp = np.asarray([np.asarray(s) for s in spmd_eval(g, shards, 'i', devs)[0]])
     np.testing.assert_allclose(compiled, interp, rtol=1e-5)

@@ -15,12 +15,17 @@ from tinyjax import numpy  # noqa: F401
 from tinyjax import lax  # noqa: F401
 from tinyjax.api import (  # noqa: F401
     make_jaxpr, eval_shape, device_put, device_get, block_until_ready, ShapeDtypeStruct,
-    ensure_compile_time_eval, named_call, named_scope)
+    ensure_compile_time_eval, named_call, named_scope, reshard,
+    make_array_from_single_device_arrays, make_array_from_callback,
+    make_array_from_process_local_data)
 from tinyjax.transforms.grad import (  # noqa: F401
     grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev, hessian, linear_transpose)
 jacobian = jacrev
 from tinyjax.transforms.batching import vmap  # noqa: F401
 from tinyjax.transforms.pmap import pmap  # noqa: F401
+from tinyjax import sharding  # noqa: F401
+from tinyjax.sharding import make_mesh, set_mesh, P  # noqa: F401
+from tinyjax.transforms.shard_map import shard_map  # noqa: F401
 from tinyjax.transforms.custom import (  # noqa: F401
     custom_jvp, custom_vjp, checkpoint, remat, custom_gradient)
 from tinyjax import test_util  # noqa: F401

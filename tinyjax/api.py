@@ -3,11 +3,12 @@ import contextlib
 
 import numpy as np
 
-from tinyjax import backends, tree_util
+from tinyjax import backends, global_array, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
+from tinyjax.sharding import NamedSharding, PartitionSpec, Sharding, get_mesh
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
 
 
@@ -84,20 +85,62 @@ def eval_shape(fun, *args, **kwargs):
         out_tree, [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in graph.out_avals])
 
 
-def device_put(x, device=None):
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
+    """Move x (a pytree) to a device, or lay it out by a Sharding (a NamedSharding cuts
+    each array into per-device blocks). `device` may be a pytree prefix of x."""
+    if isinstance(device, Sharding):
+        return tree_util.tree_map(lambda v: global_array.scatter(v, device), x)
     dev = device or backends.default_device()
 
     def put(v):
         if isinstance(v, ArrayImpl):
-            if v.device is dev:
+            if v.device is dev and not isinstance(v, global_array.GlobalArray):
                 return v
             return ArrayImpl(dev.accept(v), dev, v.weak_type)
         if isinstance(v, Array):
             return v
-        from tinyjax import numpy as jnp
-        a = jnp.asarray(v)
+        a = core_trace.as_array(v)
         return ArrayImpl(dev.accept(a), dev, a.weak_type) if a.device is not dev else a
     return tree_util.tree_map(put, x)
+
+
+def reshard(x, out_shardings):
+    """x laid out by out_shardings (a Sharding or a PartitionSpec on the current mesh)."""
+    def one(s):
+        if isinstance(s, PartitionSpec):
+            mesh = get_mesh()
+            if mesh is None:
+                raise ValueError('reshard with a PartitionSpec needs a current mesh '
+                                 '(jax.set_mesh); or pass a NamedSharding')
+            s = NamedSharding(mesh, s)
+        return s
+    if isinstance(out_shardings, (Sharding, PartitionSpec)):
+        s = one(out_shardings)
+        return tree_util.tree_map(lambda v: global_array.scatter(v, s), x)
+    return tree_util.tree_map(lambda v, s: global_array.scatter(v, one(s)), x, out_shardings,
+                              is_leaf=lambda v: isinstance(v, PartitionSpec))
+
+
+def make_array_from_single_device_arrays(shape, sharding, arrays, *, dtype=None):
+    return global_array.from_blocks(tuple(shape), sharding, list(arrays))
+
+
+def make_array_from_callback(shape, sharding, data_callback, dtype=None):
+    return global_array.from_callback(tuple(shape), sharding, data_callback)
+
+
+def make_array_from_process_local_data(sharding, local_data, global_shape=None):
+    """With one process the local data is the whole array."""
+    local = core_trace.as_array(local_data)
+    if backends.process_count() != 1:
+        raise ValueError('make_array_from_process_local_data across several processes: '
+                         'tinyjax arrays do not span processes yet; use pmap, whose '
+                         'arguments are each process\'s local shards')
+    if global_shape is not None and tuple(global_shape) != local.shape:
+        raise ValueError(f'make_array_from_process_local_data: one process holds the whole '
+                         f'array, so global_shape {tuple(global_shape)} must equal the '
+                         f'local data shape {local.shape}')
+    return global_array.scatter(local, sharding)
 
 
 def device_get(x):

@@ -4,7 +4,7 @@ import numpy as np
 from tinyjax import dtypes, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import ShapedArray
-from tinyjax.numpy.core import _dtype_of
+from tinyjax.numpy.conversion import _dtype_of
 from tinyjax.ops.callback import pure_callback_p
 
 

@@ -3,6 +3,7 @@ import numpy as np
 
 from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
+from tinyjax.global_array import visualize as visualize_array_sharding  # noqa: F401
 from tinyjax.ops.debug import debug_callback_p
 
 

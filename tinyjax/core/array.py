@@ -44,6 +44,18 @@ class Array:
         return (self[i] for i in range(self.aval.shape[0]))
 
 
+def aval_of(x):
+    """The ShapedArray of an array, a tracer, an aval, a Python scalar (weak) or a NumPy value."""
+    if isinstance(x, Array) or hasattr(x, 'aval'):
+        return x.aval
+    if isinstance(x, ShapedArray):
+        return x
+    if isinstance(x, (bool, int, float, complex)):
+        return ShapedArray((), dtypes.python_scalar_dtype(x), True)
+    x = np.asarray(x)
+    return ShapedArray(x.shape, dtypes.canonicalize(x.dtype), False)
+
+
 class _DeletedBuffer:
     """Stands in for the buffer of a deleted (donated) array: any use raises."""
     __slots__ = ('aval',)

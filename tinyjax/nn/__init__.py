@@ -5,7 +5,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import asarray, promote_inexact
+from tinyjax.numpy.conversion import asarray, promote_inexact
 from tinyjax.transforms.custom import custom_jvp
 
 

@@ -10,7 +10,7 @@ import math
 from tinyjax import dtypes
 from tinyjax import numpy as jnp
 from tinyjax import random
-from tinyjax.numpy.core import _dtype_of
+from tinyjax.numpy.conversion import _dtype_of
 from tinyjax.random.keys import canonical_shape
 
 # Standard deviation of a standard normal truncated to (-2, 2).

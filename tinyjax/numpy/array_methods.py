@@ -4,7 +4,7 @@ import numpy as np
 from tinyjax import dtypes, lax
 from tinyjax.core.array import Array
 from tinyjax.numpy import manipulation, products, reductions, ufuncs
-from tinyjax.numpy.core import asarray
+from tinyjax.numpy.conversion import asarray
 
 
 def _defer(op):
@@ -36,7 +36,7 @@ _COMPARE = {'eq': ufuncs.equal, 'ne': ufuncs.not_equal, 'lt': ufuncs.less, 'le':
 
 
 def _astype(self, dtype, copy=False, device=None):
-    from tinyjax.numpy.core import _dtype_of
+    from tinyjax.numpy.conversion import _dtype_of
     return lax.convert_element_type(self, dtypes.canonicalize(_dtype_of(dtype if isinstance(dtype, type) else getattr(dtype, 'dtype', dtype))))
 
 

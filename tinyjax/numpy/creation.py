@@ -3,7 +3,8 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.core.array import Array
-from tinyjax.numpy.core import asarray, broadcast_to, _dtype_of
+from tinyjax.numpy import manipulation, ufuncs
+from tinyjax.numpy.conversion import asarray, broadcast_to, _dtype_of
 
 
 def _shape(shape, op):
@@ -177,3 +178,17 @@ def triu(m, k=0):
     mask = tri(m.shape[-2], m.shape[-1], k - 1, dtypes.bool_)
     from tinyjax.numpy.ufuncs import where
     return where(mask, asarray(np.asarray(0, m.dtype)), m)
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """num points spaced evenly on a log scale from start to stop (same sign)."""
+    dt = dtypes.default_float() if dtype is None else np.dtype(dtype)
+    start, stop = asarray(start).astype(dt), asarray(stop).astype(dt)
+    sign = ufuncs.sign(start)
+    out = sign * logspace(ufuncs.log10(start * sign), ufuncs.log10(stop * sign), num,
+                                   endpoint=endpoint, base=10.0, dtype=dt, axis=0)
+    if num > 0:       # the ends exactly, as NumPy gives them
+        out = out.at[0].set(start)
+        if endpoint and num > 1:
+            out = out.at[-1].set(stop)
+    return manipulation.moveaxis(out, 0, axis) if axis else out

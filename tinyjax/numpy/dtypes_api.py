@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinyjax import dtypes
-from tinyjax.numpy.core import asarray
+from tinyjax.numpy.conversion import asarray
 
 
 class _ScalarType:

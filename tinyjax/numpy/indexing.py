@@ -20,7 +20,7 @@ import numpy as np
 from tinyjax import dtypes, errors, lax
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array
-from tinyjax.numpy.core import asarray, broadcast_shapes, broadcast_to, canonicalize_axis
+from tinyjax.numpy.conversion import asarray, broadcast_shapes, broadcast_to, canonicalize_axis
 from tinyjax.ops import indexing as ops
 
 __all__ = ['take', 'take_along_axis']

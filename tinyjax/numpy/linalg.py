@@ -7,7 +7,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.numpy import reductions, ufuncs
-from tinyjax.numpy.core import asarray, broadcast_shapes, broadcast_to
+from tinyjax.numpy.conversion import asarray, broadcast_shapes, broadcast_to
 from tinyjax.numpy.creation import eye, ones_like
 from tinyjax.numpy.manipulation import (  # noqa: F401
     matrix_transpose, moveaxis, reshape, expand_dims, concatenate)
@@ -438,5 +438,5 @@ def trace(x, /, *, offset=0, dtype=None):
 
 
 def cross(x1, x2, /, *, axis=-1):
-    from tinyjax.numpy.extras import cross as _cross
+    from tinyjax.numpy.statistics import cross as _cross
     return _cross(x1, x2, axis=axis)

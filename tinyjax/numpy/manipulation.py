@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from tinyjax import dtypes, lax
-from tinyjax.numpy.core import (asarray, broadcast_all, broadcast_shapes, broadcast_to,
+from tinyjax.numpy.conversion import (asarray, broadcast_all, broadcast_shapes, broadcast_to,
                                 canonicalize_axes, canonicalize_axis, promote)
 
 

@@ -5,7 +5,8 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax.ops.precision import canonicalize_precision
-from tinyjax.numpy.core import asarray, broadcast_shapes, promote
+from tinyjax.numpy.conversion import asarray, broadcast_shapes, promote
+from tinyjax.numpy import manipulation, ufuncs
 from tinyjax.numpy.manipulation import ravel, reshape, transpose
 
 
@@ -61,7 +62,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     elif b.ndim == 2:
         out = lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet)
     else:
-        from tinyjax.numpy.core import broadcast_to
+        from tinyjax.numpy.conversion import broadcast_to
         a = broadcast_to(a, batch + a.shape[-2:])
         b = broadcast_to(b, batch + b.shape[-2:])
         out = lax.dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
@@ -221,3 +222,26 @@ def _take_diagonals(op, spec):
         rest = [ch for k, ch in enumerate(spec) if k not in (i, j)]
         spec = ''.join(rest) + c
     return op, spec
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = manipulation.moveaxis(asarray(a), axisa, -1)
+    b = manipulation.moveaxis(asarray(b), axisb, -1)
+    a0, a1, a2 = a[..., 0], a[..., 1], (a[..., 2] if a.shape[-1] == 3 else ufuncs.multiply(a[..., 0], 0))
+    b0, b1, b2 = b[..., 0], b[..., 1], (b[..., 2] if b.shape[-1] == 3 else ufuncs.multiply(b[..., 0], 0))
+    c = [a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0]
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return c[2]
+    return manipulation.moveaxis(manipulation.stack(c, -1), -1, axisc)
+
+
+def matvec(x1, x2, /):
+    """Matrix-vector products over broadcast batch axes: (..., m, n) x (..., n) -> (..., m)."""
+    return matmul(asarray(x1), asarray(x2)[..., None])[..., 0]
+
+
+def vecmat(x1, x2, /):
+    """conj(vector)-matrix products: (..., n) x (..., n, m) -> (..., m)."""
+    return matmul(ufuncs.conj(asarray(x1))[..., None, :], asarray(x2))[..., 0, :]

@@ -4,7 +4,7 @@ import builtins
 import numpy as np
 
 from tinyjax import dtypes, lax
-from tinyjax.numpy.core import asarray, canonicalize_axes, canonicalize_axis, broadcast_to
+from tinyjax.numpy.conversion import asarray, canonicalize_axes, canonicalize_axis, broadcast_to
 
 
 def _keep(out, x_shape, axes, keepdims):

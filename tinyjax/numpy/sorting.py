@@ -8,7 +8,7 @@ import numpy as np
 from tinyjax import dtypes, errors, lax
 from tinyjax.core.array import Array
 from tinyjax.core.trace import Tracer
-from tinyjax.numpy.core import asarray, canonicalize_axis, promote
+from tinyjax.numpy.conversion import asarray, canonicalize_axis, promote
 from tinyjax.ops import sorting as sort_ops
 
 __all__ = ['sort', 'argsort', 'lexsort', 'partition', 'argpartition', 'sort_complex',

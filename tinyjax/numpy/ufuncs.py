@@ -4,7 +4,7 @@ import math as _math
 import numpy as np
 
 from tinyjax import dtypes, lax
-from tinyjax.numpy.core import asarray, broadcast_all, broadcast_to, elementwise, promote, promote_inexact
+from tinyjax.numpy.conversion import asarray, broadcast_all, broadcast_to, elementwise, promote, promote_inexact
 
 
 def _is_float(x):

@@ -14,7 +14,7 @@ def _names(axis_name):
 
 
 def _check_bound(names, op):
-    from tinyjax.transforms.batching import axis_frame
+    from tinyjax.interpreters.batching import axis_frame
     for n in names:
         if axis_frame(n) is None:
             raise NameError(f'unbound axis name: {n}. {op} needs an enclosing vmap or pmap '
@@ -101,7 +101,7 @@ axis_index_p.needs_axis = True
 
 # --- all_gather and psum_scatter ------------------------------------------------------
 def _group_size(axis_name):
-    from tinyjax.transforms.batching import axis_frame
+    from tinyjax.interpreters.batching import axis_frame
     return axis_frame(axis_name)
 
 
@@ -118,8 +118,11 @@ def _all_gather_abstract(x, axis_name, axis, tiled):
 
 def _all_gather_batch(args, dims, frame_name, size, axis_name, axis, tiled):
     (x,), (d,) = args, dims
-    if frame_name != axis_name:
-        return all_gather_p.bind(x, axis_name=axis_name, axis=axis, tiled=tiled), d
+    if frame_name != axis_name:      # another axis's collective: keep this batch axis first
+        if d is None:
+            return all_gather_p.bind(x, axis_name=axis_name, axis=axis, tiled=tiled), None
+        x = common.move_batch_axis(x, d, 0, size)
+        return all_gather_p.bind(x, axis_name=axis_name, axis=axis + 1, tiled=tiled), 0
     x = common.move_batch_axis(x, d, axis, size)
     if tiled:
         shape = list(common.aval_of(x).shape)
@@ -161,9 +164,13 @@ def _psum_scatter_abstract(x, axis_name, scatter_dimension, tiled):
 
 def _psum_scatter_batch(args, dims, frame_name, size, axis_name, scatter_dimension, tiled):
     (x,), (d,) = args, dims
-    if frame_name != axis_name:
-        return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension,
-                                   tiled=tiled), d
+    if frame_name != axis_name:      # another axis's collective: keep this batch axis first
+        if d is None:
+            return psum_scatter_p.bind(x, axis_name=axis_name,
+                                       scatter_dimension=scatter_dimension, tiled=tiled), None
+        x = common.move_batch_axis(x, d, 0, size)
+        return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension + 1,
+                                   tiled=tiled), 0
     summed = _scale(x, size) if d is None else reduction.reduce_sum(x, (d,))
     shape = common.aval_of(summed).shape
     if tiled:
@@ -251,9 +258,13 @@ def _all_to_all_abstract(x, axis_name, split_axis, concat_axis, tiled):
 
 def _all_to_all_batch(args, dims, frame_name, size, axis_name, split_axis, concat_axis, tiled):
     (x,), (d,) = args, dims
-    if frame_name != axis_name:
-        return all_to_all_p.bind(x, axis_name=axis_name, split_axis=split_axis,
-                                 concat_axis=concat_axis, tiled=tiled), d
+    if frame_name != axis_name:      # another axis's collective: keep this batch axis first
+        if d is None:
+            return all_to_all_p.bind(x, axis_name=axis_name, split_axis=split_axis,
+                                     concat_axis=concat_axis, tiled=tiled), None
+        x = common.move_batch_axis(x, d, 0, size)
+        return all_to_all_p.bind(x, axis_name=axis_name, split_axis=split_axis + 1,
+                                 concat_axis=concat_axis + 1, tiled=tiled), 0
     # With the members j on axis 0, member i's result takes chunk i of every member's
     # split_axis and lays the members along concat_axis: one transpose.
     x = common.move_batch_axis(x, d, 0, size)
@@ -387,3 +398,12 @@ def _all_to_all_spmd(ins, devs, axis_name, split_axis, concat_axis, tiled):
 
 
 all_to_all_p.spmd = _all_to_all_spmd
+
+# Along which axes a collective's result differs between devices (core/varying.py): a
+# reduction gives every member of its group the same value; the rest give each member
+# its own (all_gather too, as in JAX, whose invariant form is a separate primitive).
+for _p in (psum_p, pmax_p, pmin_p):
+    _p.varying = lambda ins, axis_name: [ins[0] - set(_names(axis_name))]
+for _p in (all_gather_p, psum_scatter_p, ppermute_p, all_to_all_p):
+    _p.varying = lambda ins, axis_name, **_: [ins[0] | set(_names(axis_name))]
+axis_index_p.varying = lambda ins, axis_name: [frozenset(_names(axis_name))]

@@ -1,10 +1,10 @@
 """Helpers the primitive families share: rule registration, zeros, batch-axis moves."""
 import numpy as np
 
-from tinyjax import dtypes
-from tinyjax.core.array import Array, ArrayImpl, default_device
-from tinyjax.core.ir import ShapedArray
+from tinyjax.core.array import aval_of  # noqa: F401 (the ops' name for it)
 from tinyjax.core.primitive import primitive
+from tinyjax.interpreters.base_ops import (  # noqa: F401 (the ops' names for them)
+    add_any, broadcast_in_dim, full, move_batch_axis, scalar, zeros)
 
 
 def define(name, abstract_eval, impl, jvp=None, transpose=None, batch=None,
@@ -26,36 +26,9 @@ def bilinear_jvp(get_prim):
                 ([prim.bind(lhs, tr, **params)] if tr is not None else [])
         if not parts:
             return prim.bind(lhs, rhs, **params), None
-        from tinyjax.ops import structural
-        tangent = parts[0] if len(parts) == 1 else structural.elementwise().add(*parts)
+        tangent = parts[0] if len(parts) == 1 else add_any(*parts)
         return prim.bind(lhs, rhs, **params), tangent
     return rule
-
-
-def aval_of(x):
-    if isinstance(x, Array) or hasattr(x, 'aval'):
-        return x.aval
-    if isinstance(x, ShapedArray):
-        return x
-    if isinstance(x, (bool, int, float, complex)):
-        return ShapedArray((), dtypes.python_scalar_dtype(x), True)
-    x = np.asarray(x)
-    return ShapedArray(x.shape, dtypes.canonicalize(x.dtype), False)
-
-
-def scalar(value, dtype, weak=False):
-    """A concrete 0-d array (becomes a Literal inside a trace)."""
-    dev = default_device()
-    return ArrayImpl(dev.put(np.asarray(value, dtype)), dev, weak)
-
-
-def full(shape, value, dtype, weak=False):
-    from tinyjax.ops import structural
-    return structural.broadcast_in_dim(scalar(value, dtype, weak), tuple(shape), ())
-
-
-def zeros(aval):
-    return full(aval.shape, 0, aval.dtype, aval.weak_type)
 
 
 def zeros_like(x):
@@ -67,21 +40,6 @@ def normalize_axis(axis, ndim, op):
         raise np.exceptions.AxisError(f'{op}: axis {axis} is out of bounds for an array of rank {ndim} '
                          f'(valid axes are {-ndim}..{ndim - 1})')
     return axis % ndim if ndim else 0
-
-
-def move_batch_axis(x, src, dst, size=None):
-    """Move x's batch axis from `src` to `dst`; src None broadcasts x to `size` there."""
-    from tinyjax.ops import structural
-    shape = aval_of(x).shape
-    if src is None:
-        out_shape = shape[:dst] + (size,) + shape[dst:]
-        dims = tuple(i for i in range(len(out_shape)) if i != dst)
-        return structural.broadcast_in_dim(x, out_shape, dims)
-    if src == dst:
-        return x
-    perm = [i for i in range(len(shape)) if i != src]
-    perm.insert(dst, src)
-    return structural.transpose(x, tuple(perm))
 
 
 def batch_size(args, dims):
@@ -103,18 +61,17 @@ def check_same_dtypes(op, avals):
 def align_elementwise_batch(args, dims):
     """Operands of an elementwise op with the batch axis moved to the front: unbatched
     0-d operands stay 0-d (they broadcast), every other operand gets the full shape."""
-    from tinyjax.ops import structural
     size = batch_size(args, dims)
     per_example = [aval_of(x).shape if d is None else
                    aval_of(x).shape[:d] + aval_of(x).shape[d + 1:] for x, d in zip(args, dims)]
     shape = next((s for s in per_example if s != ()), ())
-    full = (size,) + shape
+    full_shape = (size,) + shape
     out = []
     for x, d, s in zip(args, dims, per_example):
         if d is None:
             out.append(x if s == () else
-                       structural.broadcast_in_dim(x, full, tuple(range(1, len(full)))))
+                       broadcast_in_dim(x, full_shape, tuple(range(1, len(full_shape)))))
         else:
             x = move_batch_axis(x, d, 0)
-            out.append(x if s == shape else structural.broadcast_in_dim(x, full, (0,)))
+            out.append(x if s == shape else broadcast_in_dim(x, full_shape, (0,)))
     return out

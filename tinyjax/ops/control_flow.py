@@ -4,73 +4,28 @@ Each primitive carries traced graphs (its branches, or its loop's cond and body)
 the user's functions close over that belong to an enclosing trace are explicit inputs of
 those graphs (`trace_closed`), so every transform sees them as ordinary operands.
 
-The rules work on the graphs with the same machinery the transforms use: `jvp_eval`,
-`partial_eval` and `backward_pass` from autodiff, `batch_eval` from batching. Under jit
-these primitives are opaque steps: their `eager` rule runs the graphs on arrays.
-The helpers here are shared with `scan.py`.
+The rules work on the graphs with the interpreters' machinery (`interpreters/ad.py`,
+`batching.py`, and `carried_graphs.py` for whole graphs). Under jit these primitives are
+opaque steps: their `eager` rule runs the graphs on arrays.
 """
+import inspect
+
 import numpy as np
 
 from tinyjax import dtypes
-from tinyjax.core.ir import Graph, ShapedArray, Var
-from tinyjax.ops import common
+from tinyjax.core import trace as core_trace
+from tinyjax.core.ir import ShapedArray, Var
+from tinyjax.core.varying import carried_fixed_point, varying_axes
+from tinyjax.interpreters import ad
+from tinyjax.interpreters.ad import tangent_aval
+from tinyjax.interpreters.batching import batch_eval
+from tinyjax.interpreters.carried_graphs import (
+    active_axis_name, batch_graph, coerce, graph_fixpoint, jvp_graph, linearize_graph,
+    set_batch_rule, to_batched, trace_internal, transpose_graph, with_inputs, zeros_of)
+from tinyjax.ops import common, elementwise, reduction, structural
 
 
-# --- helpers: graphs traced for the rules --------------------------------------------
-def _trace():
-    from tinyjax.core import trace
-    return trace
-
-
-def _ad():
-    from tinyjax.transforms import autodiff
-    return autodiff
-
-
-def _ew():
-    from tinyjax.ops import elementwise
-    return elementwise
-
-
-def trace_closed(fn, avals, name):
-    """Trace fn(*avals) abstractly. Tracers of enclosing traces it closes over become
-    leading inputs of the graph (returned as `consts`, to be passed as operands), so a
-    transform of the outer function sees them; concrete arrays stay graph constants."""
-    core = _trace()
-    graph, _ = core.make_graph(fn, avals, name=name)
-    hoist = [i for i, c in enumerate(graph.consts) if isinstance(c, core.Tracer)]
-    if not hoist:
-        return graph, []
-    keep = [i for i in range(len(graph.consts)) if i not in hoist]
-    g = Graph([graph.constvars[i] for i in hoist] + graph.invars, graph.eqns, graph.outvars,
-              [graph.constvars[i] for i in keep], [graph.consts[i] for i in keep])
-    return g, [graph.consts[i] for i in hoist]
-
-
-def trace_internal(fn, avals, name='body'):
-    """Trace a function a rule builds from closed graphs: it captures no tracers."""
-    graph, consts = trace_closed(fn, avals, name)
-    assert not consts, 'a control-flow rule captured a traced value'
-    return graph
-
-
-def with_inputs(graph, invars):
-    return Graph(invars, graph.eqns, graph.outvars, graph.constvars, graph.consts)
-
-
-def coerce(x, aval):
-    """x with exactly `aval`'s dtype and weak type: graphs a loop or branch feeds back or
-    joins must agree to the bit, and weak types drift (a weak input times a strong one)."""
-    a = common.aval_of(x)
-    if a.dtype == aval.dtype and a.weak_type == aval.weak_type:
-        return x
-    return _ew().convert(x, aval.dtype, weak_type=aval.weak_type)
-
-
-def zeros_of(aval):
-    return common.zeros(aval)
-
-
+# --- helpers for messages about carried graphs -----------------------------------------
 def type_str(aval):
     return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
 
@@ -84,164 +39,6 @@ def mismatch_reason(a, b):
 def same_type(a, b):
     """Equal up to weak type (JAX joins weak and strong, and errors on anything else)."""
     return a.shape == b.shape and a.dtype == b.dtype
-
-
-def tangent_aval(aval):
-    return _ad().tangent_aval(aval)
-
-
-def jvp_graph(graph, nonzero, instantiate):
-    """The graph (primals..., tangents of the `nonzero` inputs...) -> (outs..., tangents).
-
-    A tangent output is present where it is nonzero or `instantiate` asks for it (inexact
-    outputs only); returns (graph, which outputs have a tangent)."""
-    ad = _ad()
-    n = len(graph.invars)
-    t_avals = [tangent_aval(a) for a, z in zip(graph.in_avals, nonzero) if z]
-    out_nz = []
-
-    def fn(*args):
-        primals, ts = list(args[:n]), iter(args[n:])
-        tangents = [next(ts) if z else None for z in nonzero]
-        outs, touts = ad.jvp_eval(graph, primals, tangents)
-        out_nz[:] = [tangent_aval(a) is not None and (t is not None or inst)
-                     for a, t, inst in zip(graph.out_avals, touts, instantiate)]
-        extra = [coerce(t, tangent_aval(a)) if t is not None else zeros_of(tangent_aval(a))
-                 for a, t, nz in zip(graph.out_avals, touts, out_nz) if nz]
-        return [coerce(o, a) for o, a in zip(outs, graph.out_avals)] + extra
-    g = trace_internal(fn, list(graph.in_avals) + t_avals, 'jvp')
-    return g, list(out_nz)
-
-
-def linearize_graph(graph, nonzero, instantiate):
-    """Split the JVP of `graph` into a primal part and a linear part, as JAX's partial
-    evaluation does, so a primitive's JVP binds two primitives: the first computes the
-    outputs and the residuals (needs only primals), the second maps tangents to tangents
-    (linear, so reverse mode can transpose it).
-
-    Returns (known, lin, out_nz, residual avals, which residuals are known inputs):
-      known: primals -> outs + residuals
-      lin:   residuals + nonzero tangents -> tangents of the outputs in out_nz
-    """
-    ad = _ad()
-    jg, out_nz = jvp_graph(graph, nonzero, instantiate)
-    n, n_out = len(graph.invars), len(graph.outvars)
-    known, lin, out_known, n_res = ad.partial_eval(jg, n)
-    res_vars = known.outvars[len(known.outvars) - n_res:]
-    # A residual that is a primal input (a loop constant, say) need not be recomputed.
-    res_input = [graph_invar_index(jg, v, n) for v in res_vars]
-    res_avals = [v.aval for v in res_vars]
-    t_known = out_known[n_out:]
-    n_known_t = sum(t_known)
-
-    def known_fn(*primals):
-        vals = _trace().eval_graph(known, *primals)
-        return vals[:n_out] + vals[n_out + n_known_t:]
-    k = trace_internal(known_fn, graph.in_avals, 'primal')
-    t_avals = [v.aval for v in jg.outvars[n_out:]]
-
-    def lin_fn(*args):
-        outs = iter(_trace().eval_graph(lin, *args))
-        # A tangent that does not depend on the input tangents is zero (linearity).
-        return [zeros_of(a) if kn else next(outs) for a, kn in zip(t_avals, t_known)]
-    lin_in = res_avals + [v.aval for v in jg.invars[n:]]
-    lg = trace_internal(lin_fn, lin_in, 'linear')
-    return k, lg, out_nz, res_avals, res_input
-
-
-def graph_invar_index(graph, v, n):
-    for i in range(n):
-        if graph.invars[i] is v:
-            return i
-    return None
-
-
-def transpose_graph(graph, undefined, ct_avals, out_avals):
-    """A graph (known inputs..., output cotangents...) -> cotangents of the undefined
-    inputs, each of `out_avals` (zeros where none flows)."""
-    ad = _ad()
-    known_idx = [i for i, u in enumerate(undefined) if not u]
-    lin_idx = [i for i, u in enumerate(undefined) if u]
-    ordered = with_inputs(graph, [graph.invars[i] for i in known_idx + lin_idx])
-    nk = len(known_idx)
-
-    def fn(*args):
-        got = ad.backward_pass(ordered, nk, list(args[:nk]), list(args[nk:]))
-        return [coerce(c, a) if c is not None else zeros_of(a) for c, a in zip(got, out_avals)]
-    in_avals = [graph.invars[i].aval for i in known_idx] + list(ct_avals)
-    return trace_internal(fn, in_avals, 'transpose')
-
-
-_vmap_axis = [None]   # axis name of the vmap whose control-flow batching rule is running
-
-
-def graph_uses_axis(graph):
-    """Whether a collective (psum over a vmap's axis name, ...) occurs in graph or in a
-    graph nested in it: then the primitive must be batched even with unbatched inputs."""
-    for e in graph.eqns:
-        nested = [g for v in e.params.values()
-                  for g in (v if isinstance(v, (tuple, list)) else [v]) if isinstance(g, Graph)]
-        if nested:
-            if any(graph_uses_axis(g) for g in nested):
-                return True
-        elif getattr(e.prim, 'needs_axis', False):
-            return True
-    return False
-
-
-def set_batch_rule(prim, rule, graphs_of):
-    """Install rule(args, dims, size, **params) as prim's batching rule. The primitive
-    asks batch_eval for the vmap's axis name and size (`needs_axis`), so collectives in
-    its graphs see the axis; without them and with no batched input it runs unchanged."""
-    def batch(args, dims, frame_name=None, size=None, **params):
-        if all(d is None for d in dims) and not any(graph_uses_axis(g) for g in graphs_of(params)):
-            outs = prim.bind(*args, **params)
-            return outs, [None] * len(outs)
-        saved, _vmap_axis[0] = _vmap_axis[0], frame_name
-        try:
-            return rule(args, dims, size, **params)
-        finally:
-            _vmap_axis[0] = saved
-    prim.batch = batch
-    prim.needs_axis = True
-
-
-def batch_graph(graph, in_batched, size, force_out=None):
-    """The graph over inputs batched at axis 0 where `in_batched`; an output is batched
-    (at 0) when it depends on a batched input or `force_out` asks. Returns (graph,
-    out_batched)."""
-    from tinyjax.transforms.batching import batch_eval
-    avals = [a.update(shape=(size,) + a.shape) if b else a
-             for a, b in zip(graph.in_avals, in_batched)]
-    force = force_out or [False] * len(graph.outvars)
-    out_b = []
-
-    def fn(*xs):
-        outs, dims = batch_eval(graph, list(xs), [0 if b else None for b in in_batched], size,
-                                _vmap_axis[0])
-        out_b[:] = [d is not None or f for d, f in zip(dims, force)]
-        return [common.move_batch_axis(o, d, 0, size) if b else o
-                for o, d, b in zip(outs, dims, out_b)]
-    g = trace_internal(fn, avals, 'batched')
-    return g, list(out_b)
-
-
-def to_batched(x, d, want, size, axis=0):
-    """x with its batch axis at `axis` if want (broadcast when unbatched), else as is."""
-    if not want:
-        return x
-    return common.move_batch_axis(x, d, axis, size)
-
-
-def graph_fixpoint(step, start):
-    """Iterate a monotone flag vector (which carry parts are batched / have tangents) to
-    its fixed point: a loop carry can acquire the property on a later iteration."""
-    flags = list(start)
-    while True:
-        new = [a or b for a, b in zip(flags, step(flags))]
-        if new == flags:
-            return flags
-        flags = new
 
 
 def function_desc(f):
@@ -263,7 +60,7 @@ def _cond_abstract(index, *ops, branches):
 
 def _cond_eager(index, *ops, branches):
     i = min(max(int(np.asarray(index)), 0), len(branches) - 1)
-    return _trace().run_graph(branches[i], *ops)
+    return core_trace.run_graph(branches[i], *ops)
 
 
 def _unify_residuals(res_avals_per_branch):
@@ -299,7 +96,7 @@ def _cond_jvp(primals, tangents, branches):
 
     def known_branch(part, idx):
         def fn(*xs):
-            vals = _trace().eval_graph(part[0], *xs)
+            vals = core_trace.eval_graph(part[0], *xs)
             res = [zeros_of(a) for a in slots]
             for j, r in zip(idx, vals[n_out:]):
                 res[j] = r
@@ -311,7 +108,7 @@ def _cond_jvp(primals, tangents, branches):
     def lin_branch(part, idx):
         def fn(*xs):
             res, ts = xs[:len(slots)], xs[len(slots):]
-            return _trace().eval_graph(part[1], *[res[j] for j in idx], *ts)
+            return core_trace.eval_graph(part[1], *[res[j] for j in idx], *ts)
         return trace_internal(fn, slots + t_avals, 'linear')
 
     known = tuple(known_branch(p, i) for p, i in zip(parts, assign))
@@ -325,7 +122,6 @@ def _cond_jvp(primals, tangents, branches):
 
 
 def _cond_transpose(cts, index, *args, branches):
-    ad = _ad()
     if ad.is_undefined(index):
         raise TypeError('cond: the branch index cannot be a linear input')
     undefined = [ad.is_undefined(a) for a in args]
@@ -344,20 +140,18 @@ def _cond_batch(args, dims, size, branches):
     ops = [to_batched(x, d, b, size) for x, d, b in zip(ops, dims[1:], op_b)]
     if dims[0] is not None:
         # Lanes take different branches: compute every branch, then pick per lane.
-        from tinyjax.transforms.batching import batch_eval
         n = len(branches)
         index = common.move_batch_axis(index, dims[0], 0)
-        index = _ew().clamp(common.scalar(0, np.int32), index, common.scalar(n - 1, np.int32))
+        index = elementwise.clamp(common.scalar(0, np.int32), index, common.scalar(n - 1, np.int32))
         per_branch = []
         for b in branches:
-            outs, od = batch_eval(b, ops, [0 if x else None for x in op_b], size, _vmap_axis[0])
+            outs, od = batch_eval(b, ops, [0 if x else None for x in op_b], size, active_axis_name())
             per_branch.append([common.move_batch_axis(o, d, 0, size) for o, d in zip(outs, od)])
-        from tinyjax.ops import structural
         result = []
         for k, a in enumerate(branches[0].out_avals):
             shape = (size,) + a.shape
             which = structural.broadcast_in_dim(index, shape, (0,)) if a.shape else index
-            result.append(_ew().select_n(which, *[coerce(p[k], a.update(shape=shape))
+            result.append(elementwise.select_n(which, *[coerce(p[k], a.update(shape=shape))
                                                  for p in per_branch]))
         return result, [0] * len(result)
     out_b = [False] * len(branches[0].outvars)
@@ -371,6 +165,9 @@ def _cond_batch(args, dims, size, branches):
 cond_p = common.define('cond', _cond_abstract, None, _cond_jvp, _cond_transpose,
                        multiple_results=True)
 cond_p.eager = _cond_eager
+# A branch chosen per device differs where the index does.
+cond_p.varying = lambda ins, branches: [
+    ins[0].union(*outs) for outs in zip(*(varying_axes(b, ins[1:]) for b in branches))]
 set_batch_rule(cond_p, _cond_batch, lambda p: p['branches'])
 
 
@@ -393,10 +190,9 @@ def _while_abstract(*avals, cond_graph, body_graph, cond_nconsts, body_nconsts):
 
 
 def _while_eager(*args, cond_graph, body_graph, cond_nconsts, body_nconsts):
-    core = _trace()
     cc, bc, carry = _while_split(args, cond_nconsts, body_nconsts)
-    while bool(np.asarray(core.run_graph(cond_graph, *cc, *carry)[0])):
-        carry = core.run_graph(body_graph, *bc, *carry)
+    while bool(np.asarray(core_trace.run_graph(cond_graph, *cc, *carry)[0])):
+        carry = core_trace.run_graph(body_graph, *bc, *carry)
     return carry
 
 
@@ -459,23 +255,21 @@ def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nc
                             cond_nconsts=cond_nconsts, body_nconsts=body_nconsts)
         return outs, [0 if b else None for b in carry_b]
     # Run until every lane is done; a finished lane keeps its carry.
-    from tinyjax.ops import reduction, structural
-    core = _trace()
     ncc = len(cc)
 
     def body_fn(*xs):
         c_consts, b_consts, cur = xs[:ncc], xs[ncc:ncc + len(bc)], xs[ncc + len(bc):]
-        live = core.eval_graph(cond, *c_consts, *cur)[0]
-        new = core.eval_graph(body, *b_consts, *cur)
+        live = core_trace.eval_graph(cond, *c_consts, *cur)[0]
+        new = core_trace.eval_graph(body, *b_consts, *cur)
         out = []
         for old, nw in zip(cur, new):
             shape = common.aval_of(old).shape
             which = structural.broadcast_in_dim(live, shape, (0,)) if len(shape) > 1 else live
-            out.append(_ew().select_n(which, old, nw))
+            out.append(elementwise.select_n(which, old, nw))
         return out
 
     def cond_fn(*xs):
-        return [reduction.reduce_or(core.eval_graph(cond, *xs)[0], (0,))]
+        return [reduction.reduce_or(core_trace.eval_graph(cond, *xs)[0], (0,))]
     avals = [common.aval_of(x) for x in cc + bc + carry]
     new_body = trace_internal(body_fn, avals, 'body')
     new_cond = trace_internal(cond_fn, avals[:ncc] + avals[ncc + len(bc):], 'cond')
@@ -487,6 +281,18 @@ def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nc
 while_p = common.define('while', _while_abstract, None, _while_jvp, _while_transpose,
                         multiple_results=True)
 while_p.eager = _while_eager
+
+
+def _while_varying(ins, cond_graph, body_graph, cond_nconsts, body_nconsts):
+    cc, bc = ins[:cond_nconsts], ins[cond_nconsts:cond_nconsts + body_nconsts]
+    carry, _ = carried_fixed_point(body_graph, bc, ins[cond_nconsts + body_nconsts:], [])
+    carry = [c | i for c, i in zip(carry, ins[cond_nconsts + body_nconsts:])]
+    # A trip count that differs between devices makes every carry differ too.
+    pred, = varying_axes(cond_graph, list(cc) + carry)
+    return [c | pred for c in carry]
+
+
+while_p.varying = _while_varying
 set_batch_rule(while_p, _while_batch, lambda p: [p['cond_graph'], p['body_graph']])
 
 
@@ -517,7 +323,6 @@ def check_carry(what, names, in_avals, out_avals):
 
 def carry_names(fun, tree, leaves_count):
     """How JAX names carry parts in errors: the body's parameter name, then the path."""
-    import inspect
     try:
         name = next(iter(inspect.signature(fun).parameters))
     except (TypeError, ValueError, StopIteration):

@@ -1,4 +1,9 @@
 """stop_gradient, and the primitives behind custom_jvp / custom_vjp."""
+from tinyjax import dtypes, tree_util
+from tinyjax.core.ir import Graph, dce
+from tinyjax.core.trace import eval_graph, make_graph
+from tinyjax.interpreters import ad
+from tinyjax.interpreters.batching import batch_eval
 from tinyjax.ops import common
 
 stop_gradient_p = common.define(
@@ -8,7 +13,6 @@ stop_gradient_p = common.define(
 
 
 def stop_gradient(x):
-    from tinyjax import dtypes
     if not dtypes.is_inexact(common.aval_of(x).dtype):
         return x
     return stop_gradient_p.bind(x)
@@ -20,15 +24,12 @@ def _graph_abstract(*avals, graph, **params):
 
 
 def _graph_eager(*args, graph, **params):
-    from tinyjax.core.trace import eval_graph
     return eval_graph(graph, *args)
 
 
 def _batch_graph_prim(p):
     """Batch a graph-holding primitive by batching its graph (outputs mapped at axis 0)."""
     def rule(args, dims, graph, **params):
-        from tinyjax.core.trace import make_graph
-        from tinyjax.transforms.batching import batch_eval
         size = common.batch_size(args, dims)
         moved = [common.move_batch_axis(x, d, 0) if d is not None else x for x, d in zip(args, dims)]
         dims0 = [0 if d is not None else None for d in dims]
@@ -45,34 +46,29 @@ def _batch_graph_prim(p):
 
 # checkpoint / remat: the backward pass recomputes the forward from the inputs.
 def _remat_jvp(primals, tangents, graph, prevent_cse=True):
-    from tinyjax.transforms import autodiff
     outs = remat_p.bind(*primals, graph=graph, prevent_cse=prevent_cse)
-    jg, has_t = autodiff.jvp_graph(graph)
+    jg, has_t = ad.jvp_graph(graph)
     n_out = len(graph.outvars)
     # A graph of (primals, tangents) -> tangent outputs only; it recomputes the forward.
     tangent_graph = type(jg)(jg.invars, jg.eqns, jg.outvars[n_out:], jg.constvars, jg.consts)
-    from tinyjax.core.ir import dce
     tangent_graph = dce(tangent_graph)
-    ts = [t if t is not None else common.zeros(autodiff.tangent_aval(common.aval_of(p)))
+    ts = [t if t is not None else common.zeros(ad.tangent_aval(common.aval_of(p)))
           for t, p, h in zip(tangents, primals, has_t) if h]
     touts = remat_p.bind(*primals, *ts, graph=tangent_graph, prevent_cse=prevent_cse)
     return outs, touts
 
 
 def _remat_transpose(cts, *args, graph, prevent_cse=True):
-    from tinyjax.core.ir import Graph
-    from tinyjax.core.trace import eval_graph
-    from tinyjax.transforms import autodiff
-    known_idx = [i for i, a in enumerate(args) if not autodiff.is_undefined(a)]
-    lin_idx = [i for i, a in enumerate(args) if autodiff.is_undefined(a)]
+    known_idx = [i for i, a in enumerate(args) if not ad.is_undefined(a)]
+    lin_idx = [i for i, a in enumerate(args) if ad.is_undefined(a)]
     ordered = Graph([graph.invars[i] for i in known_idx + lin_idx], graph.eqns, graph.outvars,
                     graph.constvars, graph.consts)
-    known, lin, out_known, n_res = autodiff.partial_eval(ordered, len(known_idx))
+    known, lin, out_known, n_res = ad.partial_eval(ordered, len(known_idx))
     vals = eval_graph(known, *[args[i] for i in known_idx])   # the rematerialised forward
     residuals = vals[len(vals) - n_res:]
     lin_cts = [c for c, k in zip(cts, out_known) if not k]
     out = [None] * len(args)
-    for i, c in zip(lin_idx, autodiff.backward_pass(lin, n_res, residuals, lin_cts)):
+    for i, c in zip(lin_idx, ad.backward_pass(lin, n_res, residuals, lin_cts)):
         out[i] = c
     return out
 
@@ -85,8 +81,6 @@ remat_p.batch = _batch_graph_prim(remat_p)
 
 # custom_jvp: the user's rule replaces differentiation of the function's graph.
 def _cjvp_jvp(primals, tangents, graph, jvp_fn, n_nondiff, in_tree, out_tree, name):
-    from tinyjax import tree_util
-    from tinyjax.transforms import autodiff
     nd, dyn = primals[:n_nondiff], primals[n_nondiff:]
     ts = [t if t is not None else _zero_tangent_for(p) for p, t in zip(dyn, tangents[n_nondiff:])]
     p_tree = tree_util.tree_unflatten(in_tree, list(dyn))
@@ -107,12 +101,10 @@ def _cjvp_jvp(primals, tangents, graph, jvp_fn, n_nondiff, in_tree, out_tree, na
             raise TypeError(f'custom_jvp rule of {name}: output shapes must match the function '
                             f'output {a.shape}; got primal {common.aval_of(o).shape} and tangent '
                             f'{common.aval_of(t).shape}')
-    del autodiff
     return o_leaves, t_leaves
 
 
 def _zero_tangent_for(p):
-    from tinyjax import dtypes
     a = common.aval_of(p)
     if dtypes.is_inexact(a.dtype):
         return common.zeros(a.strip_weak())
@@ -127,7 +119,6 @@ custom_jvp_call_p.batch = _batch_graph_prim(custom_jvp_call_p)
 
 # custom_vjp: forward-mode pushes tangents into `custom_lin`, whose transpose calls bwd.
 def _cvjp_jvp(primals, tangents, graph, fwd, bwd, n_nondiff, in_tree, out_tree, name):
-    from tinyjax import tree_util
     nd, dyn = primals[:n_nondiff], primals[n_nondiff:]
     res = fwd(*nd, *tree_util.tree_unflatten(in_tree, list(dyn)))
     if not (isinstance(res, (tuple, list)) and len(res) == 2):
@@ -163,7 +154,6 @@ def _lin_eager(*args, name, **params):
 
 
 def _lin_transpose(cts, *args, n_res, bwd, res_tree, nondiff, in_tree, out_tree, out_avals, name):
-    from tinyjax import tree_util
     res = tree_util.tree_unflatten(res_tree, list(args[:n_res]))
     cts = [c if c is not None else common.zeros(a) for c, a in zip(cts, out_avals)]
     ct_tree = tree_util.tree_unflatten(out_tree, cts)

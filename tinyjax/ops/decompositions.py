@@ -16,9 +16,10 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, reduction, structural
 from tinyjax.ops import elementwise as ew
-from tinyjax.ops.linalg import dot_general
+from tinyjax.ops.dot_general import dot_general
 
 
 # --- shape checks shared by every op ---------------------------------------------------
@@ -247,7 +248,6 @@ def _tri_jvp(primals, tangents, **params):
 
 
 def _tri_transpose(ct, a, b, left_side, lower, transpose_a, unit_diagonal):
-    from tinyjax.transforms.autodiff import is_undefined
     if is_undefined(a):
         raise TypeError('triangular_solve is linear only in b; it cannot be transposed in a')
     if ct is None:

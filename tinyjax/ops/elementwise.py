@@ -13,6 +13,8 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.ad import is_undefined
+from tinyjax.interpreters import base_ops
 from tinyjax.ops import common
 
 FLOAT, NUM, INT, ANY = 'floating', 'numeric', 'integer or boolean', 'any'
@@ -368,7 +370,6 @@ def _t_sub(ct, x, y):
 
 
 def _t_mul(ct, x, y):
-    from tinyjax.transforms.autodiff import is_undefined
     if ct is None:
         return [None, None]
     if is_undefined(x):
@@ -457,7 +458,6 @@ def _select_jvp(primals, tangents):
 
 
 def _select_transpose(ct, which, *cases):
-    from tinyjax.transforms.autodiff import is_undefined
     if ct is None:
         return [None] * (len(cases) + 1)
     z = common.zeros_like(ct)
@@ -570,3 +570,6 @@ def convert(x, dtype, weak_type=False):
     if common.aval_of(x).dtype == dt and common.aval_of(x).weak_type == weak_type:
         return x
     return convert_p.bind(x, new_dtype=dt, weak_type=bool(weak_type))
+
+
+base_ops.install(add=add, convert=convert)

@@ -19,6 +19,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, structural
 from tinyjax.ops import elementwise as ew
 
@@ -26,7 +27,6 @@ MODES = ('clip', 'fill', 'promise_in_bounds')
 
 
 def _is_undefined(x):
-    from tinyjax.transforms.autodiff import is_undefined
     return is_undefined(x)
 
 

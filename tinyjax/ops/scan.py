@@ -11,10 +11,15 @@ primal scan also returns the per-iteration residuals (stacked like ys) and a sec
 maps tangents linearly; transposing that linear scan is a scan in the other direction
 whose body is the transposed body, accumulating the cotangents of the consts.
 """
-from tinyjax.ops import common
-from tinyjax.ops.control_flow import (
-    _trace, _ad, batch_graph, coerce, graph_fixpoint, jvp_graph, linearize_graph,
-    set_batch_rule, tangent_aval, to_batched, trace_internal, transpose_graph, zeros_of)
+from tinyjax.core import trace as core_trace
+from tinyjax.core.ir import Graph
+from tinyjax.core.varying import carried_fixed_point
+from tinyjax.interpreters import ad
+from tinyjax.interpreters.ad import tangent_aval
+from tinyjax.interpreters.carried_graphs import (
+    batch_graph, coerce, graph_fixpoint, jvp_graph, linearize_graph, set_batch_rule,
+    to_batched, trace_internal, transpose_graph, zeros_of)
+from tinyjax.ops import common, elementwise, structural
 
 
 def _split(seq, num_consts, num_carry):
@@ -28,14 +33,12 @@ def _abstract(*avals, body, length, reverse, num_consts, num_carry, unroll):
 
 
 def _eager(*args, body, length, reverse, num_consts, num_carry, unroll):
-    from tinyjax.ops import structural
-    core = _trace()
     consts, carry, xs = _split(args, num_consts, num_carry)
     y_avals = body.out_avals[num_carry:]
     ys = [[] for _ in y_avals]
     for i in (reversed(range(length)) if reverse else range(length)):
         x = [structural.squeeze(structural.slice_in_dim(v, i, i + 1, 1, 0), (0,)) for v in xs]
-        outs = core.run_graph(body, *consts, *carry, *x)
+        outs = core_trace.run_graph(body, *consts, *carry, *x)
         carry = outs[:num_carry]
         for acc, y in zip(ys, outs[num_carry:]):
             acc.append(y)
@@ -76,10 +79,9 @@ def _jvp(primals, tangents, body, length, reverse, num_consts, num_carry, unroll
     # vary per iteration and are stacked like ys.
     hoisted = [i is not None and i < num_consts for i in res_input]
     n_out = len(body.outvars)
-    core = _trace()
 
     def primal_fn(*args):
-        vals = core.eval_graph(known, *args)
+        vals = core_trace.eval_graph(known, *args)
         return vals[:n_out] + [r for r, h in zip(vals[n_out:], hoisted) if not h]
     primal_body = trace_internal(primal_fn, body.in_avals, 'primal')
     vals = scan_p.bind(*primals, body=primal_body, num_consts=num_consts, num_carry=num_carry,
@@ -101,7 +103,7 @@ def _jvp(primals, tangents, body, length, reverse, num_consts, num_carry, unroll
         tx = args[nh + ntc + ntcar + ns:]
         hi, si = iter(h), iter(s)
         res = [next(hi) if hh else next(si) for hh in hoisted]
-        return core.eval_graph(lin, *res, *ts_c, *tx)
+        return core_trace.eval_graph(lin, *res, *ts_c, *tx)
     lin_body = trace_internal(lin_fn, h_avals + tc_avals + tcar_avals + s_avals + tx_avals,
                               'linear')
     ts = [coerce(t, tangent_aval(common.aval_of(p))) if t is not None
@@ -115,7 +117,6 @@ def _jvp(primals, tangents, body, length, reverse, num_consts, num_carry, unroll
 
 
 def _transpose(cts, *args, body, length, reverse, num_consts, num_carry, unroll):
-    ad = _ad()
     consts, carry, xs = _split(args, num_consts, num_carry)
     undefined = [ad.is_undefined(a) for a in args]
     c_u, car_u, x_u = _split(undefined, num_consts, num_carry)
@@ -141,7 +142,6 @@ def _transpose(cts, *args, body, length, reverse, num_consts, num_carry, unroll)
              [i for i, u in enumerate(c_u) if u] +
              list(range(num_consts, num_consts + num_carry)) +
              [num_consts + num_carry + i for i, u in enumerate(x_u) if u])
-    from tinyjax.core.ir import Graph
     reordered = Graph([body.invars[i] for i in order], body.eqns, body.outvars,
                       body.constvars, body.consts)
     n_known = sum(not u for u in c_u) + sum(not u for u in x_u)
@@ -150,8 +150,6 @@ def _transpose(cts, *args, body, length, reverse, num_consts, num_carry, unroll)
     nkc = sum(not u for u in c_u)
     nkx = n_known - nkc
     nlc = len(lin_c_avals)
-    core = _trace()
-    ew = _ew()
 
     # The reverse scan: consts = known consts; carry = (const cotangent sums, carry
     # cotangent); xs = (known xs, y cotangents); ys = x cotangents.
@@ -159,9 +157,9 @@ def _transpose(cts, *args, body, length, reverse, num_consts, num_carry, unroll)
         kc, acc, ctc = a[:nkc], a[nkc:nkc + nlc], a[nkc + nlc:nkc + nlc + num_carry]
         rest = a[nkc + nlc + num_carry:]
         kx, cty = rest[:nkx], rest[nkx:]
-        got = core.eval_graph(tbody, *kc, *kx, *ctc, *cty)
+        got = core_trace.eval_graph(tbody, *kc, *kx, *ctc, *cty)
         gc, gcar, gx = got[:nlc], got[nlc:nlc + num_carry], got[nlc + num_carry:]
-        return [ew.add(s, g) for s, g in zip(acc, gc)] + list(gcar) + list(gx)
+        return [elementwise.add(s, g) for s, g in zip(acc, gc)] + list(gcar) + list(gx)
     known_c = [a for a, u in zip(consts, c_u) if not u]
     known_x = [a for a, u in zip(xs, x_u) if not u]
     slice_avals = [common.aval_of(x).update(shape=common.aval_of(x).shape[1:]) for x in known_x]
@@ -178,11 +176,6 @@ def _transpose(cts, *args, body, length, reverse, num_consts, num_carry, unroll)
     return ([next(acc_it) if u else None for u in c_u] +
             [None if k else c for c, k in zip(ctc, known_carry)] +
             [next(ctx_it) if u else None for u in x_u])
-
-
-def _ew():
-    from tinyjax.ops import elementwise
-    return elementwise
 
 
 def _batch(args, dims, size, body, length, reverse, num_consts, num_carry, unroll):
@@ -207,4 +200,14 @@ def _batch(args, dims, size, body, length, reverse, num_consts, num_carry, unrol
 
 scan_p = common.define('scan', _abstract, None, _jvp, _transpose, multiple_results=True)
 scan_p.eager = _eager
+
+
+def _varying(ins, body, num_consts, num_carry, **_):
+    consts, carry, xs = ins[:num_consts], ins[num_consts:num_consts + num_carry], \
+        ins[num_consts + num_carry:]
+    carry_out, ys = carried_fixed_point(body, consts, carry, xs)
+    return [c | i for c, i in zip(carry_out, carry)] + ys
+
+
+scan_p.varying = _varying
 set_batch_rule(scan_p, _batch, lambda p: [p['body']])

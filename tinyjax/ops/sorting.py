@@ -13,6 +13,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, structural
 
 
@@ -22,7 +23,6 @@ def _ew():
 
 
 def _is_undefined(x):
-    from tinyjax.transforms.autodiff import is_undefined
     return is_undefined(x)
 
 

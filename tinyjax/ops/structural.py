@@ -8,6 +8,8 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.ad import is_undefined
+from tinyjax.interpreters import base_ops
 from tinyjax.ops import common
 
 
@@ -263,7 +265,6 @@ def _pad_impl(xp, x, padding_value, padding_config):
 
 
 def _pad_transpose(ct, x, padding_value, padding_config):
-    from tinyjax.transforms.autodiff import is_undefined
     from tinyjax.ops import reduction
     if ct is None:
         return [None, None]
@@ -323,7 +324,6 @@ def _concat_abstract(*xs, dimension):
 
 
 def _concat_transpose(ct, *xs, dimension):
-    from tinyjax.transforms.autodiff import is_undefined
     outs, start = [], 0
     for x in xs:
         n = x.aval.shape[dimension]
@@ -384,3 +384,6 @@ def broadcasted_iota(dtype, shape, dimension):
 def elementwise():
     from tinyjax.ops import elementwise as ew
     return ew
+
+
+base_ops.install(broadcast_in_dim=broadcast_in_dim, transpose=transpose)

@@ -13,7 +13,7 @@ import numpy as np
 
 from tinyjax import dtypes, lax
 from tinyjax import numpy as jnp
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.random.keys import canonical_shape, check_key, split_data
 from tinyjax.random.samplers import (
     _check_shape, _const, _float_dtype, _key_rows, _param, bernoulli, exponential, normal,

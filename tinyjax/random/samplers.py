@@ -13,7 +13,7 @@ import numpy as np
 from tinyjax import dtypes, lax
 from tinyjax import numpy as jnp
 from tinyjax.core.array import Array
-from tinyjax.numpy.core import _dtype_of, promote_inexact
+from tinyjax.numpy.conversion import _dtype_of, promote_inexact
 from tinyjax.ops import random_bits as rb
 from tinyjax.ops.common import aval_of, normalize_axis
 from tinyjax.random import erf_inv32

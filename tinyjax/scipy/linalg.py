@@ -5,9 +5,9 @@ import numpy as np
 from tinyjax import lax
 from tinyjax.numpy import linalg as jla
 from tinyjax.numpy import reductions, ufuncs
-from tinyjax.numpy.core import asarray
+from tinyjax.numpy.conversion import asarray
 from tinyjax.numpy.creation import eye, tril, triu
-from tinyjax.numpy.core import broadcast_to
+from tinyjax.numpy.conversion import broadcast_to
 from tinyjax.numpy.manipulation import matrix_transpose, expand_dims
 from tinyjax.numpy.products import matmul
 from tinyjax.ops import decompositions as dec

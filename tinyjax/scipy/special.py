@@ -1,7 +1,7 @@
 """tinyjax.scipy.special."""
 from tinyjax import lax
 from tinyjax.nn import logsumexp  # noqa: F401
-from tinyjax.numpy.core import promote_inexact
+from tinyjax.numpy.conversion import promote_inexact
 
 
 def erf(x):

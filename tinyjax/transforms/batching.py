@@ -1,46 +1,14 @@
 """vmap as a graph rewrite: trace f for one example, then evaluate its graph with every
-primitive's batching rule, so the batch runs as batched operations."""
+primitive's batching rule (`interpreters.batching.batch_eval`), so the batch runs as
+batched operations."""
 import functools
 
 from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
-from tinyjax.core.ir import Literal
-from tinyjax.ops import common
-
-_axis_names = []   # (name, size) of enclosing vmaps, innermost last
-
-
-def batch_eval(graph, args, dims, size, axis_name=None):
-    """Evaluate graph on args batched along dims (None = unbatched); returns (outs, dims)."""
-    env = {}
-
-    def read(a):
-        return (a.val, None) if isinstance(a, Literal) else env[a]
-
-    for v, c in zip(graph.constvars, graph.consts):
-        env[v] = (c, None)
-    for v, x, d in zip(graph.invars, args, dims):
-        env[v] = (x, d)
-    for e in graph.eqns:
-        ins = [read(a) for a in e.inputs]
-        xs, ds = [x for x, _ in ins], [d for _, d in ins]
-        if all(d is None for d in ds) and not getattr(e.prim, 'needs_axis', False):
-            outs = e.prim.bind(*xs, **e.params)
-            out_dims = [None] * len(e.outputs) if e.prim.multiple_results else None
-        else:
-            if e.prim.batch is None:
-                raise NotImplementedError(f'Batching rule for {e.prim.name!r} not implemented')
-            if getattr(e.prim, 'needs_axis', False):
-                outs, out_dims = e.prim.batch(xs, ds, frame_name=axis_name, size=size, **e.params)
-            else:
-                outs, out_dims = e.prim.batch(xs, ds, **e.params)
-        if not e.prim.multiple_results:
-            outs, out_dims = [outs], [out_dims]
-        for v, o, d in zip(e.outputs, outs, out_dims):
-            env[v] = (o, d)
-    res = [read(a) for a in graph.outvars]
-    return [x for x, _ in res], [d for _, d in res]
-
+from tinyjax.core.array import aval_of
+from tinyjax.interpreters.base_ops import move_batch_axis
+from tinyjax.interpreters.batching import axis_frame_pushed, batch_eval
+from tinyjax.transforms.tracing import flatten_fun
 
 def _broadcast_prefix(prefix, tree, what):
     """One entry of `prefix` (ints/None) per leaf of `tree`."""
@@ -89,7 +57,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
         leaves, in_tree = tree_util.tree_flatten((tuple(args), kw))
         n_pos = len(tree_util.tree_leaves(tuple(args)))
         axes = _broadcast_prefix(in_axes, tuple(args), 'in_axes') + [0] * (len(leaves) - n_pos)
-        avals = [common.aval_of(x) for x in leaves]
+        avals = [aval_of(x) for x in leaves]
         sizes = {}
         norm = []
         for i, (a, ax) in enumerate(zip(avals, axes)):
@@ -120,18 +88,11 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
         ex_avals = [a if d is None else a.update(shape=a.shape[:d] + a.shape[d + 1:])
                     for a, d in zip(avals, norm)]
         store = []
-        from tinyjax.transforms.tracing import flatten_fun
         flat = flatten_fun(fun, in_tree, store)
-        _axis_names.append((axis_name, size))
-        try:
+        with axis_frame_pushed(axis_name, size):
             graph, _ = core_trace.make_graph(flat, ex_avals, name=getattr(fun, '__name__', 'fun'))
-        finally:
-            _axis_names.pop()
-        _axis_names.append((axis_name, size))
-        try:
+        with axis_frame_pushed(axis_name, size):
             outs, dims = batch_eval(graph, leaves, norm, size, axis_name)
-        finally:
-            _axis_names.pop()
         out_tree = store[0]
         oax = _broadcast_prefix(out_axes, tree_util.tree_unflatten(out_tree, outs), 'out_axes')
         final = []
@@ -142,14 +103,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
                                      'that depends on a mapped input needs an out_axes entry')
                 final.append(o)
                 continue
-            nd = common.aval_of(o).ndim + (d is None)
-            final.append(common.move_batch_axis(o, d, od % nd, size))
+            nd = aval_of(o).ndim + (d is None)
+            final.append(move_batch_axis(o, d, od % nd, size))
         return tree_util.tree_unflatten(out_tree, final)
     return vmapped
-
-
-def axis_frame(name):
-    for n, size in reversed(_axis_names):
-        if n == name:
-            return size
-    return None

@@ -1,6 +1,6 @@
 """The differentiation API: jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev,
 hessian. Each traces the function (with concrete values where known, so Python control
-flow works outside jit) and hands the graph to the machinery in autodiff.py."""
+flow works outside jit) and hands the graph to the machinery in interpreters/ad.py."""
 import functools
 
 import numpy as np
@@ -9,7 +9,7 @@ from tinyjax import dtypes, lax, tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
-from tinyjax.transforms import autodiff
+from tinyjax.interpreters import ad
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
 
 
@@ -55,7 +55,7 @@ def _trace_aux(fun, primals, has_aux):
 
 def vjp(fun, *primals, has_aux=False):
     graph, flat, out_tree, aux_tree, n = _trace_aux(fun, primals, has_aux)
-    lin = autodiff.Linearized(graph, flat)
+    lin = ad.Linearized(graph, flat)
     outs = lin.primal_outs
     out = tree_util.tree_unflatten(out_tree, outs[:n])
     in_avals = graph.in_avals
@@ -103,7 +103,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     graph, flat, out_tree, aux_tree, n = _trace_aux(fun, tuple(primals), has_aux)
     ts = [None if not dtypes.is_inexact(common.aval_of(p).dtype) else core_trace.as_array(t)
           for p, t in zip(p_leaves, t_leaves)]
-    outs, touts = autodiff.jvp_eval(graph, flat, ts)
+    outs, touts = ad.jvp_eval(graph, flat, ts)
     touts = [t if t is not None else _zeros_for(common.aval_of(o)) for t, o in zip(touts, outs)]
     res = (tree_util.tree_unflatten(out_tree, outs[:n]), tree_util.tree_unflatten(out_tree, touts[:n]))
     if has_aux:
@@ -113,7 +113,7 @@ def jvp(fun, primals, tangents, has_aux=False):
 
 def linearize(fun, *primals):
     graph, flat, out_tree, _, n = _trace_aux(fun, primals, False)
-    lin = autodiff.Linearized(graph, flat)
+    lin = ad.Linearized(graph, flat)
     out = tree_util.tree_unflatten(out_tree, lin.primal_outs)
 
     def f_jvp(*tangents):

@@ -11,32 +11,65 @@ device's stream, so GPUs overlap), then the collective across devices, then segm
 `spmd_eval` is the same thing interpreted op by op (no compilation), kept as the
 reference the compiled path is tested against.
 """
+import math
+
+import numpy as np
+
 from tinyjax.backends import collectives as collective_backends
 from tinyjax.compiler.program import Program
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Eqn, Graph, Literal, Var
+from tinyjax.ops import common
 from tinyjax.ops.custom import _graph_eager
+from tinyjax.ops.structural import concatenate, expand_dims, reshape
+from tinyjax.transforms.batching import vmap
 
 
-def is_split_point(eqn, axis_name):
-    """A collective over pmap's axis: needs every device's value, so it ends a segment."""
+class DeviceGrid:
+    """The devices an SPMD program runs on, as a grid with a name per axis: a mesh, or
+    pmap's one axis. `devs` lists them in row-major order of the grid."""
+
+    def __init__(self, axes, devs):
+        self.axes = tuple((n, int(s)) for n, s in axes)
+        self.names = tuple(n for n, _ in self.axes)
+        self.devs = list(devs)
+        if math.prod(s for _, s in self.axes) != len(self.devs):
+            raise ValueError(f'a device grid {dict(self.axes)} needs '
+                             f'{math.prod(s for _, s in self.axes)} devices, got {len(self.devs)}')
+
+    @classmethod
+    def one_axis(cls, name, devs):
+        return cls(((name, len(devs)),), devs)
+
+    def groups(self, names):
+        """Positions (into devs) of the devices that communicate over `names`: one list
+        per group, members ordered by their coordinates along `names`, major to minor."""
+        idx = np.arange(len(self.devs)).reshape([s for _, s in self.axes] or [1])
+        inner = [self.names.index(n) for n in names]
+        outer = [i for i in range(len(self.axes)) if i not in inner]
+        size = math.prod(self.axes[i][1] for i in inner)
+        return idx.transpose(outer + inner).reshape(-1, size).tolist()
+
+
+def _names_of(eqn):
+    names = eqn.params.get('axis_name')
+    return names if isinstance(names, tuple) else (names,)
+
+
+def is_split_point(eqn, grid):
+    """A collective over the grid's axes: needs other devices' values, so it ends a segment."""
     if getattr(eqn.prim, 'spmd', None) is None:
         return False
-    names = eqn.params.get('axis_name')
-    names = names if isinstance(names, tuple) else (names,)
-    if axis_name not in names:
+    names = _names_of(eqn)
+    inside = [n in grid.names for n in names]
+    if not any(inside):
         return False
-    if len(names) > 1:
-        raise NotImplementedError(f'{eqn.prim.name} over several axis names {names} inside '
-                                  'pmap; nest the collectives instead')
+    if not all(inside):
+        raise NotImplementedError(
+            f'{eqn.prim.name} over axis names {names}, of which only some are axes of the '
+            f'device grid {grid.names}; use separate collectives for the inner and outer axes')
     return True
-
-
-def collective_params(eqn, axis_name):
-    params = dict(eqn.params)
-    params['axis_name'] = axis_name
-    return params
 
 
 class Segment:
@@ -72,30 +105,30 @@ def _graphs_in(params):
             yield from (x for x in v if isinstance(x, Graph))
 
 
-def hides_collective(eqn, axis_name):
+def hides_collective(eqn, grid):
     """A control-flow equation (scan, while_loop, cond) whose body uses a collective over
     axis_name: it cannot be split, so it runs with the devices' shards stacked on one
     device and vmapped over the axis name (see SpmdProgram._stacked)."""
-    return not _holds_collective(eqn, axis_name) and any(
-        is_split_point(e, axis_name) or hides_collective(e, axis_name)
-        or _holds_collective(e, axis_name) for g in _graphs_in(eqn.params) for e in g.eqns)
+    return not _holds_collective(eqn, grid) and any(
+        is_split_point(e, grid) or hides_collective(e, grid)
+        or _holds_collective(e, grid) for g in _graphs_in(eqn.params) for e in g.eqns)
 
 
-def _holds_collective(eqn, axis_name):
+def _holds_collective(eqn, grid):
     """Does eqn carry a graph (checkpoint, custom_jvp/vjp call) with a collective over
     axis_name somewhere inside? Such an equation is inlined before splitting."""
     g = eqn.params.get('graph')
     if not isinstance(g, Graph) or eqn.prim.eager is not _graph_eager:
         return False
-    return any(is_split_point(e, axis_name) or _holds_collective(e, axis_name) for e in g.eqns)
+    return any(is_split_point(e, grid) or _holds_collective(e, grid) for e in g.eqns)
 
 
-def inline_collective_holders(graph, axis_name):
+def inline_collective_holders(graph, grid):
     """graph with every equation that hides a collective inside its own graph replaced by
     that graph's equations (recursively), so the collective becomes a split point. This
     is how the forward pass of such primitives runs; their autodiff rules have already
     been applied when pmap's graph was traced."""
-    if not any(_holds_collective(e, axis_name) for e in graph.eqns):
+    if not any(_holds_collective(e, grid) for e in graph.eqns):
         return graph
     sub = {}
     constvars, consts = list(graph.constvars), list(graph.consts)
@@ -105,7 +138,7 @@ def inline_collective_holders(graph, axis_name):
 
     def emit(eqns, out):
         for e in eqns:
-            if _holds_collective(e, axis_name):
+            if _holds_collective(e, grid):
                 inner = e.params['graph']
                 for v, c in zip(inner.constvars, inner.consts):
                     constvars.append(v)
@@ -122,11 +155,11 @@ def inline_collective_holders(graph, axis_name):
     return Graph(graph.invars, eqns, [read(a) for a in graph.outvars], constvars, consts)
 
 
-def split_at_collectives(graph, axis_name):
+def split_at_collectives(graph, grid):
     """[Segment, Collective, Segment, ...]: segments with no outputs are dropped."""
     runs, current = [], []
     for e in graph.eqns:
-        if is_split_point(e, axis_name) or hides_collective(e, axis_name):
+        if is_split_point(e, grid) or hides_collective(e, grid):
             runs.append(current)
             runs.append(Collective(e))
             current = []
@@ -156,20 +189,21 @@ def _put(x, device):
 
 
 class SpmdProgram:
-    """A pmapped graph compiled for one ordered set of devices.
+    """A graph run on every device of a grid: compiled segments between collectives.
 
-    `devs` are all members of the mapped axis (several processes' devices under
+    `grid.devs` are all members (several processes' devices under
     tinyjax.distributed); this process runs the members that are local to it.
     """
 
-    def __init__(self, graph, axis_name, devs, local_devs, donated=(), fuse=True):
-        graph = inline_collective_holders(graph, axis_name)
-        self.graph, self.axis_name, self.fuse = graph, axis_name, fuse
-        self.devs, self.local = list(devs), list(local_devs)
-        self.steps = split_at_collectives(graph, axis_name)
-        self.collectives = collective_backends.for_devices(self.devs) \
-            if any(s.kind == 'collective' and not hides_collective(s.eqn, axis_name)
-                   for s in self.steps) else None
+    def __init__(self, graph, grid, local_devs, donated=(), fuse=True):
+        graph = inline_collective_holders(graph, grid)
+        self.graph, self.grid, self.fuse = graph, grid, fuse
+        self.devs, self.local = grid.devs, list(local_devs)
+        if len(self.local) != len(self.devs) and len(grid.axes) > 1:
+            raise NotImplementedError(
+                f'a {len(grid.axes)}-d device grid {dict(grid.axes)} spanning several '
+                'processes; use a 1-d mesh (or pmap) across processes')
+        self.steps = split_at_collectives(graph, grid)
         self._consts = None
         # After which step each value is read for the last time (so it can be dropped),
         # and which donated arguments a segment may overwrite: those it reads last.
@@ -191,10 +225,6 @@ class SpmdProgram:
                 k for k, v in enumerate(s.graph.invars)
                 if v in donated_vars and last.get(v) == i and v not in outs)
                 if s.kind == 'segment' else ())
-
-    def _stacked(self, eqn, ins):
-        return run_stacked(eqn, ins, self.axis_name, self.local,
-                           spans_processes=len(self.local) != len(self.devs))
 
     def _programs(self, i, seg):
         if seg.programs is None:
@@ -231,11 +261,7 @@ class SpmdProgram:
                     env[v] = [outs[j] for outs in per_dev]
             else:
                 e = s.eqn
-                ins = [read(a) for a in e.inputs]
-                if hides_collective(e, self.axis_name):
-                    outs = self._stacked(e, ins)
-                else:
-                    outs = self.collectives.run(e.prim, ins, collective_params(e, self.axis_name))
+                outs = run_collective(e, [read(a) for a in e.inputs], self.grid, self.local)
                 for v, o in zip(e.outputs, outs):
                     env[v] = o
             for v in self.drop_after[i]:
@@ -243,28 +269,56 @@ class SpmdProgram:
         return [read(a) for a in g.outvars]
 
 
-def run_stacked(eqn, ins, axis_name, devs, spans_processes=False):
-    """eqn on every device's shards at once: the shards stacked on the first device, the
-    primitive vmapped over axis_name (collectives inside are then vmap's), the results
-    handed back to each device. Correct, not fast: a fallback for control flow whose
-    body communicates."""
-    from tinyjax.numpy import stack
-    from tinyjax.transforms.batching import vmap
+def run_collective(eqn, ins, grid, local):
+    """One collective step: each group of devices that communicates over the equation's
+    axes runs it through the collective backend for that group (NCCL, device copies or
+    the coordinator); a control-flow equation hiding collectives runs stacked."""
+    if hides_collective(eqn, grid):
+        return run_stacked(eqn, ins, grid, local, spans_processes=len(local) != len(grid.devs))
+    if len(local) != len(grid.devs):     # several processes: a 1-d grid, one group
+        return collective_backends.for_devices(grid.devs).run(eqn.prim, ins, dict(eqn.params))
+    groups = grid.groups(_names_of(eqn))
+    outs = [[None] * len(local) for _ in eqn.outputs]
+    for members in groups:
+        devs = [grid.devs[k] for k in members]
+        part = [[x[k] for k in members] for x in ins]
+        res = collective_backends.for_devices(devs).run(eqn.prim, part, dict(eqn.params))
+        for o, r in zip(outs, res):
+            for k, v in zip(members, r):
+                o[k] = v
+    return outs
+
+
+def run_stacked(eqn, ins, grid, devs, spans_processes=False):
+    """eqn on every device's shards at once: the shards stacked on the first device in
+    the grid's shape, the primitive vmapped over every grid axis (collectives inside are
+    then vmap's), the results handed back to each device. Correct, not fast: a fallback
+    for control flow whose body communicates."""
     if spans_processes:
         raise NotImplementedError(
-            f'{eqn.prim.name} with a collective over {axis_name!r} in its body under a pmap '
+            f'{eqn.prim.name} with a collective over {grid.names} in its body under a pmap '
             'spanning several processes; move the collective out of the loop or branch')
     home = devs[0]
-    stacked = [stack([_put(x, home) for x in per_dev]) for per_dev in ins]
-    outs = vmap(lambda *a: eqn.prim.bind(*a, **eqn.params), axis_name=axis_name)(*stacked)
+    sizes = [s for _, s in grid.axes]
+    stacked = [reshape(concatenate([expand_dims(_put(x, home), (0,)) for x in per_dev], 0),
+                       sizes + list(common.aval_of(per_dev[0]).shape)) for per_dev in ins]
+    f = lambda *a: eqn.prim.bind(*a, **eqn.params)
+    for name in reversed(grid.names):
+        f = vmap(f, axis_name=name)
+    outs = f(*stacked)
     outs = outs if eqn.prim.multiple_results else [outs]
-    return [[_put(o[k], d) for k, d in enumerate(devs)] for o in outs]
+    flat = [reshape(o, [len(devs)] + list(common.aval_of(o).shape[len(sizes):])) for o in outs]
+    return [[_put(o[k], d) for k, d in enumerate(devs)] for o in flat]
 
 
-def spmd_eval(graph, shard_args, axis_name, devs):
-    """Run graph on every device op by op; collectives over axis_name combine across
-    devices through the same collective backend as compiled pmap."""
-    graph = inline_collective_holders(graph, axis_name)
+def spmd_eval(graph, shard_args, grid, devs=None):
+    """Run graph on every device op by op; collectives over the grid's axes combine across
+    devices through the same collective backend as compiled SPMD programs. `grid` may be
+    pmap's axis name, with `devs` its devices."""
+    if not isinstance(grid, DeviceGrid):
+        grid = DeviceGrid.one_axis(grid, devs)
+    devs = grid.devs
+    graph = inline_collective_holders(graph, grid)
     n = len(devs)
     env = {}
     const_cache = {}
@@ -278,14 +332,10 @@ def spmd_eval(graph, shard_args, axis_name, devs):
         env[v] = const_cache.setdefault(id(c), [_put(c, d) for d in devs])
     for v, shards in zip(graph.invars, shard_args):
         env[v] = shards
-    backend = None
     for e in graph.eqns:
         ins = [read(a) for a in e.inputs]
-        if hides_collective(e, axis_name):
-            outs = run_stacked(e, ins, axis_name, devs)
-        elif is_split_point(e, axis_name):
-            backend = backend or collective_backends.for_devices(devs)
-            outs = backend.run(e.prim, ins, collective_params(e, axis_name))
+        if is_split_point(e, grid) or hides_collective(e, grid):
+            outs = run_collective(e, ins, grid, devs)
         else:
             per = [e.prim.bind(*[x[i] for x in ins], **e.params) for i in range(n)]
             outs = [list(o) for o in zip(*per)] if e.prim.multiple_results else [per]

@@ -14,11 +14,12 @@ from tinyjax.ops.structural import (  # noqa: F401
     slice_in_dim, pad, concatenate, iota, broadcasted_iota)
 from tinyjax.ops.reduction import (  # noqa: F401
     reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, argmax, argmin)
-from tinyjax.ops.linalg import dot_general  # noqa: F401
-from tinyjax.ops.conv import (  # noqa: F401
-    ConvDimensionNumbers, conv_dimension_numbers, conv_general_dilated, conv,
-    conv_with_general_padding, conv_transpose, padtype_to_pads)
-from tinyjax.ops.windowed import reduce_window  # noqa: F401
+from tinyjax.ops.dot_general import dot_general  # noqa: F401
+from tinyjax.ops.conv import ConvDimensionNumbers  # noqa: F401
+from tinyjax.lax.conv import (  # noqa: F401
+    conv_dimension_numbers, conv_general_dilated, conv, conv_with_general_padding,
+    conv_transpose, padtype_to_pads)
+from tinyjax.lax.windowed import reduce_window  # noqa: F401
 from tinyjax.ops.precision import Precision  # noqa: F401
 
 not_ = bitwise_not
@@ -125,7 +126,7 @@ def psum(x, axis_name, *, axis_index_groups=None):
 
 def pmean(x, axis_name, *, axis_index_groups=None):
     from tinyjax.ops.collectives import psum_p
-    from tinyjax.transforms.batching import axis_frame
+    from tinyjax.interpreters.batching import axis_frame
     n = 1
     for name in _axes(axis_name):
         n *= axis_frame(name) or 1
@@ -290,4 +291,4 @@ def all_to_all(x, axis_name, split_axis, concat_axis, *, tiled=False, axis_index
                                              concat_axis=int(concat_axis), tiled=bool(tiled)), x)
 
 
-from tinyjax.lax_control import cond, fori_loop, map, scan, switch, while_loop  # noqa: E402,F401
+from tinyjax.lax.control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: E402,F401

@@ -14,7 +14,8 @@ is traced into the same graph as the forward pass.
 from tinyjax import dtypes
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Literal, Graph
-from tinyjax.ops import common
+from tinyjax.core.array import aval_of
+from tinyjax.interpreters import base_ops
 
 
 class UndefinedPrimal:
@@ -37,17 +38,7 @@ def tangent_aval(aval):
     return aval.strip_weak() if dtypes.is_inexact(aval.dtype) else None
 
 
-def add_tangents(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return _ew().add(a, b)
-
-
-def _ew():
-    from tinyjax.ops import elementwise
-    return elementwise
+add_tangents = base_ops.add_any
 
 
 def jvp_eval(graph, primals, tangents):
@@ -79,7 +70,7 @@ def jvp_eval(graph, primals, tangents):
         for v, o, t in zip(e.outputs, outs, touts):
             penv[v] = o
             if t is not None and tangent_aval(v.aval) is not None:
-                tenv[v] = _ew().convert(t, v.aval.dtype) if common.aval_of(t).dtype != v.aval.dtype else t
+                tenv[v] = base_ops.convert(t, v.aval.dtype) if aval_of(t).dtype != v.aval.dtype else t
     outs = [read(a) for a in graph.outvars]
     return [p for p, _ in outs], [t for _, t in outs]
 
@@ -102,10 +93,10 @@ def jvp_graph(graph):
 
 
 def _zero_tangent(out):
-    a = common.aval_of(out)
+    a = aval_of(out)
     if tangent_aval(a) is None:
-        return common.full(a.shape, 0, a.dtype)
-    return common.zeros(a.strip_weak())
+        return base_ops.full(a.shape, 0, a.dtype)
+    return base_ops.zeros(a.strip_weak())
 
 
 def partial_eval(graph, n_known):
@@ -177,8 +168,8 @@ def backward_pass(lin_graph, n_res, residuals, cts_out):
         cts_in = e.prim.transpose(ct, *args, **e.params)
         for a, c in zip(e.inputs, cts_in):
             if c is not None and not isinstance(a, Literal) and a in linear:
-                if common.aval_of(c).dtype != a.aval.dtype:
-                    c = _ew().convert(c, a.aval.dtype)
+                if aval_of(c).dtype != a.aval.dtype:
+                    c = base_ops.convert(c, a.aval.dtype)
                 add_ct(a, c)
     return [ct_env.get(v) for v in lin_graph.invars[n_res:]]
 

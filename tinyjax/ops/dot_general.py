@@ -5,6 +5,7 @@ import numpy as np
 
 from tinyjax import dtypes
 from tinyjax.core.ir import ShapedArray
+from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, gemm, structural
 from tinyjax.ops.precision import allows_tf32, canonicalize_precision, cublas_float32_math
 
@@ -140,7 +141,6 @@ def _transpose_side(ct, other, self_aval, self_c, self_b, other_c, other_b, ct_s
 
 
 def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
-    from tinyjax.transforms.autodiff import is_undefined
     if ct is None:
         return [None, None]
     (lc, rc), (lb, rb) = dimension_numbers

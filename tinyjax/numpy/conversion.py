@@ -190,3 +190,15 @@ def canonicalize_axes(axis, ndim, op):
     if len(set(out)) != len(out):
         raise ValueError(f'{op}: repeated axis in {axis}')
     return out
+
+
+def astype(x, dtype, /, *, copy=False, device=None):
+    out = asarray(x).astype(dtype)
+    if device is not None:
+        from tinyjax.api import device_put
+        out = device_put(out, device)
+    return out
+
+
+def copy(a, order=None):
+    return array(a, copy=True)

@@ -19,7 +19,7 @@ def _trace_fun(fun, in_tree, avals, name):
     """Trace fun on abstract leaves of in_tree (positional args); returns (graph,
     hoisted consts, out tree)."""
     from tinyjax import tree_util
-    from tinyjax.ops.control_flow import trace_closed
+    from tinyjax.interpreters.carried_graphs import trace_closed
     store = []
 
     def flat(*leaves):
@@ -35,7 +35,7 @@ def _join_consts(traced):
     """Branches close over different values; each branch graph takes all of them (the
     ones it does not use as ignored inputs) so the branches share one signature."""
     from tinyjax.core.ir import Var
-    from tinyjax.ops.control_flow import with_inputs
+    from tinyjax.interpreters.carried_graphs import with_inputs
     everything, where = [], {}
     for _, consts in traced:
         for c in consts:
@@ -53,7 +53,7 @@ def _join_consts(traced):
 
 def _coerce_outputs(graph, avals):
     from tinyjax.core.trace import eval_graph
-    from tinyjax.ops.control_flow import coerce, trace_internal
+    from tinyjax.interpreters.carried_graphs import coerce, trace_internal
     if graph.out_avals == list(avals):
         return graph
     return trace_internal(lambda *xs: [coerce(o, a) for o, a in zip(eval_graph(graph, *xs), avals)],
@@ -186,7 +186,7 @@ def _carry_graph(graph, n_carry, carry_avals):
 
 def _cast_leaves(leaves, avals):
     from tinyjax.core.trace import as_array
-    from tinyjax.ops.control_flow import coerce
+    from tinyjax.interpreters.carried_graphs import coerce
     return [coerce(as_array(x), a) for x, a in zip(leaves, avals)]
 
 

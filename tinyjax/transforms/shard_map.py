@@ -1,0 +1,254 @@
+"""shard_map: a function of one device's block, run on every device of a mesh.
+
+`in_specs` say how each argument is cut into blocks (a PartitionSpec per argument, or a
+prefix tree of them); the function sees one block, may call collectives over the mesh
+axes (psum, all_gather, ppermute, axis_index, ...), and `out_specs` say how the blocks it
+returns form the global results. A mesh axis missing from an output's spec means the
+output is the same on every device along that axis; with check_vma that is checked from
+the graph (which values vary along which axes) before anything runs.
+
+Called on concrete arrays, the function is traced once per signature for one block and
+run as an SpmdProgram (spmd.py, the engine pmap uses too): compiled segments on every
+device, collectives between them per group of devices along the named axes. Called under
+another transformation (jit, grad, vmap), it has the semantics of nested vmaps over the
+mesh axes, each named for its axis, so derivatives and batching come from vmap's rules.
+"""
+import contextlib
+import functools
+import math
+
+from tinyjax import tree_util
+from tinyjax.core import trace as core_trace
+from tinyjax.core.array import ArrayImpl
+from tinyjax.core.varying import varying_axes
+from tinyjax.global_array import GlobalArray, scatter
+from tinyjax.ops import common, structural
+from tinyjax.sharding import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
+from tinyjax.interpreters.batching import axis_frame_pushed
+from tinyjax.transforms import batching
+from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
+from tinyjax.transforms.tracing import flatten_fun
+
+
+def _spec_leaves(specs, tree, what):
+    """One PartitionSpec per leaf of `tree`: `specs` is a prefix tree of specs."""
+    out = []
+
+    def go(s, t):
+        if s is None or isinstance(s, PartitionSpec):
+            out.extend([PartitionSpec() if s is None else s] * len(tree_util.tree_leaves(t)))
+            return
+        sk, tk = tree_util._node_children(s), tree_util._node_children(t)
+        if sk is None:
+            raise TypeError(f'shard_map {what}: expected PartitionSpecs (jax.P(...)) or '
+                            f'pytrees of them, got {s!r}')
+        if tk is None or sk[0] != tk[0] or len(sk[2]) != len(tk[2]) or \
+                (sk[0] == 'dict' and sk[1][1] != tk[1][1]):
+            raise ValueError(f'shard_map {what} must be a tree prefix of the corresponding '
+                             f'value: got {what}={specs!r} for a value of structure '
+                             f'{tree_util.tree_structure(tree)}')
+        for sc, tc in zip(sk[2], tk[2]):
+            go(sc, tc)
+    go(specs, tree)
+    return out
+
+
+class _Entry:
+    def __init__(self, program, out_tree, out_avals, out_specs):
+        self.program, self.out_tree = program, out_tree
+        self.out_avals, self.out_specs = out_avals, out_specs
+
+
+class ShardMapped:
+    def __init__(self, fun, mesh, in_specs, out_specs, axis_names, check_vma):
+        functools.update_wrapper(self, fun)
+        self.fun, self._mesh, self.in_specs, self.out_specs = fun, mesh, in_specs, out_specs
+        self.axis_names, self.check_vma = frozenset(axis_names or ()), check_vma
+        self._cache = {}
+        self.trace_count = 0
+
+    @property
+    def mesh(self):
+        mesh = self._mesh if self._mesh is not None else get_mesh()
+        if mesh is None:
+            raise ValueError('shard_map needs a mesh: pass mesh=jax.make_mesh(...) or call it '
+                             'under `with jax.set_mesh(mesh):`')
+        return mesh
+
+    def __call__(self, *args):
+        mesh = self.mesh
+        leaves, in_tree = tree_util.tree_flatten((args, {}))
+        specs = self._in_specs(args, leaves)
+        avals = [common.aval_of(x) for x in leaves]
+        local = [_block_aval(a, s, mesh, f'argument {i}') for i, (a, s) in
+                 enumerate(zip(avals, specs))]
+        if any(isinstance(x, core_trace.Tracer) for x in leaves) or core_trace.current_builder():
+            return _as_nested_vmaps(self.fun, mesh, args, specs, self.out_specs)
+        key = (in_tree, tuple(avals), tuple(specs), mesh)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = self._compile(mesh, in_tree, local, specs)
+        blocks = [_blocks(x, NamedSharding(mesh, s), a.str_short())
+                  for x, s, a in zip(leaves, specs, avals)]
+        outs = entry.program(blocks)
+        results = [GlobalArray(o, NamedSharding(mesh, s), _global_shape(a.shape, s, mesh),
+                               a.weak_type)
+                   for o, a, s in zip(outs, entry.out_avals, entry.out_specs)]
+        return tree_util.tree_unflatten(entry.out_tree, results)
+
+    def _in_specs(self, args, leaves):
+        if self.in_specs is not None:
+            return _spec_leaves(self.in_specs, args, 'in_specs')
+        specs = [x.sharding.spec for x in leaves if isinstance(x, GlobalArray)]
+        if len(specs) != len(leaves):
+            raise ValueError('shard_map: in_specs were not given and not every argument is a '
+                             'sharded array to take them from; pass in_specs=')
+        return specs
+
+    def _compile(self, mesh, in_tree, local, specs):
+        self.trace_count += 1
+        store = []
+        flat = flatten_fun(self.fun, in_tree, store)
+        with contextlib.ExitStack() as frames:
+            for name, size in mesh.shape_tuple:
+                frames.enter_context(axis_frame_pushed(name, size))
+            graph, _ = core_trace.make_graph(flat, local, name=getattr(self.fun, '__name__',
+                                                                        'fun'))
+        out_tree = store[0]
+        out_specs = _spec_leaves(self.out_specs, tree_util.tree_unflatten(
+            out_tree, graph.out_avals), 'out_specs')
+        for i, (a, s) in enumerate(zip(graph.out_avals, out_specs)):
+            _check_spec(s, a.ndim, mesh, f'output {i}')
+        if self.check_vma:
+            varying = varying_axes(graph, [set(n for d in _normal(s) for n in d) for s in specs])
+            for i, (v, s) in enumerate(zip(varying, out_specs)):
+                missing = sorted(v - set(n for d in _normal(s) for n in d), key=str)
+                if missing:
+                    raise ValueError(
+                        f'shard_map applied to the function {self.fun.__name__!r} was given '
+                        f'out_specs which require replication which can\'t be statically '
+                        f'inferred given the mesh: output {i} (of shape '
+                        f'{graph.out_avals[i].str_short()}) has out_specs {s}, but it varies '
+                        f'along mesh axes {tuple(missing)}. Reduce it over them (lax.psum, '
+                        f'pmean, all_gather), name them in its out_specs, or pass '
+                        f'check_vma=False.')
+        grid = DeviceGrid(mesh.shape_tuple, list(mesh.devices.flat))
+        program = SpmdProgram(graph, grid, list(mesh.devices.flat))
+        return _Entry(program, out_tree, graph.out_avals, out_specs)
+
+
+def _check_spec(spec, ndim, mesh, what):
+    names = _normal(spec)
+    if len(names) > ndim:
+        raise ValueError(f'shard_map: {what} has rank {ndim} but its spec {spec} names '
+                         f'{len(names)} dimensions')
+    for dim in names:
+        for n in dim:
+            if n not in mesh.axis_names:
+                raise ValueError(f'shard_map: {what} spec {spec} names {n!r}, which is not an '
+                                 f'axis of the mesh {mesh.axis_names}')
+
+
+def _block_aval(aval, spec, mesh, what):
+    _check_spec(spec, aval.ndim, mesh, what)
+    shape = []
+    for dim, (n, names) in enumerate(zip(aval.shape, _normal(spec, aval.ndim))):
+        k = math.prod(mesh.shape[a] for a in names)
+        if n % k:
+            raise ValueError(f'shard_map: {what} of shape {aval.str_short()} has in_specs '
+                             f'{spec}, which splits its dimension {dim} (size {n}) into {k} '
+                             f'blocks over mesh axes {names}; {n} is not divisible by {k}. '
+                             'Pad the array or use a mesh axis that divides it.')
+        shape.append(n // k)
+    return aval.update(shape=tuple(shape))
+
+
+def _global_shape(shape, spec, mesh):
+    return tuple(n * math.prod(mesh.shape[a] for a in names)
+                 for n, names in zip(shape, _normal(spec, len(shape))))
+
+
+def _blocks(x, sharding, what):
+    if isinstance(x, GlobalArray) and x.sharding == sharding:
+        return x.blocks
+    if sharding.explicit_axes():
+        # On a mesh with Explicit axes an argument's type carries its sharding, and
+        # shard_map takes it as it is, as JAX does: no implicit reshard.
+        have = x.sharding.spec if isinstance(x, GlobalArray) else \
+            PartitionSpec(*[None] * common.aval_of(x).ndim)
+        raise ValueError(f'in_specs passed to shard_map: {sharding.spec} does not match the '
+                         f'specs of the input: {have} for arg: {what}. Lay the argument out '
+                         f'first with jax.device_put(x, NamedSharding(mesh, {sharding.spec})) or '
+                         'jax.reshard, or leave in_specs out to take the arguments\' specs.')
+    if not isinstance(x, ArrayImpl):
+        x = core_trace.as_array(x)
+    return scatter(x, sharding).blocks
+
+
+# --- under another transformation: nested vmaps over the mesh axes ----------------------
+def _to_mesh_major(x, spec, mesh):
+    """x (global) -> (sizes of the mesh axes named in spec, in mesh order) + block shape."""
+    names = _normal(spec, common.aval_of(x).ndim)
+    shape = common.aval_of(x).shape
+    split, where = [], {}          # the expanded shape; where each mesh axis landed
+    for n, dim in zip(shape, names):
+        for a in dim:
+            where[a] = len(split)
+            split.append(mesh.shape[a])
+        split.append(n // math.prod(mesh.shape[a] for a in dim))
+    x = structural.reshape(x, tuple(split))
+    front = [where[a] for a in mesh.axis_names if a in where]
+    rest = [i for i in range(len(split)) if i not in front]
+    return structural.transpose(x, tuple(front + rest))
+
+
+def _from_mesh_major(y, spec, mesh):
+    """The inverse of _to_mesh_major for an output with spec `spec`."""
+    present = [a for a in mesh.axis_names if a in _axes_of(spec)]
+    block = common.aval_of(y).shape[len(present):]
+    names = _normal(spec, len(block))
+    order = []
+    for i, dim in enumerate(names):
+        order += [present.index(a) for a in dim] + [len(present) + i]
+    y = structural.transpose(y, tuple(order))
+    shape = tuple(n * math.prod(mesh.shape[a] for a in dim) for n, dim in zip(block, names))
+    return structural.reshape(y, shape)
+
+
+def _axes_of(spec):
+    return {n for dim in _normal(spec) for n in dim}
+
+
+def _as_nested_vmaps(fun, mesh, args, specs, out_specs):
+    leaves, in_tree = tree_util.tree_flatten(args)
+    moved = [_to_mesh_major(x, s, mesh) for x, s in zip(leaves, specs)]
+
+    def f(*xs):
+        return fun(*tree_util.tree_unflatten(in_tree, xs))
+    for name in reversed(mesh.axis_names):       # the innermost vmap is the last mesh axis
+        in_axes = tuple(0 if name in _axes_of(s) else None for s in specs)
+        out_axes = tree_util.tree_map(lambda s, name=name: 0 if name in _axes_of(s) else None,
+                                      out_specs)
+        f = batching.vmap(f, in_axes=in_axes, out_axes=out_axes, axis_name=name,
+                          axis_size=mesh.shape[name])
+    outs = f(*moved)
+    flat, tree = tree_util.tree_flatten(outs)
+    flat_specs = _spec_leaves(out_specs, outs, 'out_specs')
+    return tree_util.tree_unflatten(
+        tree, [_from_mesh_major(o, s, mesh) for o, s in zip(flat, flat_specs)])
+
+
+def shard_map(f=None, /, *, out_specs, in_specs=None, mesh=None, axis_names=frozenset(),
+              check_vma=True, check_rep=None, auto=None):
+    """Map f over blocks of its arguments, one block per device of `mesh` (jax.shard_map).
+    Without f, returns a decorator."""
+    if check_rep is not None:       # the name before JAX 0.7
+        check_vma = check_rep
+    if mesh is not None and not isinstance(mesh, Mesh):
+        raise TypeError(f'shard_map: mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}')
+
+    def wrap(fun):
+        if not callable(fun):
+            raise TypeError(f'shard_map requires a callable, got {fun!r}')
+        return ShardMapped(fun, mesh, in_specs, out_specs, axis_names, check_vma)
+    return wrap if f is None else wrap(f)
