@@ -14,6 +14,7 @@ import functools
 import weakref
 import os
 import sys
+import threading
 import time
 import warnings
 
@@ -121,6 +122,7 @@ class Program:
         self._plan_buffers()
         self._fns = None
         self._runner = None
+        self._build_lock = threading.Lock()
         self._needs_context = device.platform != 'cpu'
         if debug_level() >= 1:
             for k in self.kernels:
@@ -216,31 +218,27 @@ class Program:
     def __call__(self, args, consts):
         run = self._runner
         if run is None:
+            # One thread builds; others calling the same Program meanwhile wait for it.
             # Under the device's context: prepared rules (the cuBLAS plan) read the
             # current GPU's compute capability and handle, which must be this device's.
-            with self.device.context():
-                self._compile()
-                run = self._runner = self._build_runner()
-        saved = None
-        if core_trace._stack:          # opaque rules that bind must not record into a trace
-            saved = list(core_trace._stack)
-            core_trace._stack.clear()
-        core_trace._compiled_depth += 1
-        try:
+            with self._build_lock, self.device.context():
+                if self._runner is None:
+                    self._compile()
+                    self._runner = self._build_runner()
+                run = self._runner
+        # Opaque rules that bind must not record into a trace of this thread.
+        with core_trace.running_compiled():
             if self._needs_context:    # this GPU and its stream (pmap runs devices concurrently)
                 with self.device.context():
                     return run(args, consts)
             return run(args, consts)
-        finally:
-            core_trace._compiled_depth -= 1
-            if saved is not None:
-                core_trace._stack.extend(saved)
 
     def on_device(self, device):
         """The same plan for another device (pmap runs one copy per device); the kernels
         are loaded for that device on its first call."""
         other = copy.copy(self)
         other.device, other._fns, other._runner = device, None, None
+        other._build_lock = threading.Lock()
         other._needs_context = device.platform != 'cpu'
         return other
 

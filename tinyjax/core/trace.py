@@ -10,13 +10,56 @@ with `eval_graph` in whatever context surrounds it.
 A builder made with `concrete=True` also computes every value eagerly, so tracers
 know their concrete value and Python control flow works (JAX's grad outside jit).
 """
+import contextlib
+import threading
+
 import numpy as np
 
 from tinyjax import dtypes, errors
 from tinyjax.core.array import Array, ArrayImpl, default_device
 from tinyjax.core.ir import Eqn, Graph, Literal, ShapedArray, Var
 
-_stack = []
+
+class _ThreadState(threading.local):
+    """Tracing state is per thread, as JAX's is: one thread tracing (grad, vmap, jit) does
+    not see another's builders, and eager ops in another thread stay eager. Graphs and
+    compiled Programs hold no tracing state, so threads share them freely."""
+
+    def __init__(self):
+        self.stack = []            # active GraphBuilders, innermost last
+        self.compiled_depth = 0    # > 0 while a compiled Program runs in this thread
+
+
+_state = _ThreadState()
+
+
+def tracing():
+    """Whether this thread is tracing (a builder is active)."""
+    return bool(_state.stack)
+
+
+@contextlib.contextmanager
+def outside_traces():
+    """Run eagerly inside, whatever this thread is tracing (opaque rules that bind, a
+    compiled Program's steps)."""
+    saved = _state.stack
+    _state.stack = []
+    try:
+        yield
+    finally:
+        _state.stack = saved
+
+
+@contextlib.contextmanager
+def running_compiled():
+    """A compiled Program runs inside: its steps run eagerly, and control-flow bodies
+    go to the compiled-body runner (see run_graph)."""
+    _state.compiled_depth += 1
+    try:
+        with outside_traces():
+            yield
+    finally:
+        _state.compiled_depth -= 1
 
 
 class Tracer(Array):
@@ -155,12 +198,8 @@ def eager_apply(prim, vals, params, out_avals=None):
             out_avals = [out_avals]
     if prim.eager is not None:
         # Run the primitive's graph on concrete arrays, outside any trace in progress.
-        saved = _stack[:]
-        _stack.clear()
-        try:
+        with outside_traces():
             outs = prim.eager(*vals, **params)
-        finally:
-            _stack[:] = saved
         return list(outs) if prim.multiple_results else [outs]
     dev = vals[0].device if vals else default_device()
     for v in vals[1:]:
@@ -188,14 +227,19 @@ def eager_apply(prim, vals, params, out_avals=None):
 
 def bind(prim, args, params):
     args = [as_array(a) for a in args]
-    if _stack:
-        return _stack[-1].process(prim, args, params)
+    stack = _state.stack
+    if stack:
+        return stack[-1].process(prim, args, params)
+    for a in args:
+        if isinstance(a, Tracer):      # leaked from a trace that has finished
+            raise errors.UnexpectedTracerError(a)
     outs = eager_apply(prim, args, params)
     return outs if prim.multiple_results else outs[0]
 
 
 def current_builder():
-    return _stack[-1] if _stack else None
+    stack = _state.stack
+    return stack[-1] if stack else None
 
 
 def make_graph(f, in_values, concrete=False, name=None):
@@ -212,7 +256,8 @@ def make_graph(f, in_values, concrete=False, name=None):
         if concrete and not isinstance(v, ShapedArray):
             c = v.concrete if isinstance(v, Tracer) else as_array(v)
         ins.append(builder.new_input(aval, c))
-    _stack.append(builder)
+    stack = _state.stack
+    stack.append(builder)
     builder.active = True
     try:
         outs = f(*ins)
@@ -220,7 +265,7 @@ def make_graph(f, in_values, concrete=False, name=None):
         outvars = [builder.atom(o) for o in outs]
     finally:
         builder.active = False
-        _stack.pop()
+        stack.pop()
     graph = Graph([t.var for t in ins], builder.eqns, outvars, builder.constvars, builder.consts)
     return graph, outs
 
@@ -251,7 +296,6 @@ def eval_graph(graph, *args):
 # compiled program the compiler registers a runner that compiles each body once, so a
 # loop's iterations run fused kernels instead of one primitive at a time.
 _graph_runner = None
-_compiled_depth = 0
 
 
 def set_graph_runner(fn):
@@ -261,7 +305,7 @@ def set_graph_runner(fn):
 
 def run_graph(graph, *args):
     """eval_graph for the bodies of control flow, compiled when running under jit."""
-    if _graph_runner is not None and _compiled_depth and not _stack and \
+    if _graph_runner is not None and _state.compiled_depth and not _state.stack and \
             all(isinstance(a, ArrayImpl) for a in args):
         return _graph_runner(graph, args)
     return eval_graph(graph, *args)

@@ -170,7 +170,7 @@ around = round
 
 
 def floor_divide(x, y):
-    x, y = broadcast_all(*promote(x, y), op='floor_divide')
+    x, y = broadcast_all(*promote(x, y), op='floor_divide', error=TypeError)
     if _is_float(x):
         return lax.floor(lax.div(x, y))
     if dtypes.is_unsigned(x.dtype) or x.dtype == dtypes.bool_:
@@ -191,7 +191,7 @@ def _zero_where_divisor_zero(r, y):
 
 
 def remainder(x, y):
-    x, y = broadcast_all(*promote(x, y), op='remainder')
+    x, y = broadcast_all(*promote(x, y), op='remainder', error=TypeError)
     r = lax.rem(x, y)
     if _is_float(x):
         fix = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
@@ -206,7 +206,7 @@ mod = remainder
 
 
 def fmod(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmod')
+    x, y = broadcast_all(*promote(x, y), op='fmod', error=TypeError)
     return lax.rem(x, y) if _is_float(x) else _zero_where_divisor_zero(lax.rem(x, y), y)
 
 
@@ -222,7 +222,7 @@ def power(x, y):
                             f'integer_pow({x.aval.str_short() if hasattr(x, "aval") else x.dtype}, {y}): '
                             'use a float base (x.astype(float) ** y)')
         return lax.integer_pow(x, y)
-    x, y = broadcast_all(*promote(x, y), op='power')
+    x, y = broadcast_all(*promote(x, y), op='power', error=TypeError)
     if _is_float(x):
         return lax.pow(x, y)
     return _integer_power(x, y)
@@ -251,12 +251,12 @@ pow = power
 
 
 def float_power(x, y):
-    x, y = broadcast_all(*promote_inexact(x, y), op='float_power')
+    x, y = broadcast_all(*promote_inexact(x, y), op='float_power', error=TypeError)
     return lax.pow(x, y)
 
 
 def hypot(x, y):
-    x, y = broadcast_all(*promote_inexact(x, y), op='hypot')
+    x, y = broadcast_all(*promote_inexact(x, y), op='hypot', error=TypeError)
     # Scaled as the C library's hypot: max * sqrt(1 + (min/max)^2) neither overflows
     # (hypot(1e30, 1.5) == 1e30) nor underflows (hypot(1e-30, 1e-30) == 1.414e-30), and
     # an infinite side wins over a NaN.
@@ -270,7 +270,7 @@ def hypot(x, y):
 
 
 def logaddexp(x, y):
-    x, y = broadcast_all(*promote_inexact(x, y), op='logaddexp')
+    x, y = broadcast_all(*promote_inexact(x, y), op='logaddexp', error=TypeError)
     m = lax.max(x, y)
     # Where both are -inf (or +inf) the difference is NaN; the answer is m itself.
     d = lax.neg(lax.abs(lax.sub(x, y)))
@@ -279,22 +279,22 @@ def logaddexp(x, y):
 
 
 def copysign(x, y):
-    x, y = broadcast_all(*promote_inexact(x, y), op='copysign')
+    x, y = broadcast_all(*promote_inexact(x, y), op='copysign', error=TypeError)
     return lax.select(signbit(y), lax.neg(lax.abs(x)), lax.abs(x))
 
 
 def fmax(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmax')
+    x, y = broadcast_all(*promote(x, y), op='fmax', error=TypeError)
     return lax.select(isnan(y), x, lax.select(isnan(x), y, lax.max(x, y)))
 
 
 def fmin(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmin')
+    x, y = broadcast_all(*promote(x, y), op='fmin', error=TypeError)
     return lax.select(isnan(y), x, lax.select(isnan(x), y, lax.min(x, y)))
 
 
 def heaviside(x1, x2):
-    x1, x2 = broadcast_all(*promote_inexact(x1, x2), op='heaviside')
+    x1, x2 = broadcast_all(*promote_inexact(x1, x2), op='heaviside', error=TypeError)
     zero = _const(x1, 0)
     return lax.select(lax.lt(x1, zero), zero, lax.select(lax.gt(x1, zero), _const(x1, 1), x2))
 

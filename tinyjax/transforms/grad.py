@@ -169,9 +169,12 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
             raise TypeError(f'Gradient only defined for scalar-output functions. Output had '
                             f'shape: {shape}. Reduce the output (e.g. jnp.sum) or use jacrev/vjp.')
         oa = common.aval_of(leaves[0])
-        if not dtypes.is_inexact(oa.dtype):
+        complex_out = np.issubdtype(oa.dtype, np.complexfloating)
+        if not dtypes.is_inexact(oa.dtype) or (complex_out and not holomorphic):
             raise TypeError(f'grad requires real-valued outputs (output dtype that is a '
-                            f'sub-dtype of np.floating), but got {oa.dtype.name}')
+                            f'sub-dtype of np.floating), but got {oa.dtype.name}. For '
+                            'holomorphic differentiation, pass holomorphic=True; for a '
+                            'non-holomorphic function with complex outputs, use vjp directly.')
         ct = tree_util.tree_unflatten(tree_util.tree_structure(out),
                                       [common.full((), 1, oa.dtype)])
         g = vjp_fn(ct)
