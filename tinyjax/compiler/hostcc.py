@@ -16,17 +16,18 @@ branch per element was most of the time), jax.nn.selu 12.4 -> 10.5 ms, chain16 3
 ns an element here, where NumPy's SIMD float32 tanh and expm1 take ~0.35 ns.
 -fno-split-loops: -O3's loop splitting made softmax 12% slower (512x1024: 3.3 -> 3.7 ms).
 """
-import ctypes
+import _ctypes
 import atexit
+import ctypes
 import functools
+import gc
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
-from pathlib import Path
+import weakref
 
 from tinyjax import errors
 from tinyjax.compiler import cache, headers
@@ -108,23 +109,51 @@ def build(source, name='program', wrap=()):
     launcher extension calls (TJ_WRAP in kernels/tj_host_shim.h)."""
     full = host_source(source) + ''.join(f'TJ_WRAP({n})\n' for n in wrap)
     k = cache.key('host', full, FLAGS, compiler_version())
-    if k not in _loaded:
-        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, FLAGS, name)))
-    return _loaded[k]
+    lib = _loaded.get(k)
+    if lib is None:
+        try:
+            lib = ctypes.CDLL(str(_compiled(k, full, FLAGS, name)))
+        except OSError:            # a library the loader refuses is rebuilt, once
+            lib = ctypes.CDLL(str(_compiled(k, full, FLAGS, name, rebuild=True)))
+        _loaded[k] = lib
+    return lib
 
 
-def _compiled(k, full, flags, name, prefix=()):
-    """Path of the cached shared library for key k, compiling `full` on a miss."""
+def unload_unused():
+    """Forget the loaded libraries, and unload (dlclose) those no compiled program uses
+    any more; returns how many were unloaded (jax.clear_caches drops the programs first).
+    A library a live program still calls stays loaded and known."""
+    dropped = [(k, weakref.ref(lib), lib._handle) for k, lib in _loaded.items()]
+    _loaded.clear()
+    gc.collect()
+    unloaded = 0
+    for k, ref, handle in dropped:
+        lib = ref()
+        if lib is not None:
+            _loaded[k] = lib
+            continue
+        try:
+            _ctypes.dlclose(handle)
+            unloaded += 1
+        except OSError:
+            pass
+    return unloaded
+
+
+def _compiled(k, full, flags, name, prefix=(), rebuild=False):
+    """Path of the cached shared library for key k, compiling `full` on a miss. The
+    compiler works in a folder named for this process inside the cache (cache.build_dir),
+    which the next process removes if this one is killed mid-compile."""
     path = cache.entry_path(k, 'so')
-    if cache.load(k, 'so') is None:
+    if rebuild or cache.load(k, 'so') is None:
         cxx = compiler()
         if cxx is None:
             raise errors.CompileError('no C++ compiler found (set CXX, or install g++)')
         cache.stats['compiled'] += 1
-        with tempfile.TemporaryDirectory() as tmp:
-            src = Path(tmp) / f'{name}.cpp'
+        with cache.build_dir() as tmp:
+            src = tmp / f'{name}.cpp'
             src.write_text(full)
-            out = Path(tmp) / f'{name}.so'
+            out = tmp / f'{name}.so'
             proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(out)],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
@@ -132,7 +161,7 @@ def _compiled(k, full, flags, name, prefix=()):
                 raise errors.CompileError(
                     f'host compile of {name} failed:\n{proc.stderr}\nsource saved at {saved}',
                     log=proc.stderr, source_path=str(saved))
-            cache.store(k, 'so', out.read_bytes())
+            path = cache.store(k, 'so', out.read_bytes())
     return path
 
 

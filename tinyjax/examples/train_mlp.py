@@ -225,32 +225,40 @@ def train(argv=None):
     history = {'loss': [], 'acc': [], 'test_acc': []}
     rng = np.random.default_rng(args.seed + start_epoch)
     step_times = []
-    for epoch in range(start_epoch + 1, args.epochs + 1):
-        perm = rng.permutation(len(xtr))
-        t_epoch, losses, accs = time.perf_counter(), [], []
-        for i in range(steps_per_epoch):
-            idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
-            xb, yb = xtr[idx], ytr[idx]
-            if args.devices > 1:
-                xb = xb.reshape(args.devices, -1, xb.shape[1])
-                yb = yb.reshape(args.devices, -1)
-            t = time.perf_counter()
-            params, opt_state, loss, acc = step(params, opt_state, jnp.asarray(xb), jnp.asarray(yb))
-            losses.append(loss)
-            accs.append(acc)
-            if i % 10 == 0 or i == steps_per_epoch - 1:
-                jax.block_until_ready(loss)
-                step_times.append((time.perf_counter() - t))
-                if not args.quiet:
-                    rate = (i + 1) / (time.perf_counter() - t_epoch)
-                    progress(epoch, args.epochs, i + 1, steps_per_epoch, float(loss), float(acc), rate)
-        history['loss'].append(float(np.mean([float(v) for v in losses])))
-        history['acc'].append(float(np.mean([float(v) for v in accs])))
-        history['test_acc'].append(evaluate(params, xte, yte))
-        if args.quiet:
-            print(f'epoch {epoch}: loss {history["loss"][-1]:.4f} test acc {history["test_acc"][-1]:.4f}')
-        if args.save:
-            checkpoint.save(args.save, (params, opt_state), epoch=epoch)
+    try:
+        for epoch in range(start_epoch + 1, args.epochs + 1):
+            perm = rng.permutation(len(xtr))
+            t_epoch, losses, accs = time.perf_counter(), [], []
+            for i in range(steps_per_epoch):
+                idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
+                xb, yb = xtr[idx], ytr[idx]
+                if args.devices > 1:
+                    xb = xb.reshape(args.devices, -1, xb.shape[1])
+                    yb = yb.reshape(args.devices, -1)
+                t = time.perf_counter()
+                params, opt_state, loss, acc = step(params, opt_state, jnp.asarray(xb), jnp.asarray(yb))
+                losses.append(loss)
+                accs.append(acc)
+                if i % 10 == 0 or i == steps_per_epoch - 1:
+                    jax.block_until_ready(loss)
+                    step_times.append((time.perf_counter() - t))
+                    if not args.quiet:
+                        rate = (i + 1) / (time.perf_counter() - t_epoch)
+                        progress(epoch, args.epochs, i + 1, steps_per_epoch, float(loss), float(acc), rate)
+            history['loss'].append(float(np.mean([float(v) for v in losses])))
+            history['acc'].append(float(np.mean([float(v) for v in accs])))
+            history['test_acc'].append(evaluate(params, xte, yte))
+            if args.quiet:
+                print(f'epoch {epoch}: loss {history["loss"][-1]:.4f} test acc {history["test_acc"][-1]:.4f}')
+            if args.save:
+                checkpoint.save(args.save, (params, opt_state), epoch=epoch)
+    except KeyboardInterrupt:
+        # Ctrl-C stops training with one line, not a traceback (exit status 130, as a
+        # shell reports SIGINT). A checkpoint on disk is only ever whole (checkpoint.save).
+        saved = f'; the last checkpoint is {args.save}' if args.save and os.path.exists(args.save) else ''
+        print(f'\ninterrupted: stopped training after {len(history["test_acc"])} of '
+              f'{args.epochs - start_epoch} epochs{saved}', file=sys.stderr)
+        raise SystemExit(130) from None
     test_acc = evaluate(params, xte, yte)
     per_step = float(np.median(step_times[1:] or step_times)) * 1e3 if step_times else float('nan')
     print(f'final test accuracy: {test_acc:.4f}')

@@ -141,12 +141,15 @@ def promote_inexact(*args):
 
 
 def broadcast_shapes(*shapes, op='broadcast_shapes', error=ValueError):
-    """The broadcast shape. JAX raises TypeError for an elementwise operator's operands
-    (`x + y`, jnp.maximum) and ValueError for jnp.where and broadcast_arrays: `error`."""
+    """The broadcast shape. JAX raises TypeError for an elementwise operator's operands of
+    one rank (`x + y`, jnp.maximum: `error`), and ValueError when their ranks differ, for
+    jnp.where and for broadcast_arrays."""
     try:
         return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
         shown = ', '.join(str(tuple(s)) for s in shapes)
+        if len({len(s) for s in shapes if len(s)}) > 1:
+            error = ValueError
         raise error(f'{op} got incompatible shapes for broadcasting: {shown}. Each axis must '
                     'match or be 1, counting from the last axis: reshape or index one '
                     'operand (x[:, None]) so that they line up.') from None

@@ -17,6 +17,7 @@ import numpy as np
 
 from tinyjax import backends, tree_util
 from tinyjax.config import read as read_config, trace_context
+from tinyjax.compiler import hostcc
 from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
@@ -42,9 +43,12 @@ _live_jits = weakref.WeakSet()
 
 
 def clear_caches():
-    """Drop every jit function's traced graphs and compiled programs (jax.clear_caches)."""
+    """Drop every jit function's traced graphs and compiled programs (jax.clear_caches),
+    then unload the host libraries no remaining program uses. A program still held
+    elsewhere (a `jit(f).lower(...).compile()` the caller keeps) keeps its library."""
     for f in list(_live_jits):
         f.clear_cache()
+    hostcc.unload_unused()
 
 
 def _as_tuple(x):
