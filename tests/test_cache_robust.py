@@ -221,4 +221,4 @@ def test_ctrl_c_stops_training_with_one_line(tmp_path):
     assert proc.returncode == 130
     assert 'Traceback' not in err
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith('interrupted: stopped training after')
+    assert len(lines) == 1 and lines[0].startswith('interrupted: training stopped (Ctrl-C)')

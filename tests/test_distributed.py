@@ -84,3 +84,41 @@ def test_single_process_defaults():
     assert jax.process_index() == 0 and jax.process_count() == 1
     assert not jax.distributed.is_initialized()
     assert jax.local_devices() == jax.devices()
+
+
+def test_cluster_env_from_launchers():
+    from tinyjax.distributed import cluster_env, first_host
+    assert cluster_env({}) == {}
+    slurm = {'SLURM_JOB_ID': '123456', 'SLURM_STEP_NODELIST': 'gpu[003-005,9],cpu1',
+             'SLURM_NTASKS': '8', 'SLURM_PROCID': '5', 'SLURM_LOCALID': '1'}
+    assert cluster_env(slurm) == {'coordinator_address': f'gpu003:{123456 % 4096 + 61440}',
+                                  'num_processes': 8, 'process_id': 5, 'local_device_id': 1}
+    assert first_host('node17') == 'node17' and first_host('a[1-2]') == 'a1'
+    ompi = {'OMPI_MCA_orte_hnp_uri': '1531576320.0;tcp://10.96.0.1,10.148.0.1:34911',
+            'OMPI_COMM_WORLD_SIZE': '4', 'OMPI_COMM_WORLD_RANK': '2',
+            'OMPI_COMM_WORLD_LOCAL_RANK': '0'}
+    assert cluster_env(ompi) == {'coordinator_address': f'10.96.0.1:{1531576320 % 4096 + 61440}',
+                                 'num_processes': 4, 'process_id': 2, 'local_device_id': 0}
+    # Explicit JAX_* variables win over a launcher's.
+    both = dict(slurm, JAX_COORDINATOR_ADDRESS='h:1', JAX_NUM_PROCESSES='2', JAX_PROCESS_ID='1')
+    assert cluster_env(both) == {'coordinator_address': 'h:1', 'num_processes': 2, 'process_id': 1}
+
+
+@pytest.mark.parametrize('procs,local', [(2, 2), (4, 1)])
+def test_sharded_data_parallel_step_across_processes(procs, local):
+    # A mesh over every process's devices, the batch assembled from each process's rows,
+    # one jit step: every process gets the loss and gradient of the whole batch.
+    import tinyjax as jax
+    import tinyjax.numpy as jnp
+    from tinyjax.examples import launch_two_processes
+    reports = launch_two_processes.launch(num_processes=procs, local_devices=local,
+                                          timeout=180, program='sharded')
+    W, x, y = launch_two_processes.sharded_problem()
+    loss, grad = jax.value_and_grad(lambda w: jnp.mean((jnp.tanh(x @ w) - y) ** 2))(W)
+    assert [r['process_index'] for r in reports] == list(range(procs))
+    for r in reports:
+        np.testing.assert_allclose(r['loss'], float(loss), rtol=1e-5)
+        np.testing.assert_allclose(r['grad'], np.asarray(grad), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(r['psum'], x.sum(), rtol=1e-5)
+        np.testing.assert_array_equal(np.asarray(r['allgather'], np.float32), x)
+        assert r['local_rows'] == [8 // (procs * local)] * local

@@ -68,6 +68,25 @@ def test_data_parallel_matches_single_device(capsys):
     assert abs(one['test_acc'] - four['test_acc']) < 0.01
 
 
+def test_mesh_data_parallel_matches_single_device():
+    # --mesh data=4: one jit step on a batch split over a mesh axis, parameters replicated;
+    # the partitioned step all-reduces the gradients, so the curve is the single device's.
+    jax.config.update('jax_num_cpu_devices', 4)
+    try:
+        one = train_mlp.train(['--epochs', '2', '--hidden', '64', '--quiet', '--seed', '1'])
+        mesh = train_mlp.train(['--epochs', '2', '--hidden', '64', '--quiet', '--seed', '1',
+                                '--mesh', 'data=4'])
+    finally:
+        jax.config.update('jax_num_cpu_devices', 1)
+    np.testing.assert_allclose(mesh['history']['loss'], one['history']['loss'], rtol=1e-4)
+    for a, b in zip(jax.tree_util.tree_leaves(mesh['params']),
+                    jax.tree_util.tree_leaves(one['params'])):
+        assert a.sharding.spec == jax.P() and len(a.addressable_shards) == 4
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(SystemExit, match='data=N'):
+        train_mlp.train(['--epochs', '1', '--mesh', 'model=2'])
+
+
 def test_runs_as_module_with_plot(tmp_path):
     import subprocess
     import sys

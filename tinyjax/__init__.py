@@ -40,3 +40,4 @@ from tinyjax import random  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
 from tinyjax import nn, scipy, profiler  # noqa: F401,E402
 from tinyjax import debug  # noqa: F401,E402
+from tinyjax import experimental  # noqa: F401,E402

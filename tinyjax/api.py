@@ -130,17 +130,10 @@ def make_array_from_callback(shape, sharding, data_callback, dtype=None):
 
 
 def make_array_from_process_local_data(sharding, local_data, global_shape=None):
-    """With one process the local data is the whole array."""
-    local = core_trace.as_array(local_data)
-    if backends.process_count() != 1:
-        raise ValueError('make_array_from_process_local_data across several processes: '
-                         'tinyjax arrays do not span processes yet; use pmap, whose '
-                         'arguments are each process\'s local shards')
-    if global_shape is not None and tuple(global_shape) != local.shape:
-        raise ValueError(f'make_array_from_process_local_data: one process holds the whole '
-                         f'array, so global_shape {tuple(global_shape)} must equal the '
-                         f'local data shape {local.shape}')
-    return global_array.scatter(local, sharding)
+    """A global array from each process's part of it (the whole array in one process)."""
+    if isinstance(sharding, NamedSharding):
+        return global_array.from_process_local(sharding, local_data, global_shape)
+    return global_array.scatter(core_trace.as_array(local_data), sharding)
 
 
 def device_get(x):

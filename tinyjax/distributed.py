@@ -1,6 +1,7 @@
 """Several processes, one pmap: `tinyjax.distributed.initialize` as in JAX.
 
     tinyjax.distributed.initialize('127.0.0.1:1234', num_processes=2, process_id=0)
+    tinyjax.distributed.initialize()      # under srun or mpirun: found from the environment
 
 Process 0 starts the coordinator (backends/coordinator.py, a key-value store over TCP)
 in a thread on the given address; every process connects to it, publishes its local
@@ -13,6 +14,7 @@ through the coordinator), the coordinator itself on the CPU.
 import atexit
 import json
 import os
+import re
 
 from tinyjax import backends
 from tinyjax.backends import coordinator
@@ -24,12 +26,18 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None,
                local_device_ids=None, *, initialization_timeout=300):
     if backends.topology() is not None:
         raise RuntimeError('distributed.initialize should only be called once.')
-    coordinator_address = coordinator_address or os.environ.get('JAX_COORDINATOR_ADDRESS')
+    found = cluster_env()
+    coordinator_address = coordinator_address or found.get('coordinator_address')
     num_processes = int(num_processes if num_processes is not None
-                        else os.environ.get('JAX_NUM_PROCESSES', 1))
-    process_id = int(process_id if process_id is not None else os.environ.get('JAX_PROCESS_ID', 0))
+                        else found.get('num_processes', 1))
+    process_id = int(process_id if process_id is not None else found.get('process_id', 0))
+    if local_device_ids is None and 'local_device_id' in found and \
+            backends.default_backend() == 'gpu':
+        local_device_ids = [found['local_device_id']]
     if coordinator_address is None:
-        raise ValueError('distributed.initialize needs coordinator_address ("host:port")')
+        raise ValueError('distributed.initialize needs coordinator_address ("host:port"), '
+                         'or a launcher it recognises (Slurm srun, Open MPI mpirun), or '
+                         'JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID')
     if not 0 <= process_id < num_processes:
         raise ValueError(f'process_id {process_id} is not in [0, {num_processes})')
     host, port = coordinator.parse_address(coordinator_address)
@@ -57,6 +65,50 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None,
     backends.set_topology(topo)
     _state.update(client=client, server=server)
     atexit.register(shutdown)
+
+
+def _port_for(job_id):
+    # A port from the job id in the top 4096 ports, so that jobs sharing a node differ
+    # (the same choice as JAX's cluster detection, so both agree on a node).
+    return int(job_id) % 2 ** 12 + (65535 - 2 ** 12 + 1)
+
+
+def first_host(nodelist):
+    """The first host of a Slurm node list: 'gpu[003-005,9],cpu1' -> 'gpu003'."""
+    m = re.match(r'([^,\[]+)(\[([^\]]+)\])?', nodelist.strip())
+    if m is None:
+        raise ValueError(f'cannot read the Slurm node list {nodelist!r}')
+    prefix, ranges = m.group(1), m.group(3)
+    if not ranges:
+        return prefix
+    first = ranges.split(',')[0].split('-')[0]
+    return prefix + first
+
+
+def cluster_env(environ=None):
+    """What the environment says about this process's place in a multi-process job: the
+    JAX_* variables first, then Slurm (srun), then Open MPI (mpirun); {} when none."""
+    env = os.environ if environ is None else environ
+    if 'JAX_COORDINATOR_ADDRESS' in env:
+        return {'coordinator_address': env['JAX_COORDINATOR_ADDRESS'],
+                'num_processes': int(env.get('JAX_NUM_PROCESSES', 1)),
+                'process_id': int(env.get('JAX_PROCESS_ID', 0))}
+    if 'SLURM_JOB_ID' in env and 'SLURM_STEP_NODELIST' in env and 'SLURM_NTASKS' in env:
+        return {'coordinator_address': f'{first_host(env["SLURM_STEP_NODELIST"])}:'
+                                       f'{_port_for(env["SLURM_JOB_ID"])}',
+                'num_processes': int(env['SLURM_NTASKS']),
+                'process_id': int(env['SLURM_PROCID']),
+                'local_device_id': int(env.get('SLURM_LOCALID', 0))}
+    if 'OMPI_MCA_orte_hnp_uri' in env and 'OMPI_COMM_WORLD_SIZE' in env:
+        uri = env['OMPI_MCA_orte_hnp_uri']        # "<job id>.<vpid>;tcp://<ip>[,<ip>]:<port>"
+        m = re.search(r'tcp6?://\[?([^,\]:;]+)', uri)
+        if m is None:
+            raise ValueError(f'cannot read the launcher address from OMPI_MCA_orte_hnp_uri={uri!r}')
+        return {'coordinator_address': f'{m.group(1)}:{_port_for(uri.split(".")[0])}',
+                'num_processes': int(env['OMPI_COMM_WORLD_SIZE']),
+                'process_id': int(env['OMPI_COMM_WORLD_RANK']),
+                'local_device_id': int(env.get('OMPI_COMM_WORLD_LOCAL_RANK', 0))}
+    return {}
 
 
 def _global_devices(mine, infos, process_id):

@@ -68,3 +68,8 @@ class CompileError(RuntimeError):
 class JaxRuntimeError(RuntimeError):
     """A failure while a computation runs, such as a host callback whose results do not
     match the shapes and dtypes it declared."""
+
+
+class ShardingTypeError(Exception):
+    """Operands whose shardings cannot combine (jax's explicit-sharding type error)."""
+

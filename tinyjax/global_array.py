@@ -6,6 +6,8 @@ sharding-aware reads `_buf`, which assembles the global value once on the first 
 `shard_map` and `device_put` create them; `shard_map` takes their blocks as they are,
 so a sharded value flows from one sharded step to the next without a gather.
 """
+import math
+
 import numpy as np
 
 from tinyjax import backends
@@ -29,6 +31,8 @@ class Shard:
 
 
 class GlobalArray(ArrayImpl):
+    """`blocks`: one array per device of the mesh that this process holds (its
+    addressable devices), in the mesh's row-major order."""
     __slots__ = ('blocks', '_sharding', '_whole')
 
     def __init__(self, blocks, sharding, shape, weak_type=False):
@@ -47,38 +51,35 @@ class GlobalArray(ArrayImpl):
         # The whole value, assembled on the first device the first time it is needed.
         if self._whole is None:
             dev = self.device
-            xp = dev.xp
+            unique = {}
+            imap = self._sharding.devices_indices_map(self.shape)
+            for d, blk in zip(local_devices(self._sharding), self.blocks):
+                unique.setdefault(_index_key(imap[d]), (imap[d], blk))
+            covered = sum(math.prod(len(range(*s.indices(n))) for s, n in zip(i, self.shape))
+                          for i, _ in unique.values())
+            if covered < math.prod(self.shape):
+                raise RuntimeError(
+                    'Fetching value for `jax.Array` that spans non-addressable (non process '
+                    'local) devices is not possible. You can use '
+                    '`jax.experimental.multihost_utils.process_allgather` to print the global '
+                    'array or use `.addressable_shards` method of jax.Array to inspect the '
+                    'addressable (process local) shards.')
             with dev.context():
-                whole = xp.empty(self.shape, self.dtype)
-                for (_, index), blk in self._unique_blocks():
+                whole = dev.xp.empty(self.shape, self.dtype)
+                for index, blk in unique.values():
                     whole[index] = dev.accept(blk)
                 self._whole = whole
         return self._whole
 
-    def _unique_blocks(self):
-        seen = {}
-        imap = self._sharding.devices_indices_map(self.shape)
-        for dev, blk in zip(self._sharding.mesh.devices.flat, self.blocks):
-            key = _index_key(imap[dev])
-            if key not in seen:
-                seen[key] = ((dev, imap[dev]), blk)
-        return seen.values()
-
     @property
     def addressable_shards(self):
         imap = self._sharding.devices_indices_map(self.shape)
-        count, out = {}, []
-        for dev, blk in zip(self._sharding.mesh.devices.flat, self.blocks):
-            if not backends.is_local(dev):
-                continue
+        count, replica = {}, {}
+        for dev in self._sharding.mesh.devices.flat:      # replica ids are global
             key = _index_key(imap[dev])
-            rid = count[key] = count.get(key, -1) + 1
-            out.append(Shard(dev, imap[dev], rid, blk))
-        return out
-
-    @property
-    def global_shards(self):
-        return self.addressable_shards
+            replica[dev] = count[key] = count.get(key, -1) + 1
+        return [Shard(d, imap[d], replica[d], blk)
+                for d, blk in zip(local_devices(self._sharding), self.blocks)]
 
     @property
     def is_fully_replicated(self):
@@ -105,6 +106,11 @@ class GlobalArray(ArrayImpl):
         return self
 
 
+def local_devices(sharding):
+    """The sharding's devices this process holds, in the mesh's row-major order."""
+    return [d for d in sharding.mesh.devices.flat if backends.is_local(d)]
+
+
 def _index_key(index):
     return tuple((s.start, s.stop) for s in index)
 
@@ -117,8 +123,9 @@ def _put(x, device):
 
 
 def scatter(x, sharding):
-    """x laid out by `sharding`: each device gets its block (device_put's work). A traced
-    value stays as it is: placement is a property of concrete arrays."""
+    """x laid out by `sharding`: each device of this process gets its block (device_put's
+    work; every process passes the same global value). A traced value stays as it is:
+    placement is a property of concrete arrays."""
     if isinstance(x, core_trace.Tracer):
         return x
     x = core_trace.as_array(x)
@@ -132,7 +139,7 @@ def scatter(x, sharding):
     src, buf = x.device, x._buf
     blocks, cut = [], {}
     with src.context():     # cut where x lives; each block contiguous so programs may reuse it
-        for dev in sharding.mesh.devices.flat:
+        for dev in local_devices(sharding):
             key = _index_key(imap[dev])
             if key not in cut:
                 cut[key] = ArrayImpl(c_order(src.xp, buf[imap[dev]]), src, x.weak_type)
@@ -141,18 +148,18 @@ def scatter(x, sharding):
 
 
 def from_blocks(shape, sharding, arrays):
-    """jax.make_array_from_single_device_arrays: one array per device of the sharding."""
+    """jax.make_array_from_single_device_arrays: one array per addressable device."""
     imap = sharding.devices_indices_map(tuple(shape))
-    devs = list(sharding.mesh.devices.flat)
     by_dev = {}
     for a in arrays:
         a = core_trace.as_array(a)
         by_dev[a.device] = a
     blocks = []
-    for dev in devs:
+    for dev in local_devices(sharding):
         if dev not in by_dev:
             raise ValueError(f'make_array_from_single_device_arrays: no array was given for '
-                             f'{dev!r}; pass one array per device of the sharding, on that device')
+                             f'{dev!r}; pass one array per addressable device of the sharding, '
+                             'on that device')
         blk = by_dev[dev]
         want = tuple(len(range(*s.indices(n))) for s, n in zip(imap[dev], shape))
         if blk.shape != want:
@@ -169,8 +176,32 @@ def from_callback(shape, sharding, data_callback):
     if isinstance(sharding, SingleDeviceSharding):
         (dev, index), = imap.items()
         return _put(np.asarray(data_callback(index)), dev)
-    blocks = [_put(np.asarray(data_callback(imap[d])), d) for d in sharding.mesh.devices.flat]
+    blocks = [_put(np.asarray(data_callback(imap[d])), d) for d in local_devices(sharding)]
     return GlobalArray(blocks, sharding, shape, False)
+
+
+def from_process_local(sharding, local_data, global_shape=None):
+    """jax.make_array_from_process_local_data: this process's data is the box of the
+    global array its devices hold; by default the processes split dimension 0."""
+    local = np.asarray(local_data)
+    if global_shape is None:
+        global_shape = (local.shape[0] * backends.process_count(),) + local.shape[1:]
+    global_shape = tuple(global_shape)
+    imap = sharding.devices_indices_map(global_shape)
+    mine = local_devices(sharding)
+    lo = [min(imap[d][k].indices(n)[0] for d in mine) for k, n in enumerate(global_shape)]
+    hi = [max(imap[d][k].indices(n)[1] for d in mine) for k, n in enumerate(global_shape)]
+    if tuple(h - l for l, h in zip(lo, hi)) != local.shape:
+        raise ValueError(f'make_array_from_process_local_data: this process\'s devices hold '
+                         f'the box {[(l, h) for l, h in zip(lo, hi)]} of the global shape '
+                         f'{global_shape}, of shape {tuple(h - l for l, h in zip(lo, hi))}, but '
+                         f'its local data has shape {local.shape}')
+    blocks = []
+    for d in mine:
+        box = tuple(slice(s.indices(n)[0] - l, s.indices(n)[1] - l)
+                    for s, n, l in zip(imap[d], global_shape, lo))
+        blocks.append(_put(np.ascontiguousarray(local[box]), d))
+    return GlobalArray(blocks, sharding, global_shape, False)
 
 
 def visualize(x, use_color=False, scale=1.0, min_width=9, max_width=80):

@@ -67,6 +67,11 @@ def _normal(spec, ndim=None):
     return tuple(out)
 
 
+def to_spec(dims):
+    """A PartitionSpec from per-dimension tuples of names (the normal form)."""
+    return PartitionSpec(*[None if not n else n[0] if len(n) == 1 else tuple(n) for n in dims])
+
+
 class Mesh:
     """devices: an n-d array of devices; axis_names: one name per dimension."""
 

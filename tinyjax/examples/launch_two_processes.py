@@ -2,6 +2,12 @@
 
     python -m tinyjax.examples.launch_two_processes            # launches both, checks them
     python -m tinyjax.examples.launch_two_processes --process-id 1 --port 12345   # one of them
+    python -m tinyjax.examples.launch_two_processes --program sharded   # a sharded jit step
+
+`--program sharded` runs a data-parallel train step the way JAX's docs write it: a mesh
+over every process's devices, the batch assembled from each process's rows
+(make_array_from_process_local_data), parameters replicated, one jit; plus a shard_map
+psum and a process_allgather of the global batch.
 
 The launcher picks a free loopback port, starts both processes with
 `tinyjax.distributed.initialize('127.0.0.1:<port>', 2, process_id)`, and checks that each
@@ -38,20 +44,62 @@ def worker(process_id, port, num_processes, local_devices):
     jax.distributed.shutdown()
 
 
+def sharded_worker(process_id, port, num_processes, local_devices):
+    import numpy as np
+    os.environ.setdefault('JAX_NUM_CPU_DEVICES', str(local_devices))
+    import tinyjax as jax
+    import tinyjax.numpy as jnp
+    from tinyjax import lax
+    from tinyjax.experimental import multihost_utils
+    from tinyjax.sharding import NamedSharding, PartitionSpec as P
+    jax.config.update('jax_num_cpu_devices', local_devices)
+    jax.distributed.initialize(f'127.0.0.1:{port}', num_processes, process_id,
+                               initialization_timeout=60)
+    mesh = jax.make_mesh((jax.device_count(),), ('data',))
+    W, x, y = sharded_problem()
+    rows = len(x) // jax.process_count()
+    mine = slice(jax.process_index() * rows, (jax.process_index() + 1) * rows)
+    batch = NamedSharding(mesh, P('data'))
+    xs = jax.make_array_from_process_local_data(batch, x[mine])
+    ys = jax.make_array_from_process_local_data(batch, y[mine])
+    params = jax.device_put(W, NamedSharding(mesh, P()))
+
+    def loss(w, x, y):
+        return jnp.mean((jnp.tanh(x @ w) - y) ** 2)
+    value, grad = jax.jit(jax.value_and_grad(loss))(params, xs, ys)
+    total = jax.shard_map(lambda a: lax.psum(a.sum(), 'data'), mesh=mesh, in_specs=P('data'),
+                          out_specs=P())(xs)
+    whole = multihost_utils.process_allgather(xs)
+    print(json.dumps({'process_index': jax.process_index(), 'loss': float(value),
+                      'grad': np.asarray(grad).tolist(), 'psum': float(total),
+                      'local_rows': [s.data.shape[0] for s in xs.addressable_shards],
+                      'allgather': np.asarray(whole).tolist()}), flush=True)
+    jax.distributed.shutdown()
+
+
+def sharded_problem():
+    """The same small regression problem in every process (and in the test)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((5, 3)).astype(np.float32),
+            rng.standard_normal((8, 5)).astype(np.float32),
+            rng.standard_normal((8, 3)).astype(np.float32))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
 
-def launch(num_processes=2, local_devices=2, timeout=120):
+def launch(num_processes=2, local_devices=2, timeout=120, program='pmap'):
     """Run the workers as subprocesses; return their JSON reports (raises on failure)."""
     port = free_port()
     env = dict(os.environ, TINYJAX_PLATFORM=os.environ.get('TINYJAX_PLATFORM', 'cpu'))
     procs = [subprocess.Popen([sys.executable, '-m', 'tinyjax.examples.launch_two_processes',
                                '--process-id', str(p), '--port', str(port),
                                '--num-processes', str(num_processes),
-                               '--local-devices', str(local_devices)],
+                               '--local-devices', str(local_devices), '--program', program],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for p in range(num_processes)]
     reports = []
@@ -74,11 +122,13 @@ def main():
     ap.add_argument('--port', type=int, default=None)
     ap.add_argument('--num-processes', type=int, default=2)
     ap.add_argument('--local-devices', type=int, default=2)
+    ap.add_argument('--program', choices=['pmap', 'sharded'], default='pmap')
     a = ap.parse_args()
     if a.process_id is not None:
-        worker(a.process_id, a.port, a.num_processes, a.local_devices)
+        run = worker if a.program == 'pmap' else sharded_worker
+        run(a.process_id, a.port, a.num_processes, a.local_devices)
         return
-    for r in launch(a.num_processes, a.local_devices):
+    for r in launch(a.num_processes, a.local_devices, program=a.program):
         print(r)
 
 

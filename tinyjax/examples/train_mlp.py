@@ -21,6 +21,7 @@ import tinyjax as jax
 import tinyjax.numpy as jnp
 from tinyjax import lax, nn, optimizers, random
 from tinyjax.examples import checkpoint
+from tinyjax.sharding import NamedSharding, PartitionSpec as P
 
 MNIST_URL = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz'
 
@@ -96,6 +97,17 @@ def loss_fn(params, x, y, num_classes):
     logits = predict(params, x)
     logp = nn.log_softmax(logits)
     return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1)), logits
+
+
+def make_data_mesh(spec):
+    """--mesh data=N: a 1-D mesh of N devices named 'data'."""
+    name, _, n = spec.partition('=')
+    if name != 'data' or not n.isdigit() or int(n) < 1:
+        raise SystemExit(f"--mesh takes data=N (N devices on a mesh axis 'data'), got {spec!r}")
+    if int(n) > jax.device_count():
+        raise SystemExit(f'--mesh {spec} but only {jax.device_count()} devices are visible '
+                         '(on the CPU: JAX_NUM_CPU_DEVICES; on one GPU: TINYJAX_NUM_GPU_DEVICES)')
+    return jax.make_mesh((int(n),), ('data',))
 
 
 def make_optimizer(name, lr, total_steps):
@@ -174,6 +186,9 @@ def parse_args(argv=None):
     ap.add_argument('--optimizer', default='adam')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--devices', type=int, default=1, help='data parallel over N devices (pmap)')
+    ap.add_argument('--mesh', default=None, metavar='data=N',
+                    help='data parallel over N devices with sharded jit: the batch split over '
+                         "a mesh axis 'data', parameters replicated")
     ap.add_argument('--no-fuse', action='store_true', help='one kernel per primitive')
     ap.add_argument('--profile', action='store_true', help='fused vs unfused report of the step')
     ap.add_argument('--plot', default=None, help='write loss/accuracy curves to this PNG')
@@ -198,6 +213,11 @@ def train(argv=None):
     steps_per_epoch = len(xtr) // args.batch_size
     if steps_per_epoch == 0:
         raise SystemExit(f'--batch-size {args.batch_size} is larger than the training set ({len(xtr)})')
+    mesh = make_data_mesh(args.mesh) if args.mesh else None
+    if mesh is not None and args.devices > 1:
+        raise SystemExit('--mesh and --devices are two ways to split the batch: pick one')
+    if mesh is not None and args.batch_size % mesh.size:
+        raise SystemExit(f'--batch-size must be divisible by the mesh size ({mesh.size})')
     if args.devices > 1 and args.batch_size % args.devices:
         raise SystemExit(f'--batch-size must be divisible by --devices ({args.devices})')
     if args.devices > jax.device_count():
@@ -213,11 +233,14 @@ def train(argv=None):
         start_epoch = int(meta.get('epoch', 0))
         print(f'resumed from {args.resume} at epoch {start_epoch}')
     step = make_train_step(opt, num_classes, 'batch' if args.devices > 1 else None, not args.no_fuse)
+    if mesh is not None:       # replicate the state once; each batch is split as it is put
+        params, opt_state = jax.device_put((params, opt_state), NamedSharding(mesh, P()))
     dev = jax.devices()[0]
     print(f'tinyjax {jax.__version__} on {jax.default_backend()} ({getattr(dev, "device_kind", dev)}); '
           f'MLP {"-".join(map(str, sizes))}, {args.dataset}: {len(xtr)} train / {len(xte)} test, '
           f'{args.optimizer} lr {args.lr}, batch {args.batch_size}'
-          + (f' over {args.devices} devices' if args.devices > 1 else ''))
+          + (f' over {args.devices} devices' if args.devices > 1 else '')
+          + (f' over mesh {mesh.shape}' if mesh is not None else ''))
     if args.profile:
         from tinyjax import profiler
         xb, yb = jnp.asarray(xtr[:args.batch_size]), jnp.asarray(ytr[:args.batch_size])
@@ -225,40 +248,35 @@ def train(argv=None):
     history = {'loss': [], 'acc': [], 'test_acc': []}
     rng = np.random.default_rng(args.seed + start_epoch)
     step_times = []
-    try:
-        for epoch in range(start_epoch + 1, args.epochs + 1):
-            perm = rng.permutation(len(xtr))
-            t_epoch, losses, accs = time.perf_counter(), [], []
-            for i in range(steps_per_epoch):
-                idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
-                xb, yb = xtr[idx], ytr[idx]
-                if args.devices > 1:
-                    xb = xb.reshape(args.devices, -1, xb.shape[1])
-                    yb = yb.reshape(args.devices, -1)
-                t = time.perf_counter()
-                params, opt_state, loss, acc = step(params, opt_state, jnp.asarray(xb), jnp.asarray(yb))
-                losses.append(loss)
-                accs.append(acc)
-                if i % 10 == 0 or i == steps_per_epoch - 1:
-                    jax.block_until_ready(loss)
-                    step_times.append((time.perf_counter() - t))
-                    if not args.quiet:
-                        rate = (i + 1) / (time.perf_counter() - t_epoch)
-                        progress(epoch, args.epochs, i + 1, steps_per_epoch, float(loss), float(acc), rate)
-            history['loss'].append(float(np.mean([float(v) for v in losses])))
-            history['acc'].append(float(np.mean([float(v) for v in accs])))
-            history['test_acc'].append(evaluate(params, xte, yte))
-            if args.quiet:
-                print(f'epoch {epoch}: loss {history["loss"][-1]:.4f} test acc {history["test_acc"][-1]:.4f}')
-            if args.save:
-                checkpoint.save(args.save, (params, opt_state), epoch=epoch)
-    except KeyboardInterrupt:
-        # Ctrl-C stops training with one line, not a traceback (exit status 130, as a
-        # shell reports SIGINT). A checkpoint on disk is only ever whole (checkpoint.save).
-        saved = f'; the last checkpoint is {args.save}' if args.save and os.path.exists(args.save) else ''
-        print(f'\ninterrupted: stopped training after {len(history["test_acc"])} of '
-              f'{args.epochs - start_epoch} epochs{saved}', file=sys.stderr)
-        raise SystemExit(130) from None
+    for epoch in range(start_epoch + 1, args.epochs + 1):
+        perm = rng.permutation(len(xtr))
+        t_epoch, losses, accs = time.perf_counter(), [], []
+        for i in range(steps_per_epoch):
+            idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
+            xb, yb = xtr[idx], ytr[idx]
+            if args.devices > 1:
+                xb = xb.reshape(args.devices, -1, xb.shape[1])
+                yb = yb.reshape(args.devices, -1)
+            xb, yb = jnp.asarray(xb), jnp.asarray(yb)
+            if mesh is not None:
+                xb, yb = jax.device_put((xb, yb), NamedSharding(mesh, P('data')))
+            t = time.perf_counter()
+            params, opt_state, loss, acc = step(params, opt_state, xb, yb)
+            losses.append(loss)
+            accs.append(acc)
+            if i % 10 == 0 or i == steps_per_epoch - 1:
+                jax.block_until_ready(loss)
+                step_times.append((time.perf_counter() - t))
+                if not args.quiet:
+                    rate = (i + 1) / (time.perf_counter() - t_epoch)
+                    progress(epoch, args.epochs, i + 1, steps_per_epoch, float(loss), float(acc), rate)
+        history['loss'].append(float(np.mean([float(v) for v in losses])))
+        history['acc'].append(float(np.mean([float(v) for v in accs])))
+        history['test_acc'].append(evaluate(params, xte, yte))
+        if args.quiet:
+            print(f'epoch {epoch}: loss {history["loss"][-1]:.4f} test acc {history["test_acc"][-1]:.4f}')
+        if args.save:
+            checkpoint.save(args.save, (params, opt_state), epoch=epoch)
     test_acc = evaluate(params, xte, yte)
     per_step = float(np.median(step_times[1:] or step_times)) * 1e3 if step_times else float('nan')
     print(f'final test accuracy: {test_acc:.4f}')
@@ -270,5 +288,17 @@ def train(argv=None):
     return {'test_acc': test_acc, 'history': history, 'params': params}
 
 
+def run_from_command_line():
+    """main() for `python -m tinyjax.examples.train_mlp`: Ctrl-C stops training with one
+    line, not a traceback, and exit status 130 (as a shell reports SIGINT). A checkpoint
+    on disk is only ever whole (checkpoint.save writes a temporary file, then renames)."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print('\ninterrupted: training stopped (Ctrl-C); the checkpoint, if any, is the '
+              'last completed epoch\'s', file=sys.stderr)
+        raise SystemExit(130) from None
+
+
 if __name__ == '__main__':
-    main()
+    run_from_command_line()

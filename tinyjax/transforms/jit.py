@@ -22,16 +22,20 @@ from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
 from tinyjax.core.ir import pretty_print
-from tinyjax.transforms.tracing import flatten_fun
+from tinyjax.global_array import GlobalArray
+from tinyjax.sharding import Sharding
+from tinyjax.transforms import partition
+from tinyjax.transforms.tracing import flatten_fun, prefix_leaves
 
 
 def jit(fun=None, *, static_argnums=None, static_argnames=None, donate_argnums=None,
         donate_argnames=None, fuse=True, device=None, backend=None, inline=False,
-        keep_unused=False, abstracted_axes=None):
+        keep_unused=False, abstracted_axes=None, in_shardings=None, out_shardings=None):
     """Compile `fun`; usable as `jit(f, ...)`, `@jit` or `@jit(static_argnums=...)`."""
     kw = dict(static_argnums=static_argnums, static_argnames=static_argnames,
               donate_argnums=donate_argnums, donate_argnames=donate_argnames, fuse=fuse,
-              device=device, backend=backend)
+              device=device, backend=backend, in_shardings=in_shardings,
+              out_shardings=out_shardings)
     if fun is None:
         return lambda f: jit(f, **kw)
     if not callable(fun):
@@ -63,12 +67,15 @@ class _Entry:
     def __init__(self, graph, out_tree, cacheable):
         self.graph, self.out_tree, self.cacheable = graph, out_tree, cacheable
         self.programs = {}
+        self.sharded = {}      # (mesh, input layouts, output layouts) -> SpmdProgram
 
 
 class JitFunction:
     def __init__(self, fun, static_argnums, static_argnames, donate_argnums, donate_argnames,
-                 fuse, device, backend):
+                 fuse, device, backend, in_shardings=None, out_shardings=None):
         functools.update_wrapper(self, fun)
+        self._shardings = None if in_shardings is None and out_shardings is None else \
+            (in_shardings, out_shardings)
         self.fun, self.fuse = fun, fuse
         self._device = device if device is not None else (
             backends.devices(backend)[0] if backend is not None else None)
@@ -99,7 +106,7 @@ class JitFunction:
         self._donate_order = tuple(sorted(self._donate_pos))
         # (structure with avals, device, trace context) -> (Program, consts, unflatten):
         # see __call__.
-        self._direct = None if (self._has_static or self._donate_pos) else {}
+        self._direct = None if (self._has_static or self._donate_pos or self._shardings) else {}
         _live_jits.add(self)
 
     # -- argument handling ------------------------------------------------------------
@@ -222,6 +229,9 @@ class JitFunction:
             if a.is_deleted():
                 raise RuntimeError(f'Array has been deleted with shape={a.aval.str_short()}: '
                                    'it was donated to an earlier jit call.')
+        if self._shardings is not None or any(type(a) is GlobalArray for a in arrays):
+            outs = partition.run_sharded(entry, arrays, *self._leaf_shardings(args, kwargs, entry))
+            return tree_util.tree_unflatten(entry.out_tree, outs)
         dev = self._device_for(arrays)
         prog = self._program(entry, dev, donated)
         outs = prog(arrays, entry.graph.consts)
@@ -232,6 +242,21 @@ class JitFunction:
                     a is b and a.device is dev for a, b in zip(leaves, arrays))):
             self._direct[key] = (prog, entry.graph.consts, _unflattener(entry.out_tree))
         return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _leaf_shardings(self, args, kwargs, entry):
+        """in_shardings and out_shardings, one entry (a Sharding or None) per leaf."""
+        if self._shardings is None:
+            return None, None
+        ins, outs = self._shardings
+        leaf = lambda s: isinstance(s, Sharding)
+        if ins is not None:
+            ins = prefix_leaves(ins if not leaf(ins) else (ins,) * len(args), tuple(args),
+                                leaf, 'jit in_shardings') + [None] * len(
+                                    tree_util.tree_leaves(kwargs))
+        if outs is not None:
+            outs = prefix_leaves(outs, tree_util.tree_unflatten(
+                entry.out_tree, entry.graph.out_avals), leaf, 'jit out_shardings')
+        return ins, outs
 
     def _program(self, entry, dev, donated=()):
         key = (id(dev), donated)

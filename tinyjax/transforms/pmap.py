@@ -27,7 +27,7 @@ from tinyjax.ops import common
 from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.transforms import batching
 from tinyjax.transforms.jit import _check_hashable
-from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, spmd_eval  # noqa: F401 (spmd_eval re-exported)
+from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, spmd_eval, trace_for_grid  # noqa: F401 (spmd_eval re-exported)
 from tinyjax.transforms.tracing import flatten_fun, with_positions
 
 
@@ -208,10 +208,10 @@ class PmapFunction:
                        for a, d in zip(avals, norm)]
         store = []
         flat = flatten_fun(f, in_tree, store)
+        grid = DeviceGrid.one_axis(self.axis_name, devs)
+        graph = trace_for_grid(flat, shard_avals, grid, f.__name__)
         with axis_frame_pushed(self.axis_name, len(devs)):
-            graph, _ = core_trace.make_graph(flat, shard_avals, name=f.__name__)
-            program = SpmdProgram(graph, DeviceGrid.one_axis(self.axis_name, devs), local,
-                                  donated)
+            program = SpmdProgram(graph, grid, local, donated)
         return _Entry(program, store[0], graph.out_avals)
 
     def _assemble(self, entry, outs, local):

@@ -13,7 +13,6 @@ device, collectives between them per group of devices along the named axes. Call
 another transformation (jit, grad, vmap), it has the semantics of nested vmaps over the
 mesh axes, each named for its axis, so derivatives and batching come from vmap's rules.
 """
-import contextlib
 import functools
 import math
 
@@ -21,36 +20,18 @@ from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core.varying import varying_axes
-from tinyjax.global_array import GlobalArray, scatter
+from tinyjax.global_array import GlobalArray, local_devices, scatter
 from tinyjax.ops import common, structural
 from tinyjax.sharding import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
-from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.transforms import batching
-from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
-from tinyjax.transforms.tracing import flatten_fun
+from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, trace_for_grid
+from tinyjax.transforms.tracing import flatten_fun, prefix_leaves
 
 
 def _spec_leaves(specs, tree, what):
     """One PartitionSpec per leaf of `tree`: `specs` is a prefix tree of specs."""
-    out = []
-
-    def go(s, t):
-        if s is None or isinstance(s, PartitionSpec):
-            out.extend([PartitionSpec() if s is None else s] * len(tree_util.tree_leaves(t)))
-            return
-        sk, tk = tree_util._node_children(s), tree_util._node_children(t)
-        if sk is None:
-            raise TypeError(f'shard_map {what}: expected PartitionSpecs (jax.P(...)) or '
-                            f'pytrees of them, got {s!r}')
-        if tk is None or sk[0] != tk[0] or len(sk[2]) != len(tk[2]) or \
-                (sk[0] == 'dict' and sk[1][1] != tk[1][1]):
-            raise ValueError(f'shard_map {what} must be a tree prefix of the corresponding '
-                             f'value: got {what}={specs!r} for a value of structure '
-                             f'{tree_util.tree_structure(tree)}')
-        for sc, tc in zip(sk[2], tk[2]):
-            go(sc, tc)
-    go(specs, tree)
-    return out
+    return prefix_leaves(specs, tree, lambda s: isinstance(s, PartitionSpec),
+                         f'shard_map {what}', PartitionSpec())
 
 
 class _Entry:
@@ -109,11 +90,8 @@ class ShardMapped:
         self.trace_count += 1
         store = []
         flat = flatten_fun(self.fun, in_tree, store)
-        with contextlib.ExitStack() as frames:
-            for name, size in mesh.shape_tuple:
-                frames.enter_context(axis_frame_pushed(name, size))
-            graph, _ = core_trace.make_graph(flat, local, name=getattr(self.fun, '__name__',
-                                                                        'fun'))
+        grid = DeviceGrid(mesh.shape_tuple, list(mesh.devices.flat))
+        graph = trace_for_grid(flat, local, grid, getattr(self.fun, '__name__', 'fun'))
         out_tree = store[0]
         out_specs = _spec_leaves(self.out_specs, tree_util.tree_unflatten(
             out_tree, graph.out_avals), 'out_specs')
@@ -132,8 +110,7 @@ class ShardMapped:
                         f'along mesh axes {tuple(missing)}. Reduce it over them (lax.psum, '
                         f'pmean, all_gather), name them in its out_specs, or pass '
                         f'check_vma=False.')
-        grid = DeviceGrid(mesh.shape_tuple, list(mesh.devices.flat))
-        program = SpmdProgram(graph, grid, list(mesh.devices.flat))
+        program = SpmdProgram(graph, grid, local_devices(NamedSharding(mesh)))
         return _Entry(program, out_tree, graph.out_avals, out_specs)
 
 

@@ -11,6 +11,7 @@ device's stream, so GPUs overlap), then the collective across devices, then segm
 `spmd_eval` is the same thing interpreted op by op (no compilation), kept as the
 reference the compiled path is tested against.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from tinyjax.compiler.program import Program
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Eqn, Graph, Literal, Var
+from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.ops import common
 from tinyjax.ops.custom import _graph_eager
 from tinyjax.ops.structural import concatenate, expand_dims, reshape
@@ -70,6 +72,17 @@ def is_split_point(eqn, grid):
             f'{eqn.prim.name} over axis names {names}, of which only some are axes of the '
             f'device grid {grid.names}; use separate collectives for the inner and outer axes')
     return True
+
+
+def trace_for_grid(flat_fun, block_avals, grid, name):
+    """The graph of one device's work: flat_fun traced on one block's avals, with every
+    grid axis bound (so collectives over them have their sizes). pmap and shard_map both
+    trace their functions here."""
+    with contextlib.ExitStack() as frames:
+        for axis, size in grid.axes:
+            frames.enter_context(axis_frame_pushed(axis, size))
+        graph, _ = core_trace.make_graph(flat_fun, block_avals, name=name)
+    return graph
 
 
 class Segment:

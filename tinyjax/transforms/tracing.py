@@ -45,3 +45,27 @@ def trace_to_graph(f, args, kwargs=None, concrete=False, avals=None, name=None):
 def is_array_like(x):
     import numpy as np
     return isinstance(x, (Array, np.ndarray, np.generic, bool, int, float, complex))
+
+
+def prefix_leaves(prefix, tree, is_leaf, what, default=None):
+    """One entry of `prefix` per leaf of `tree`: `prefix` is a tree prefix whose leaves
+    satisfy is_leaf (None standing for `default`), as jit's shardings and shard_map's
+    specs are given."""
+    out = []
+
+    def go(p, t):
+        if p is None or is_leaf(p):
+            out.extend([default if p is None else p] * len(tree_util.tree_leaves(t)))
+            return
+        pk, tk = tree_util._node_children(p), tree_util._node_children(t)
+        if pk is None:
+            raise TypeError(f'{what}: unexpected entry {p!r}')
+        if tk is None or pk[0] != tk[0] or len(pk[2]) != len(tk[2]) or \
+                (pk[0] == 'dict' and pk[1][1] != tk[1][1]):
+            raise ValueError(f'{what} must be a tree prefix of the corresponding value: got '
+                             f'{prefix!r} for a value of structure {tree_util.tree_structure(tree)}')
+        for pc, tc in zip(pk[2], tk[2]):
+            go(pc, tc)
+    go(prefix, tree)
+    return out
+

@@ -1,0 +1,2 @@
+"""jax.experimental: multihost_utils, shard_map (its older home)."""
+from tinyjax.experimental import multihost_utils, shard_map  # noqa: F401
