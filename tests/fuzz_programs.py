@@ -159,12 +159,20 @@ def _step_reduction(b):
     b.add(('reduce', op, i, axis, keep), out, odt)
 
 
-def _step_cumulative(b):
+def _operand_along_an_axis(b):
+    """A non-bool value with at least one axis, and one of its axes; None if none."""
     i = b.pick(lambda s, d: len(s) >= 1 and d != 'bool')
     if i is None:
-        return _step_elementwise(b)
+        return None
     shape, dt = b.vals[i]
-    axis = int(b.rng.integers(len(shape)))
+    return i, shape, dt, int(b.rng.integers(len(shape)))
+
+
+def _step_cumulative(b):
+    picked = _operand_along_an_axis(b)
+    if picked is None:
+        return _step_elementwise(b)
+    i, shape, dt, axis = picked
     op = b.choice(('cumsum', 'cumprod', 'cummax') if dt != 'int32' else ('cumsum', 'cummax'))
     b.add(('cumulative', op, i, axis), shape, dt)
 
@@ -237,11 +245,10 @@ def _step_matmul(b):
 
 
 def _step_sort(b):
-    i = b.pick(lambda s, d: len(s) >= 1 and d != 'bool')
-    if i is None:
+    picked = _operand_along_an_axis(b)
+    if picked is None:
         return _step_elementwise(b)
-    shape, dt = b.vals[i]
-    ax = int(b.rng.integers(len(shape)))
+    i, shape, dt, ax = picked
     if b.rng.random() < 0.3 and dt != 'float32' or dt == 'float32' and b.rng.random() < 0.3:
         return b.add(('argsort', i, ax), shape, 'int32')
     b.add(('sort', i, ax), shape, dt)
