@@ -101,3 +101,25 @@ def test_in_graph_constants_with_odd_lengths(dtype, n):
         return t, o, k[::-1], jnp.cumsum(t) - w, t.reshape(1, n)
     x = np.arange(n).astype(dtype) - 2
     _same(jax.jit(f)(x), f(jnp.asarray(x)))
+
+
+def test_constants_the_passes_drop_do_not_shift_the_others():
+    # Two constants captured by the trace; the first only feeds dead code, so the passes
+    # drop it, and the second must still read its own values (it read the first's).
+    def f(x):
+        a = jnp.arange(7, dtype=jnp.float16)
+        b = jnp.arange(9, dtype=jnp.float16)
+        unused = a > a                                   # noqa: F841 (dead: removed)
+        return x * 2, b, jnp.sum(b)
+    x = np.float32(1.5)
+    two, b, s = jax.jit(f)(x)
+    np.testing.assert_array_equal(np.asarray(b), np.arange(9))
+    assert float(s) == 36.0 and float(two) == 3.0
+    # more constants traced than the optimised program keeps: no IndexError either
+    def g(x):
+        z = jnp.zeros((), jnp.float16) - 2.0
+        w = jnp.linspace(0, 1, 5)
+        return jnp.zeros_like(z), x * 0 + w[0]
+    out = jax.jit(g)(np.ones(3, np.float32))
+    assert float(out[0]) == 0.0
+    np.testing.assert_array_equal(np.asarray(out[1]), np.zeros(3))
