@@ -109,7 +109,7 @@ def test_constants_the_passes_drop_do_not_shift_the_others():
     def f(x):
         a = jnp.arange(7, dtype=jnp.float16)
         b = jnp.arange(9, dtype=jnp.float16)
-        unused = a > a                                   # noqa: F841 (dead: removed)
+        a > a                                            # dead code: the passes remove it
         return x * 2, b, jnp.sum(b)
     x = np.float32(1.5)
     two, b, s = jax.jit(f)(x)

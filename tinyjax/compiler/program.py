@@ -226,12 +226,23 @@ class Program:
                     self._compile()
                     self._runner = self._build_runner()
                 run = self._runner
-        # Opaque rules that bind must not record into a trace of this thread.
-        with core_trace.running_compiled():
+        # Opaque rules that bind must not record into a trace of this thread, and control
+        # flow bodies go to the compiled-body runner (core_trace.run_graph). Inline, not a
+        # context manager: this is the dispatch path of every call.
+        state = core_trace.thread_state
+        saved = state.stack
+        if saved:
+            state.stack = []
+        state.compiled_depth += 1
+        try:
             if self._needs_context:    # this GPU and its stream (pmap runs devices concurrently)
                 with self.device.context():
                     return run(args, consts)
             return run(args, consts)
+        finally:
+            state.compiled_depth -= 1
+            if saved:
+                state.stack = saved
 
     def on_device(self, device):
         """The same plan for another device (pmap runs one copy per device); the kernels

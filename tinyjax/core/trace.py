@@ -30,36 +30,18 @@ class _ThreadState(threading.local):
         self.compiled_depth = 0    # > 0 while a compiled Program runs in this thread
 
 
-_state = _ThreadState()
-
-
-def tracing():
-    """Whether this thread is tracing (a builder is active)."""
-    return bool(_state.stack)
+thread_state = _ThreadState()
 
 
 @contextlib.contextmanager
 def outside_traces():
-    """Run eagerly inside, whatever this thread is tracing (opaque rules that bind, a
-    compiled Program's steps)."""
-    saved = _state.stack
-    _state.stack = []
+    """Run eagerly inside, whatever this thread is tracing (a primitive's eager graph)."""
+    saved = thread_state.stack
+    thread_state.stack = []
     try:
         yield
     finally:
-        _state.stack = saved
-
-
-@contextlib.contextmanager
-def running_compiled():
-    """A compiled Program runs inside: its steps run eagerly, and control-flow bodies
-    go to the compiled-body runner (see run_graph)."""
-    _state.compiled_depth += 1
-    try:
-        with outside_traces():
-            yield
-    finally:
-        _state.compiled_depth -= 1
+        thread_state.stack = saved
 
 
 class Tracer(Array):
@@ -227,7 +209,7 @@ def eager_apply(prim, vals, params, out_avals=None):
 
 def bind(prim, args, params):
     args = [as_array(a) for a in args]
-    stack = _state.stack
+    stack = thread_state.stack
     if stack:
         return stack[-1].process(prim, args, params)
     for a in args:
@@ -238,7 +220,7 @@ def bind(prim, args, params):
 
 
 def current_builder():
-    stack = _state.stack
+    stack = thread_state.stack
     return stack[-1] if stack else None
 
 
@@ -256,7 +238,7 @@ def make_graph(f, in_values, concrete=False, name=None):
         if concrete and not isinstance(v, ShapedArray):
             c = v.concrete if isinstance(v, Tracer) else as_array(v)
         ins.append(builder.new_input(aval, c))
-    stack = _state.stack
+    stack = thread_state.stack
     stack.append(builder)
     builder.active = True
     try:
@@ -305,7 +287,7 @@ def set_graph_runner(fn):
 
 def run_graph(graph, *args):
     """eval_graph for the bodies of control flow, compiled when running under jit."""
-    if _graph_runner is not None and _state.compiled_depth and not _state.stack and \
+    if _graph_runner is not None and thread_state.compiled_depth and not thread_state.stack and \
             all(isinstance(a, ArrayImpl) for a in args):
         return _graph_runner(graph, args)
     return eval_graph(graph, *args)
