@@ -15,7 +15,8 @@ PKG = ROOT / 'tinyjax'
 # Bottom to top. A module belongs to the layer of its longest listed prefix.
 LAYERS = [
     ('base', ['tinyjax.config', 'tinyjax.errors', 'tinyjax.dtypes', 'tinyjax.version',
-              'tinyjax.kernels_path', 'tinyjax.tree_util', 'tinyjax.tree_keys', 'tinyjax.tree']),
+              'tinyjax.kernels_path', 'tinyjax.tree_util', 'tinyjax.tree_keys', 'tinyjax.tree',
+              'tinyjax.files']),
     ('core', ['tinyjax.core']),                  # IR, primitives, tracing, lowering kinds
     ('backends', ['tinyjax.backends', 'tinyjax.sharding']),  # devices, array layouts
     ('compiler', ['tinyjax.compiler']),          # graph -> kernels -> Program (hands off to backends)
@@ -60,8 +61,9 @@ LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn')
 # budget): growth there should be a decision.
 # 3400 at issue 17; +60 (issue 18): vector row folds, column kernels; +240 as issues 15,
 # 16 and 14 landed together (the jaxpr object model in core/ir, call inlining and exact
-# fma in passes, core/varying for shard_map, the SIMT module build, the cubin reader).
-LINE_BUDGET = 3760
+# fma in passes, core/varying for shard_map, the SIMT module build, the cubin reader);
+# +180 (issue 19): per-thread tracing state, the bounded and self-healing kernel cache.
+LINE_BUDGET = 3950
 BUDGETED = ['core/*.py', 'compiler/*.py', 'backends/cuda.py']
 
 

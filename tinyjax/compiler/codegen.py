@@ -22,7 +22,7 @@ from tinyjax import dtypes
 from tinyjax.compiler.lowering import Elementwise, IndexMap
 from tinyjax.core.ir import Literal, Var
 
-CODEGEN_VERSION = '3'
+CODEGEN_VERSION = '4'
 BLOCK = 256
 
 _CTYPE = {
@@ -385,10 +385,17 @@ def index_type(sizes):
     return 'int' if max(sizes, default=0) < 2 ** 31 - 2 ** 26 else 'long long'
 
 
-def signature(emitter, outputs, scalar):
-    ins = [f'const {storage_type(v.aval.dtype)}* __restrict__ {name}'
+def signature(emitter, outputs, scalar, in_place=False):
+    """The kernel's parameters. With in_place (loop kernels), the buffer plan may hand an
+    output the memory of an input read only at the kernel's own index, so neither
+    carries __restrict__: a restrict pointer promises the compiler no other pointer
+    touches its memory, and g++ used that promise to store a constant output before
+    loading the input it overwrote (a jitted `full(...)` beside `c * v` read 3s for v)."""
+    def qual(aliasable):
+        return '' if in_place and aliasable else ' __restrict__'
+    ins = [f'const {storage_type(v.aval.dtype)}*{qual(v not in emitter.scatter_reads)} {name}'
            for v, name in emitter.params.items()]
-    outs = [f'{storage_type(v.aval.dtype)}* __restrict__ out{k}' for k, v in enumerate(outputs)]
+    outs = [f'{storage_type(v.aval.dtype)}*{qual(True)} out{k}' for k, v in enumerate(outputs)]
     return ', '.join(ins + outs + [scalar])
 
 
@@ -412,7 +419,7 @@ def generate_loop(kernel_name, eqns, roots, shape):
         v = em.value(r, names)
         stores.append(f'out{k}[i] = {store_expr(r.aval.dtype, v)};')
     body = space.declare('i', it) + em.scopes[0][0] + stores
-    head = f'extern "C" __global__ void {kernel_name}({signature(em, roots, f"const {it} n")})'
+    head = f'extern "C" __global__ void {kernel_name}({signature(em, roots, f"const {it} n", True)})'
     src = [head + ' {', f'  {it} start = 0;']
     if n >= VEC:
         src += indent(_vector_loop(em, roots, body, it), 2)

@@ -63,9 +63,18 @@ class Kernel:
         self.itype, self.n, self.cols, self.prims, self.shape = itype, n, cols, prims, shape
         self.flops = flops
         self.inplace_ok = set(v for v in inputs if v not in scatter_reads)
+        self.inplace_by_output = None   # merged kernels: output -> inputs it may overwrite
         self.bytes_read = sum(v.aval.size * v.aval.dtype.itemsize for v in inputs)
         self.bytes_written = sum(v.aval.size * v.aval.dtype.itemsize for v in outputs)
         self.sizes = [(n, itype)]   # each grid-stride loop's length and index type
+
+    def inplace_inputs(self, out):
+        """Inputs whose memory output `out` may take: read only at the kernel's own index
+        and, in a merged kernel, only by the member that writes `out` (members run one
+        after another, and another member may not have read its input yet)."""
+        if self.inplace_by_output is not None:
+            return self.inplace_by_output.get(out, ())
+        return self.inplace_ok
 
     def __repr__(self):
         return (f'Kernel({self.name}: {"+".join(self.prims)} over {self.shape}, '
@@ -385,4 +394,6 @@ def _merged(members):
         for v in set(m.inputs):
             reads[v] += 1
     k.inplace_ok = {v for m in members for v in m.inplace_ok if reads[v] == 1}
+    k.inplace_by_output = {o: {v for v in m.inplace_ok if reads[v] == 1}
+                           for m in members for o in m.outputs}
     return k

@@ -29,10 +29,12 @@ generated code wrote apart (NumPy rounds both). Where glibc's libmvec is install
 vector math is linked and the shim declares those functions `simd` (TJ_HOST_MVEC, see
 kernels/tj_host_shim.h): that, not the arithmetic, was most of a fused chain's time.
 """
+import _ctypes
 import atexit
 import ctypes
 import ctypes.util
 import functools
+import gc
 import importlib.machinery
 import importlib.util
 import os
@@ -40,10 +42,9 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
 import warnings
-from pathlib import Path
+import weakref
 
 import numpy as np
 
@@ -175,9 +176,15 @@ def build(source, name='program', wrap=(), variant='host'):
     flags, link = variant_flags(variant)
     libs = LIBS if variant == 'host' else ()
     k = cache.key(variant, full, flags, link, libs, compiler_version())
-    if k not in _loaded:
-        _loaded[k] = ctypes.CDLL(str(_compiled(k, full, flags, name, link=link, libs=libs)))
-    return _loaded[k]
+    lib = _loaded.get(k)
+    if lib is None:
+        build = functools.partial(_compiled, k, full, flags, name, link=link, libs=libs)
+        try:
+            lib = ctypes.CDLL(str(build()))
+        except OSError:            # a library the loader refuses is rebuilt, once
+            lib = ctypes.CDLL(str(build(rebuild=True)))
+        _loaded[k] = lib
+    return lib
 
 
 def compile_library(name, text, flags):
@@ -186,18 +193,41 @@ def compile_library(name, text, flags):
     return _compiled(k, text, flags, name)
 
 
-def _compiled(k, full, flags, name, prefix=(), link=None, libs=()):
-    """Path of the cached shared library for key k, compiling `full` on a miss."""
+def unload_unused():
+    """Forget the loaded libraries, and unload (dlclose) those no compiled program uses
+    any more; returns how many were unloaded (jax.clear_caches drops the programs first).
+    A library a live program still calls stays loaded and known."""
+    dropped = [(k, weakref.ref(lib), lib._handle) for k, lib in _loaded.items()]
+    _loaded.clear()
+    gc.collect()
+    unloaded = 0
+    for k, ref, handle in dropped:
+        lib = ref()
+        if lib is not None:
+            _loaded[k] = lib
+            continue
+        try:
+            _ctypes.dlclose(handle)
+            unloaded += 1
+        except OSError:
+            pass
+    return unloaded
+
+
+def _compiled(k, full, flags, name, prefix=(), link=None, libs=(), rebuild=False):
+    """Path of the cached shared library for key k, compiling `full` on a miss. The
+    compiler works in a folder named for this process inside the cache (cache.build_dir),
+    which the next process removes if this one is killed mid-compile."""
     path = cache.entry_path(k, 'so')
-    if cache.load(k, 'so') is None:
+    if rebuild or cache.load(k, 'so') is None:
         cxx = compiler()
         if cxx is None:
             raise errors.CompileError('no C++ compiler found (set CXX, or install g++)')
         cache.stats['compiled'] += 1
-        with tempfile.TemporaryDirectory() as tmp:
-            src = Path(tmp) / f'{name}.cpp'
+        with cache.build_dir() as tmp:
+            src = tmp / f'{name}.cpp'
             src.write_text(full)
-            out = Path(tmp) / f'{name}.so'
+            out = tmp / f'{name}.so'
             obj = out.with_suffix('.o') if link is not None else out
             proc = subprocess.run([*prefix, cxx, *flags, str(src), '-o', str(obj),
                                    *(libs if link is None else ())],
@@ -210,7 +240,7 @@ def _compiled(k, full, flags, name, prefix=(), link=None, libs=()):
                 raise errors.CompileError(
                     f'host compile of {name} failed:\n{proc.stderr}\nsource saved at {saved}',
                     log=proc.stderr, source_path=str(saved))
-            cache.store(k, 'so', out.read_bytes())
+            path = cache.store(k, 'so', out.read_bytes())
     return path
 
 

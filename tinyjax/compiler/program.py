@@ -14,6 +14,7 @@ import functools
 import weakref
 import os
 import sys
+import threading
 import time
 import warnings
 
@@ -133,6 +134,7 @@ class Program:
         self._fns = None
         self.registers = {}      # kernel name -> registers per thread (from a GPU's cubins)
         self._runner = None
+        self._build_lock = threading.Lock()
         self._needs_context = device.platform != 'cpu'
         if debug_level() >= 1:
             for k in self.kernels:
@@ -169,7 +171,8 @@ class Program:
                     nb = _nbytes(v)
                     slot = None
                     for d in dying:
-                        if _nbytes(d) == nb and holder.get(d) is not None:
+                        if (_nbytes(d) == nb and holder.get(d) is not None
+                                and d in s.kernel.inplace_inputs(v)):
                             slot = holder.pop(d)
                             dying.remove(d)
                             break
@@ -229,22 +232,38 @@ class Program:
     def __call__(self, args, consts):
         run = self._runner
         if run is None:
+            # One thread builds; others calling the same Program meanwhile wait for it.
             # Under the device's context: prepared rules (the cuBLAS plan) read the
             # current GPU's compute capability and handle, which must be this device's.
-            with self.device.context():
-                self._compile()
-                run = self._runner = self._build_runner()
-        with core_trace.compiled_region():   # opaque steps bind eagerly, bodies compiled
+            with self._build_lock, self.device.context():
+                if self._runner is None:
+                    self._compile()
+                    self._runner = self._build_runner()
+                run = self._runner
+        # Opaque rules that bind must not record into a trace of this thread, and control
+        # flow bodies go to the compiled-body runner (core_trace.run_graph). Inline, not a
+        # context manager: this is the dispatch path of every call.
+        state = core_trace.thread_state
+        saved = state.stack
+        if saved:
+            state.stack = []
+        state.compiled_depth += 1
+        try:
             if self._needs_context:    # this GPU and its stream (pmap runs devices concurrently)
                 with self.device.context():
                     return run(args, consts)
             return run(args, consts)
+        finally:
+            state.compiled_depth -= 1
+            if saved:
+                state.stack = saved
 
     def on_device(self, device):
         """The same plan for another device (pmap runs one copy per device); the kernels
         are loaded for that device on its first call."""
         other = copy.copy(self)
         other.device, other._fns, other._runner = device, None, None
+        other._build_lock = threading.Lock()
         other._needs_context = device.platform != 'cpu'
         return other
 
@@ -267,6 +286,8 @@ class Program:
                  for i in range(len(self.steps))]
         step_outs = [tuple(index[v] for v in s.outs) for s in self.steps]
         n_in, n_vals = len(g.invars), len(index)
+        # Callers pass the constants of the graph they traced; the passes drop the unused
+        # ones (DCE) and add others (inlined custom_jvp graphs).
         donated = [(-1 - pos, pos) for pos in sorted(self.donated)]
         outputs = [self._output_closure(a, index) for a in g.outvars]
         accept, timed = dev.accept, debug_level() >= 2

@@ -11,6 +11,7 @@ A builder made with `concrete=True` also computes every value eagerly, so tracer
 know their concrete value and Python control flow works (JAX's grad outside jit).
 """
 import contextlib
+import threading
 
 import numpy as np
 
@@ -18,7 +19,29 @@ from tinyjax import dtypes, errors
 from tinyjax.core.array import Array, ArrayImpl, default_device
 from tinyjax.core.ir import Eqn, Graph, Literal, ShapedArray, Var
 
-_stack = []
+
+class _ThreadState(threading.local):
+    """Tracing state is per thread, as JAX's is: one thread tracing (grad, vmap, jit) does
+    not see another's builders, and eager ops in another thread stay eager. Graphs and
+    compiled Programs hold no tracing state, so threads share them freely."""
+
+    def __init__(self):
+        self.stack = []            # active GraphBuilders, innermost last
+        self.compiled_depth = 0    # > 0 while a compiled Program runs in this thread
+
+
+thread_state = _ThreadState()
+
+
+@contextlib.contextmanager
+def outside_traces():
+    """Run eagerly inside, whatever this thread is tracing (a primitive's eager graph)."""
+    saved = thread_state.stack
+    thread_state.stack = []
+    try:
+        yield
+    finally:
+        thread_state.stack = saved
 
 
 class Tracer(Array):
@@ -150,27 +173,19 @@ def set_nan_check(fn):
 
 
 @contextlib.contextmanager
-def outside_traces():
-    """Binds inside run eagerly: the trace stack is set aside and restored after."""
-    saved = _stack[:]
-    _stack.clear()
+def compiled_region():
+    """A compiled program runs inside: opaque steps bind eagerly (outside any trace), and
+    control-flow bodies reached through `run_graph` run compiled (`set_graph_runner`).
+    (The Program's own dispatch path does the same inline, without a context manager.)"""
+    state = thread_state
+    saved = state.stack
+    state.stack = []
+    state.compiled_depth += 1
     try:
         yield
     finally:
-        _stack[:] = saved
-
-
-@contextlib.contextmanager
-def compiled_region():
-    """A compiled program runs inside: opaque steps bind eagerly (outside any trace), and
-    control-flow bodies reached through `run_graph` run compiled (`set_graph_runner`)."""
-    global _compiled_depth
-    with outside_traces():
-        _compiled_depth += 1
-        try:
-            yield
-        finally:
-            _compiled_depth -= 1
+        state.compiled_depth -= 1
+        state.stack = saved
 
 
 def eager_apply(prim, vals, params, out_avals=None):
@@ -210,14 +225,19 @@ def eager_apply(prim, vals, params, out_avals=None):
 
 def bind(prim, args, params):
     args = [as_array(a) for a in args]
-    if _stack:
-        return _stack[-1].process(prim, args, params)
+    stack = thread_state.stack
+    if stack:
+        return stack[-1].process(prim, args, params)
+    for a in args:
+        if isinstance(a, Tracer):      # leaked from a trace that has finished
+            raise errors.UnexpectedTracerError(a)
     outs = eager_apply(prim, args, params)
     return outs if prim.multiple_results else outs[0]
 
 
 def current_builder():
-    return _stack[-1] if _stack else None
+    stack = thread_state.stack
+    return stack[-1] if stack else None
 
 
 def make_graph(f, in_values, concrete=False, name=None):
@@ -234,7 +254,8 @@ def make_graph(f, in_values, concrete=False, name=None):
         if concrete and not isinstance(v, ShapedArray):
             c = v.concrete if isinstance(v, Tracer) else as_array(v)
         ins.append(builder.new_input(aval, c))
-    _stack.append(builder)
+    stack = thread_state.stack
+    stack.append(builder)
     builder.active = True
     try:
         outs = f(*ins)
@@ -242,7 +263,7 @@ def make_graph(f, in_values, concrete=False, name=None):
         outvars = [builder.atom(o) for o in outs]
     finally:
         builder.active = False
-        _stack.pop()
+        stack.pop()
     graph = Graph([t.var for t in ins], builder.eqns, outvars, builder.constvars, builder.consts)
     return graph, outs
 
@@ -290,7 +311,6 @@ def jaxpr_as_fun(closed_jaxpr):
 # compiled program the compiler registers a runner that compiles each body once, so a
 # loop's iterations run fused kernels instead of one primitive at a time.
 _graph_runner = None
-_compiled_depth = 0
 
 
 def set_graph_runner(fn):
@@ -300,7 +320,7 @@ def set_graph_runner(fn):
 
 def run_graph(graph, *args):
     """eval_graph for the bodies of control flow, compiled when running under jit."""
-    if _graph_runner is not None and _compiled_depth and not _stack and \
+    if _graph_runner is not None and thread_state.compiled_depth and not thread_state.stack and \
             all(isinstance(a, ArrayImpl) for a in args):
         return _graph_runner(graph, args)
     return eval_graph(graph, *args)

@@ -3,15 +3,15 @@ tree, written atomically (temporary file + rename), so a crash mid-save loses no
 and checked on load, so a truncated or mismatched file is refused, never half-loaded."""
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
-from tinyjax import tree_util
+from tinyjax import files, tree_util
 from tinyjax import numpy as jnp
 
 FORMAT = 'tinyjax-checkpoint-1'
+TMP_PREFIX = '.ckpt-'     # .ckpt-<pid>-*.npz while a save is under way
 
 
 class CheckpointError(ValueError):
@@ -27,17 +27,8 @@ def save(path, tree, **metadata):
     arrays['header'] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path)) or '.'
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.ckpt-', suffix='.npz')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    files.remove_stale_temps(directory, TMP_PREFIX)     # left by a save killed mid-write
+    files.atomic_write(path, lambda f: np.savez(f, **arrays), TMP_PREFIX, durable=True)
 
 
 def load(path, like):

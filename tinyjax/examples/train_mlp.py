@@ -287,5 +287,17 @@ def train(argv=None):
     return {'test_acc': test_acc, 'history': history, 'params': params}
 
 
+def run_from_command_line():
+    """main() for `python -m tinyjax.examples.train_mlp`: Ctrl-C stops training with one
+    line, not a traceback, and exit status 130 (as a shell reports SIGINT). A checkpoint
+    on disk is only ever whole (checkpoint.save writes a temporary file, then renames)."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print('\ninterrupted: training stopped (Ctrl-C); the checkpoint, if any, is the '
+              'last completed epoch\'s', file=sys.stderr)
+        raise SystemExit(130) from None
+
+
 if __name__ == '__main__':
-    main()
+    run_from_command_line()

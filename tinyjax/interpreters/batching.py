@@ -2,12 +2,19 @@
 of each value is the batch axis (None: unbatched). The named axes of enclosing vmaps
 are frames on a stack, which collectives bound inside consult (`axis_frame`)."""
 import contextlib
+import threading
 
 from tinyjax.core.array import aval_of
 from tinyjax.core.ir import Literal
 from tinyjax.interpreters.base_ops import broadcast_in_dim, move_batch_axis
 
-_axis_names = []   # (name, size) of enclosing vmaps, innermost last
+
+class _AxisFrames(threading.local):
+    def __init__(self):
+        self.names = []    # (name, size) of this thread's enclosing vmaps, innermost last
+
+
+_frames = _AxisFrames()
 
 
 def batch_eval(graph, args, dims, size, axis_name=None):
@@ -45,15 +52,15 @@ def batch_eval(graph, args, dims, size, axis_name=None):
 @contextlib.contextmanager
 def axis_frame_pushed(name, size):
     """A vmap over `size` examples named `name` (or None) is active inside."""
-    _axis_names.append((name, size))
+    _frames.names.append((name, size))
     try:
         yield
     finally:
-        _axis_names.pop()
+        _frames.names.pop()
 
 
 def axis_frame(name):
-    for n, size in reversed(_axis_names):
+    for n, size in reversed(_frames.names):
         if n == name:
             return size
     return None

@@ -106,8 +106,10 @@ def hard_silu(x):
 
 
 def _reduce_max_stopped(x, axis, finite_only=False):
-    # The max only shifts for stability; its gradient would cancel exactly.
-    m = jnp.max(x, axis=axis, keepdims=True)
+    # The max only shifts for stability; its gradient would cancel exactly. Over an empty
+    # axis it is -inf (no element to shift by), so softmax and logsumexp of nothing are
+    # an empty result and -inf, as in JAX.
+    m = jnp.max(x, axis=axis, keepdims=True, initial=-np.inf)
     if finite_only:
         m = jnp.where(jnp.isfinite(m), m, _c(m, 0))
     return lax.stop_gradient(m)

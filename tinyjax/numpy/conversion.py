@@ -135,13 +135,19 @@ def promote_inexact(*args):
     return xs
 
 
-def broadcast_shapes(*shapes, op='broadcast_shapes'):
+def broadcast_shapes(*shapes, op='broadcast_shapes', error=ValueError):
+    """The broadcast shape. JAX raises TypeError for an elementwise operator's operands of
+    one rank (`x + y`, jnp.maximum: `error`), and ValueError when their ranks differ, for
+    jnp.where and for broadcast_arrays."""
     try:
         return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
         shown = ', '.join(str(tuple(s)) for s in shapes)
-        raise ValueError(f'{op}: incompatible shapes for broadcasting: {shown}. Each axis must '
-                         'match or be 1, counting from the last axis.') from None
+        if len({len(s) for s in shapes if len(s)}) > 1:
+            error = ValueError
+        raise error(f'{op} got incompatible shapes for broadcasting: {shown}. Each axis must '
+                    'match or be 1, counting from the last axis: reshape or index one '
+                    'operand (x[:, None]) so that they line up.') from None
 
 
 def broadcast_to(x, shape, op='broadcast_to'):
@@ -156,8 +162,8 @@ def broadcast_to(x, shape, op='broadcast_to'):
     return lax.broadcast_in_dim(x, shape, tuple(range(nd - x.ndim, nd)))
 
 
-def broadcast_all(*xs, op='broadcast', keep_scalars=True):
-    shape = broadcast_shapes(*[x.shape for x in xs], op=op)
+def broadcast_all(*xs, op='broadcast', keep_scalars=True, error=ValueError):
+    shape = broadcast_shapes(*[x.shape for x in xs], op=op, error=error)
     return [x if (keep_scalars and x.ndim == 0) else broadcast_to(x, shape, op) for x in xs]
 
 
@@ -166,7 +172,7 @@ def elementwise(fn, name, inexact=False):
     def f(*args):
         xs = promote_inexact(*args) if inexact else promote(*args)
         if len(xs) > 1:
-            xs = broadcast_all(*xs, op=name)
+            xs = broadcast_all(*xs, op=name, error=TypeError)
         return fn(*xs)
     f.__name__ = name
     f.__qualname__ = name

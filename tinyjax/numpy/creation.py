@@ -1,7 +1,7 @@
 """Array creation: zeros, ones, full, arange, linspace, eye, identity, tri and friends."""
 import numpy as np
 
-from tinyjax import dtypes, lax
+from tinyjax import dtypes, errors, lax
 from tinyjax.core.array import Array
 from tinyjax.numpy.conversion import asarray, broadcast_to, _dtype_of
 from tinyjax.numpy.ufuncs import where
@@ -74,13 +74,14 @@ def _concrete(v, op, what):
     if isinstance(v, Array):
         try:
             return v.item()
-        except TypeError as e:
-            raise type(e)(f'{op}: {what} must be concrete (a static value) under jit. {e}') from None
+        except errors.ConcretizationTypeError:
+            raise errors.ConcretizationTypeError(
+                v, f"the jnp.{op} argument '{what}' (it decides the result's shape)") from None
     return v
 
 
 def arange(start, stop=None, step=None, dtype=None, *, device=None):
-    start = _concrete(start, 'arange', 'start')
+    start = _concrete(start, 'arange', 'start' if stop is not None else 'stop')
     stop = _concrete(stop, 'arange', 'stop')
     step = _concrete(step, 'arange', 'step')
     if stop is None:

@@ -186,32 +186,44 @@ around = round
 
 
 def floor_divide(x, y):
-    x, y = broadcast_all(*promote(x, y), op='floor_divide')
+    x, y = broadcast_all(*promote(x, y), op='floor_divide', error=TypeError)
     if _is_float(x):
         return lax.floor(lax.div(x, y))
     if dtypes.is_unsigned(x.dtype) or x.dtype == dtypes.bool_:
         return lax.div(x, y)
     q = lax.div(x, y)
     r = lax.rem(x, y)
-    adjust = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
+    # Round toward -inf where x and y differ in sign (sign(0) being its own): x // 0 is
+    # lax.div's -1 for x == 0 and -2 otherwise, as JAX gives.
+    zero = _const(r, 0)
+    signs_differ = lax.bitwise_or(lax.ne(lax.lt(r, zero), lax.lt(y, zero)), lax.eq(y, zero))
+    adjust = lax.bitwise_and(lax.ne(r, zero), signs_differ)
     return lax.select(adjust, lax.sub(q, _const(q, 1)), q)
 
 
+def _zero_where_divisor_zero(r, y):
+    """Integer x % 0 and fmod(x, 0) are 0 in JAX (lax.rem alone gives x)."""
+    return lax.select(lax.eq(y, _const(y, 0)), _const(r, 0), r)
+
+
 def remainder(x, y):
-    x, y = broadcast_all(*promote(x, y), op='remainder')
+    x, y = broadcast_all(*promote(x, y), op='remainder', error=TypeError)
     r = lax.rem(x, y)
-    if dtypes.is_unsigned(x.dtype):
-        return r
-    fix = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
-    return lax.select(fix, lax.add(r, y), r)
+    if _is_float(x):
+        fix = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
+        return lax.select(fix, lax.add(r, y), r)
+    if not dtypes.is_unsigned(x.dtype) and x.dtype != dtypes.bool_:
+        fix = lax.bitwise_and(lax.ne(r, _const(r, 0)), lax.ne(lax.lt(r, _const(r, 0)), lax.lt(y, _const(y, 0))))
+        r = lax.select(fix, lax.add(r, y), r)
+    return _zero_where_divisor_zero(r, y)
 
 
 mod = remainder
 
 
 def fmod(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmod')
-    return lax.rem(x, y)
+    x, y = broadcast_all(*promote(x, y), op='fmod', error=TypeError)
+    return lax.rem(x, y) if _is_float(x) else _zero_where_divisor_zero(lax.rem(x, y), y)
 
 
 def divmod(x, y):
@@ -222,40 +234,47 @@ def power(x, y):
     if isinstance(y, int) and not isinstance(y, bool) and not isinstance(x, (int, float)):
         (x,) = promote(x)
         if y < 0 and not _is_float(x):
-            raise ValueError('Integers to negative integer powers are not allowed.')
+            raise TypeError(f'Integers cannot be raised to negative powers, got '
+                            f'integer_pow({x.aval.str_short() if hasattr(x, "aval") else x.dtype}, {y}): '
+                            'use a float base (x.astype(float) ** y)')
         return lax.integer_pow(x, y)
-    x, y = broadcast_all(*promote(x, y), op='power')
+    x, y = broadcast_all(*promote(x, y), op='power', error=TypeError)
     if _is_float(x):
         return lax.pow(x, y)
     return _integer_power(x, y)
 
 
+# XLA squares and multiplies over the exponent's six low bits only (any base but 0, 1
+# and -1 overflows every integer type by 2**6): an integer x ** y is x ** (y & 63),
+# so (-1) ** -3 == -1, 1 ** -5 == 1 and 2 ** -1 == 0, as JAX 0.10.2 gives.
+_INT_POW_BITS = 6
+
+
 def _integer_power(x, y):
-    """x ** y for integer arrays by binary exponentiation (negative y gives 0, as JAX)."""
-    bits = x.dtype.itemsize * 8
+    """x ** y for integer arrays by binary exponentiation over y's low bits."""
     acc = broadcast_to(_const(x, 1), x.shape)
     base = x
     e = y
     one, zero = _const(y, 1), _const(y, 0)
-    for _ in range(bits):
+    for _ in range(_INT_POW_BITS):
         acc = lax.select(lax.ne(lax.bitwise_and(e, one), zero), lax.mul(acc, base), acc)
         base = lax.mul(base, base)
         e = lax.shift_right_logical(e, one)
-    return lax.select(lax.lt(y, zero), lax.mul(acc, _const(x, 0)), acc)
+    return acc
 
 
 pow = power
 
 
 def float_power(x, y):
-    x, y = broadcast_all(*promote_inexact(x, y), op='float_power')
+    x, y = broadcast_all(*promote_inexact(x, y), op='float_power', error=TypeError)
     return lax.pow(x, y)
 
 
 def hypot(x, y):
     # max * sqrt(1 + (min/max)**2): no overflow, and at (0, 0) the derivative is that of
     # max (0.5 each), as in JAX, where sqrt(x*x + y*y) would give NaN.
-    x, y = broadcast_all(*promote_inexact(x, y), op='hypot')
+    x, y = broadcast_all(*promote_inexact(x, y), op='hypot', error=TypeError)
     if dtypes.is_complex(x.dtype):
         raise ValueError('jnp.hypot is not well defined for complex-valued inputs; convert '
                          'to real values first, e.g. with abs(x)')
@@ -269,23 +288,23 @@ def hypot(x, y):
 
 
 def copysign(x, y):
-    x, y = broadcast_all(*promote_inexact(x, y), op='copysign')
+    x, y = broadcast_all(*promote_inexact(x, y), op='copysign', error=TypeError)
     return lax.select(signbit(y), lax.neg(lax.abs(x)), lax.abs(x))
 
 
 def fmax(x, y):
     # A selection, not max: at a tie the whole derivative goes to y, as in JAX.
-    x, y = broadcast_all(*promote(x, y), op='fmax', keep_scalars=False)
+    x, y = broadcast_all(*promote(x, y), op='fmax', keep_scalars=False, error=TypeError)
     return lax.select(lax.bitwise_or(lax.gt(x, y), isnan(y)), x, y)
 
 
 def fmin(x, y):
-    x, y = broadcast_all(*promote(x, y), op='fmin', keep_scalars=False)
+    x, y = broadcast_all(*promote(x, y), op='fmin', keep_scalars=False, error=TypeError)
     return lax.select(lax.bitwise_or(lax.lt(x, y), isnan(y)), x, y)
 
 
 def heaviside(x1, x2):
-    x1, x2 = broadcast_all(*promote_inexact(x1, x2), op='heaviside')
+    x1, x2 = broadcast_all(*promote_inexact(x1, x2), op='heaviside', error=TypeError)
     zero = _const(x1, 0)
     return lax.select(lax.lt(x1, zero), zero, lax.select(lax.gt(x1, zero), _const(x1, 1), x2))
 

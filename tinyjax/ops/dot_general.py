@@ -89,7 +89,8 @@ def _dot_prepare(xp, lhs, rhs, dimension_numbers, precision=None, preferred_elem
             with np.errstate(all='ignore'):
                 out = a * b
         elif tf32 is None:
-            out = matmul(a, b)      # NumPy: every precision is full precision, as in JAX
+            with np.errstate(all='ignore'):     # inf/nan operands: silent, as in JAX
+                out = matmul(a, b)      # NumPy: every precision is full precision, as in JAX
         else:
             with cublas_float32_math(tf32):
                 out = matmul(a, b)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
-from tinyjax.compiler.codegen import ctype, index_add, index_mul
+from tinyjax.compiler.codegen import c_literal, ctype, index_add, index_mul
 from tinyjax.compiler.lowering import IndexMap
 from tinyjax.compiler.passes import producer, same_type, unit_axes_map
 from tinyjax.core.ir import Eqn, Literal, ShapedArray
@@ -450,6 +450,8 @@ def _lower_concatenate(em, e, idx):
             f'tj_clampi<{em.itype}>({index_add(idx[d], str(-s))}, 0, {n - 1})')
         v = em.value(x, tuple(local if k == d else i for k, i in enumerate(idx)))
         expr = v if expr is None else f'({idx[d]} < {s + n} ? {v} : {expr})'
+    if expr is None:         # every piece is empty: so is the result, never read
+        return c_literal(0, e.outputs[0].aval.dtype)
     return expr
 
 

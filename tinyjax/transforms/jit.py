@@ -17,11 +17,11 @@ import numpy as np
 
 from tinyjax import backends, tree_util
 from tinyjax.config import read as read_config, trace_context
+from tinyjax.compiler import hostcc
 from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
-from tinyjax.core.ir import pretty_print
-from tinyjax.core.ir import ShapeDtypeStruct
+from tinyjax.core.ir import ShapeDtypeStruct, pretty_print
 from tinyjax.sharding.arrays import GlobalArray
 from tinyjax.sharding.specs import Sharding
 from tinyjax.transforms import partition
@@ -68,10 +68,13 @@ def _shared_caches(fun, options, direct_ok):
 
 
 def clear_caches():
-    """Drop every jit function's traced graphs and compiled programs (jax.clear_caches)."""
+    """Drop every jit function's traced graphs and compiled programs (jax.clear_caches),
+    then unload the host libraries no remaining program uses. A program still held
+    elsewhere (a `jit(f).lower(...).compile()` the caller keeps) keeps its library."""
     for f in list(_live_jits):
         f.clear_cache()
     _caches_by_fun.clear()
+    hostcc.unload_unused()
 
 
 def _as_tuple(x):
