@@ -74,7 +74,9 @@ def find(ptr, nbytes, what):
     """(owning ndarray, offset, device) of the live allocation holding [ptr, ptr + nbytes);
     a RuntimeError naming `what` when there is none (a GPU would fault or corrupt)."""
     with _lock:
-        items = list(_live.items())
+        # A copy first: a collection while the list is built can run `forget` (the lock is
+        # reentrant) and change the dict under the iteration.
+        items = list(_live.copy().items())
     for base, (ref, size, dev) in items:
         if base <= ptr < base + size or (nbytes == 0 and ptr == base):
             owner = ref()
