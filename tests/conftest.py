@@ -41,6 +41,19 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def eight_cpus():
+    """8 CPU devices (pmap, meshes), even where a GPU is the default backend; gpu-marked
+    tests switch the platform back themselves."""
+    import tinyjax as jax
+    platform = jax.config.read('jax_platforms')
+    jax.config.update('jax_num_cpu_devices', 8)
+    jax.config.update('jax_platforms', 'cpu')
+    yield
+    jax.config.update('jax_num_cpu_devices', 1)
+    jax.config.update('jax_platforms', platform)
+
+
+@pytest.fixture
 def x64():
     import tinyjax
     tinyjax.config.update('jax_enable_x64', True)

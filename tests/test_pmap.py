@@ -8,16 +8,7 @@ from tinyjax import lax
 from tinyjax.transforms.pmap import ShardedArray
 
 
-@pytest.fixture(autouse=True)
-def eight_cpus():
-    # The CPU tests run on 8 CPU devices even where a GPU is the default backend; the
-    # gpu-marked tests switch the platform back themselves.
-    platform = jax.config.read('jax_platforms')
-    jax.config.update('jax_num_cpu_devices', 8)
-    jax.config.update('jax_platforms', 'cpu')
-    yield
-    jax.config.update('jax_num_cpu_devices', 1)
-    jax.config.update('jax_platforms', platform)
+pytestmark = pytest.mark.usefixtures('eight_cpus')     # conftest: 8 CPU devices
 
 
 def _x(*shape, seed=0):

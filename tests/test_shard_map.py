@@ -20,14 +20,7 @@ from tinyjax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 REC = json.loads((pathlib.Path(__file__).parent / 'data' / 'shard_map_jax.json').read_text())
 
 
-@pytest.fixture(autouse=True)
-def eight_cpus():
-    platform = jax.config.read('jax_platforms')
-    jax.config.update('jax_num_cpu_devices', 8)
-    jax.config.update('jax_platforms', 'cpu')
-    yield
-    jax.config.update('jax_num_cpu_devices', 1)
-    jax.config.update('jax_platforms', platform)
+pytestmark = pytest.mark.usefixtures('eight_cpus')     # conftest: 8 CPU devices
 
 
 def _x():

@@ -22,14 +22,7 @@ MLP = json.loads((pathlib.Path(__file__).parent / 'data' / 'shard_map_jax.json')
     'mlp_inputs']
 
 
-@pytest.fixture(autouse=True)
-def eight_cpus():
-    platform = jax.config.read('jax_platforms')
-    jax.config.update('jax_num_cpu_devices', 8)
-    jax.config.update('jax_platforms', 'cpu')
-    yield
-    jax.config.update('jax_num_cpu_devices', 1)
-    jax.config.update('jax_platforms', platform)
+pytestmark = pytest.mark.usefixtures('eight_cpus')     # conftest: 8 CPU devices
 
 
 def _check(name, r):
