@@ -221,17 +221,22 @@ def test_errors():
         jax.shard_map(lambda a: a, in_specs=P(), out_specs=P())(np.zeros(2))
 
 
-def test_control_flow_keeps_replication_analysis_exact():
-    # A psum inside a loop body makes the carry the same on every device; a trip count
-    # that depends on axis_index makes it differ.
+def test_control_flow_carries_its_types():
+    # As in JAX: the loop's carry keeps the type it starts with. zeros_like(a) varies where
+    # a does, so adding a psum keeps it varying (out_specs=P() is refused); zeros of a's
+    # shape start invariant and stay so. A trip count that depends on axis_index does not
+    # make the carry varying (JAX returns device 0's [0.]).
     mesh = jax.make_mesh((4, 2), ('x', 'y'), axis_types=(AxisType.Auto,) * 2)
-    ok = jax.shard_map(lambda a: lax.fori_loop(0, 3, lambda i, c: c + lax.psum(a, ('x', 'y')),
-                                               jnp.zeros_like(a)),
-                       mesh=mesh, in_specs=P('x', 'y'), out_specs=P())
-    r = ok(np.ones((4, 2), np.float32))
+
+    def loop(init):
+        return jax.shard_map(lambda a: lax.fori_loop(0, 3, lambda i, c: c + lax.psum(a, ('x', 'y')),
+                                                     init(a)),
+                             mesh=mesh, in_specs=P('x', 'y'), out_specs=P())
+    r = loop(lambda a: jnp.zeros(a.shape))(np.ones((4, 2), np.float32))
     np.testing.assert_allclose(np.asarray(r), np.full((1, 1), 24.0))
-    bad = jax.shard_map(lambda a: lax.while_loop(lambda c: c[0] < lax.axis_index('x'),
-                                                 lambda c: c + 1, jnp.zeros(1)),
-                        mesh=mesh, in_specs=P('x', 'y'), out_specs=P())
-    with pytest.raises(ValueError, match="varies along mesh axes \\('x',\\)"):
-        bad(np.ones((4, 2), np.float32))
+    with pytest.raises(ValueError, match="varies along mesh axes \\('x', 'y'\\)"):
+        loop(jnp.zeros_like)(np.ones((4, 2), np.float32))
+    trips = jax.shard_map(lambda a: lax.while_loop(lambda c: c[0] < lax.axis_index('x'),
+                                                   lambda c: c + 1, jnp.zeros(1)),
+                          mesh=mesh, in_specs=P('x', 'y'), out_specs=P())
+    np.testing.assert_array_equal(np.asarray(trips(np.ones((4, 2), np.float32))), [0.])

@@ -1,4 +1,5 @@
 """The graph IR: abstract values, variables, equations and graphs (like JAX's jaxpr)."""
+import collections
 import enum
 import itertools
 import math
@@ -8,32 +9,40 @@ import numpy as np
 from tinyjax import dtypes
 
 
-class ShapedArray:
-    """The abstract value of an array: its shape, dtype and whether it is weakly typed."""
-    __slots__ = ('shape', 'dtype', 'weak_type')
+ManualAxisType = collections.namedtuple('ManualAxisType', 'varying unreduced reduced')
 
-    def __init__(self, shape, dtype, weak_type=False):
+
+class ShapedArray:
+    """The abstract value of an array: its shape, dtype, whether it is weakly typed, and
+    (inside a shard_map body) `vma`, the mesh axes along which it may differ between
+    devices (JAX's varying manual axes, also `.mat.varying`)."""
+    __slots__ = ('shape', 'dtype', 'weak_type', 'vma')
+
+    def __init__(self, shape, dtype, weak_type=False, vma=frozenset()):
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
+        self.vma = frozenset(vma)
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: math.prod(self.shape))
+    mat = property(lambda self: ManualAxisType(self.vma, frozenset(), frozenset()))
 
-    def update(self, shape=None, dtype=None, weak_type=None):
+    def update(self, shape=None, dtype=None, weak_type=None, vma=None):
         return ShapedArray(self.shape if shape is None else shape,
                            self.dtype if dtype is None else dtype,
-                           self.weak_type if weak_type is None else weak_type)
+                           self.weak_type if weak_type is None else weak_type,
+                           self.vma if vma is None else vma)
 
     def strip_weak(self):
         return self.update(weak_type=False)
 
     def __eq__(self, other):
-        return (isinstance(other, ShapedArray) and self.shape == other.shape
-                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+        return (isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype
+                == other.dtype and self.weak_type == other.weak_type and self.vma == other.vma)
 
     def __hash__(self):
-        return hash((self.shape, self.dtype, self.weak_type))
+        return hash((self.shape, self.dtype, self.weak_type, self.vma))
 
     def str_short(self):
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
@@ -41,8 +50,10 @@ class ShapedArray:
     def _text(self):
         return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
 
-    def __str__(self):          # JAX's spelling: float32[3,4], ~float32[] when weak
-        return ('~' if self.weak_type else '') + self._text()
+    def __str__(self):   # JAX's spelling: float32[3,4], ~float32[] when weak, {V:x} varying
+        vma = ','.join(sorted(map(str, self.vma)))
+        return ('~' if self.weak_type else '') + self._text() + (
+            '' if not self.vma else f'{{V:{vma}}}' if len(self.vma) == 1 else f'{{V:({vma})}}')
 
     def __repr__(self):
         w = ', weak_type=True' if self.weak_type else ''

@@ -130,11 +130,13 @@ class GraphBuilder:
         return x
 
     def process(self, prim, args, params):
-        atoms = [self.atom(a) for a in args]
+        atoms, vmas = _typing(self, prim, [self.atom(a) for a in args], params)
         out_avals = prim.abstract_eval(*[a.aval for a in atoms], **params)
         multi = prim.multiple_results
         if not multi:
             out_avals = [out_avals]
+        if vmas is not None:
+            out_avals = [a.update(vma=v) for a, v in zip(out_avals, vmas)]
         concrete = [None] * len(out_avals)
         if self.concrete and not prim.effectful:   # an effect runs when the graph runs
             cvals = [self.concrete_of(a) for a in args]
@@ -162,6 +164,18 @@ def as_array(x):
 def _host_array(value, weak):
     dev = default_device()
     return ArrayImpl(dev.put(value), dev, weak)
+
+
+# Inside a shard_map body (check_vma) operands that differ in the mesh axes they vary
+# along meet through an identity `pvary`, and each output gets its varying axes:
+# typing(builder, prim, atoms, params) -> (atoms, the outputs' vma or None). ops sets it.
+def _typing(builder, prim, atoms, params):
+    return atoms, None
+
+
+def set_typing(fn):
+    global _typing
+    _typing = fn
 
 
 _nan_check = None

@@ -11,7 +11,9 @@ from tinyjax.interpreters.base_ops import broadcast_in_dim, move_batch_axis
 
 class _AxisFrames(threading.local):
     def __init__(self):
-        self.names = []    # (name, size) of this thread's enclosing vmaps, innermost last
+        # (name, size, typed) of this thread's enclosing vmaps and mesh axes, innermost
+        # last; typed: a shard_map axis whose values carry their vma (check_vma)
+        self.names = []
 
 
 _frames = _AxisFrames()
@@ -50,9 +52,10 @@ def batch_eval(graph, args, dims, size, axis_name=None):
 
 
 @contextlib.contextmanager
-def axis_frame_pushed(name, size):
-    """A vmap over `size` examples named `name` (or None) is active inside."""
-    _frames.names.append((name, size))
+def axis_frame_pushed(name, size, typed=False):
+    """A vmap over `size` examples named `name` (or None) is active inside; or, typed,
+    a shard_map mesh axis whose values are typed with the axes they vary along."""
+    _frames.names.append((name, size, typed))
     try:
         yield
     finally:
@@ -60,10 +63,16 @@ def axis_frame_pushed(name, size):
 
 
 def axis_frame(name):
-    for n, size in reversed(_frames.names):
+    for n, size, _ in reversed(_frames.names):
         if n == name:
             return size
     return None
+
+
+def typed_axes():
+    """The names of the enclosing typed mesh axes, outermost first."""
+    names = _frames.names
+    return tuple(n for n, _, typed in names if typed) if names else ()
 
 
 # --- rule builders: the batching rules most primitives share ---------------------------

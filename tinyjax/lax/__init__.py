@@ -118,8 +118,21 @@ def _axes(axis_name):
     return tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
 
 
+def _psum(v, names):
+    # Inside a shard_map body a psum reduces what varies or, over axes along which v is
+    # the same everywhere, multiplies by their size; JAX refuses a mix of the two.
+    vma, typed = _common.aval_of(v).vma, _batching.typed_axes()
+    states = {n in vma for n in names if n in typed}
+    if len(states) > 1:
+        raise ValueError(f'jax.lax.psum can only accept axis_name which corresponds to one of '
+                         f'varying, unreduced, reduced or invarying state of the input. Got '
+                         f'input type: {_common.aval_of(v)}, axes: {names}; psum the varying '
+                         'axes and the others separately, or pvary the input first.')
+    return _collectives.psum_p.bind(v, axis_name=names)
+
+
 def psum(x, axis_name, *, axis_index_groups=None):
-    return _tree(lambda v: _collectives.psum_p.bind(v, axis_name=_axes(axis_name)), x)
+    return _tree(lambda v: _psum(v, _axes(axis_name)), x)
 
 
 def pmean(x, axis_name, *, axis_index_groups=None):
@@ -128,7 +141,7 @@ def pmean(x, axis_name, *, axis_index_groups=None):
         n *= _batching.axis_frame(name) or 1
 
     def mean(v):
-        s = _collectives.psum_p.bind(v, axis_name=_axes(axis_name))
+        s = _psum(v, _axes(axis_name))
         return div(s, _common.scalar(n, s.dtype))
     return _tree(mean, x)
 
@@ -153,6 +166,33 @@ def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False, axis_index_g
 
 def axis_index(axis_name):
     return _collectives.axis_index_p.bind(axis_name=axis_name)
+
+
+def pvary(x, axis_name):
+    """x, marked as varying along the mesh axes `axis_name` inside a shard_map body (the
+    values are unchanged; `jax.typeof(x).vma` gains the axes). Its transpose is a psum."""
+    axes = _axes(axis_name)
+    _collectives.check_bound(axes, 'pvary')
+
+    def one(v):
+        have = _common.aval_of(v).vma & set(axes)
+        if have:
+            raise ValueError(f'pvary casts an invariant value to a varying one, but '
+                             f'{_common.aval_of(v)} already varies along '
+                             f'{tuple(sorted(have, key=str))}; pass only axes not in '
+                             'jax.typeof(x).vma.')
+        return _collectives.pvary_p.bind(v, axes=axes)
+    return _tree(one, x) if axes else x
+
+
+def pcast(x, axis_name, *, to):
+    """Change how x relates to the mesh axes `axis_name` inside a shard_map body. tinyjax
+    types values as varying or invariant (not JAX's reduced/unreduced), so the one cast
+    is to='varying', pvary's."""
+    if to != 'varying':
+        raise ValueError(f"pcast: to={to!r} is not a type tinyjax tracks; values inside "
+                         "shard_map are varying or invariant, so use to='varying'")
+    return pvary(x, axis_name)
 
 
 # --- indexing: dynamic slices, gather and scatter (tinyjax/ops/indexing.py) -----------

@@ -88,8 +88,9 @@ def _branches(kind, funs, names, operands):
                     f'{kind} branches must have equal output types but they differ.\n\n'
                     f'{descs}\n\nThe output of {names[0]} has type {cf.type_str(a)} but the '
                     f'corresponding output of {n} has type {cf.type_str(b)}, so '
-                    f'{cf.mismatch_reason(a, b)}.\n\nRevise {names[0]} and/or {n} so that all '
-                    'output types match.')
+                    f'{cf.mismatch_reason(a, b)}.'
+                    f'{cf.vary_hint(a, b, f"the output of {names[0]}") or cf.vary_hint(b, a, f"the output of {n}")}'
+                    f'\n\nRevise {names[0]} and/or {n} so that all output types match.')
     # Weak only where every branch is weak: weak and strong join to strong, as in JAX.
     joined = [a.update(weak_type=all(g.out_avals[i].weak_type for g, _ in traced))
               for i, a in enumerate(first)]

@@ -55,7 +55,10 @@ def _like(x, dtype, shape):
 
 def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
     dt, shape = _like(a, dtype, shape)
-    return full(shape, fill_value, dt)
+    out = full(shape, fill_value, dt)
+    # Inside a shard_map body the result varies along the mesh axes `a` does, as in JAX.
+    vma = getattr(getattr(a, 'aval', None), 'vma', None)
+    return lax.pvary(out, tuple(sorted(vma, key=str))) if vma else out
 
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):

@@ -1,14 +1,26 @@
-"""Collectives over a named axis: psum, pmax, pmin, all_gather, psum_scatter, axis_index.
+"""Collectives over a named axis: psum, pmax, pmin, all_gather, psum_scatter, axis_index,
+and pvary, the identity that marks a value as varying along mesh axes.
 
 Inside `vmap(..., axis_name=n)` the named axis is the batch axis, so each batching rule
 turns the collective into an ordinary reduction or transpose over it. A collective
 over another (outer) name passes through unchanged and is handled by that axis's rule.
+
+Inside a shard_map body with check_vma (typed mesh axes, `typed_axes`), every value's
+aval carries `vma`, the axes along which it may differ between devices; `_typed_bind`
+below gives each equation its outputs' vma and, where an operand varies along fewer
+axes than the operation needs, inserts `pvary` on it. Autodiff then follows the types:
+pvary transposes to psum (the gradient of a replicated parameter used by every device
+is the sum of the devices' gradients) and a psum of a varying value transposes to
+pvary (its cotangent is already the same everywhere, so it is not summed again).
 """
+import itertools
+
 from tinyjax import errors, dtypes  # noqa: F401
-from tinyjax.core.ir import ShapedArray
+from tinyjax.core import trace as core_trace
+from tinyjax.core.ir import Literal, ShapedArray
 from tinyjax.ops import common, reduction, structural
 from tinyjax.ops import elementwise as ew
-from tinyjax.interpreters.batching import axis_frame
+from tinyjax.interpreters.batching import axis_frame, typed_axes
 from tinyjax.core.array import ArrayImpl
 
 
@@ -16,7 +28,7 @@ def _names(axis_name):
     return tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
 
 
-def _check_bound(names, op):
+def check_bound(names, op):
     for n in names:
         if axis_frame(n) is None:
             raise NameError(f'unbound axis name: {n}. {op} needs an enclosing vmap or pmap '
@@ -25,7 +37,7 @@ def _check_bound(names, op):
 
 def _same_abstract(op):
     def rule(x, axis_name):
-        _check_bound(axis_name, op)
+        check_bound(axis_name, op)
         return x
     return rule
 
@@ -52,8 +64,21 @@ psum_p = common.define('psum', _same_abstract('psum'), None)
 psum_p.jvp = lambda primals, tangents, axis_name: (
     psum_p.bind(primals[0], axis_name=axis_name),
     None if tangents[0] is None else psum_p.bind(tangents[0], axis_name=axis_name))
-psum_p.transpose = lambda ct, x, axis_name: [
-    None if ct is None else psum_p.bind(ct, axis_name=axis_name)]
+
+
+def _psum_transpose(ct, x, axis_name):
+    # Over typed axes the operand varies and the result does not: the cotangent is
+    # already every device's, so it is only marked varying (pvary). Over untyped ones
+    # (pmap, vmap, check_vma=False) it is summed again, as pmap's psum is.
+    if ct is None:
+        return [None]
+    typed = tuple(n for n in axis_name if n in x.aval.vma)
+    rest = tuple(n for n in axis_name if n not in typed)
+    ct = psum_p.bind(ct, axis_name=rest) if rest else ct
+    return [pvary_p.bind(ct, axes=typed) if typed else ct]
+
+
+psum_p.transpose = _psum_transpose
 psum_p.batch = _reduce_batch(psum_p, reduction.reduce_sum, _scale)
 
 
@@ -81,7 +106,7 @@ for _p in (psum_p, pmax_p, pmin_p):
 
 # --- axis_index -----------------------------------------------------------------------
 def _axis_index_abstract(axis_name):
-    _check_bound((axis_name,), 'axis_index')
+    check_bound((axis_name,), 'axis_index')
     return ShapedArray((), dtypes.int32)
 
 
@@ -103,7 +128,7 @@ def _group_size(axis_name):
 
 
 def _all_gather_abstract(x, axis_name, axis, tiled):
-    _check_bound((axis_name,), 'all_gather')
+    check_bound((axis_name,), 'all_gather')
     n = _group_size(axis_name)
     shape = list(x.shape)
     if tiled:
@@ -143,7 +168,7 @@ all_gather_p.needs_axis = True
 
 
 def _psum_scatter_abstract(x, axis_name, scatter_dimension, tiled):
-    _check_bound((axis_name,), 'psum_scatter')
+    check_bound((axis_name,), 'psum_scatter')
     n = _group_size(axis_name)
     shape = list(x.shape)
     if tiled:
@@ -201,7 +226,7 @@ for _p in (psum_p, pmax_p, pmin_p, axis_index_p, all_gather_p, psum_scatter_p):
 
 # --- ppermute and all_to_all ----------------------------------------------------------
 def _ppermute_abstract(x, axis_name, perm):
-    _check_bound((axis_name,), 'ppermute')
+    check_bound((axis_name,), 'ppermute')
     n = _group_size(axis_name)
     srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
     if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts) or \
@@ -235,7 +260,7 @@ ppermute_p.needs_axis = True
 
 
 def _all_to_all_abstract(x, axis_name, split_axis, concat_axis, tiled):
-    _check_bound((axis_name,), 'all_to_all')
+    check_bound((axis_name,), 'all_to_all')
     n = _group_size(axis_name)
     shape = list(x.shape)
     if shape[split_axis] % n:
@@ -392,11 +417,67 @@ def _all_to_all_spmd(ins, devs, axis_name, split_axis, concat_axis, tiled):
 
 all_to_all_p.spmd = _all_to_all_spmd
 
-# Along which axes a collective's result differs between devices (core/varying.py): a
-# reduction gives every member of its group the same value; the rest give each member
-# its own (all_gather too, as in JAX, whose invariant form is a separate primitive).
+
+
+# --- pvary and the typing of a shard_map body -------------------------------------------
+def _pvary_batch(args, dims, frame_name, size, axes):
+    # Under the vmap of a mesh axis a value is varying by being batched or not: the
+    # mark is dropped there (an unbatched operand stays unbatched, still correct).
+    rest = tuple(n for n in axes if n != frame_name)
+    return (pvary_p.bind(args[0], axes=rest) if rest else args[0]), dims[0]
+
+
+pvary_p = common.define('pvary', lambda x, axes: x, lambda xp, x, axes: x,
+                        transpose=lambda ct, x, axes: [
+                            None if ct is None else psum_p.bind(ct, axis_name=axes)],
+                        batch=_pvary_batch)
+pvary_p.jvp = lambda primals, tangents, axes: (
+    pvary_p.bind(primals[0], axes=axes),
+    None if tangents[0] is None else pvary_p.bind(tangents[0], axes=axes))
+pvary_p.identity = pvary_p.needs_axis = True     # the compiler drops it: its work is typing
+
+# Along which axes a result varies (`varying(ins, **params) -> outs`, given the
+# operands'): a reduction gives every member of its group the same value; the other
+# collectives give each member its own (all_gather too, as in JAX, whose invariant form
+# is a separate primitive). Their operands first vary along the collective's axes, as
+# JAX's do: psum of a replicated value is the axis size times it.
 for _p in (psum_p, pmax_p, pmin_p):
     _p.varying = lambda ins, axis_name: [ins[0] - set(_names(axis_name))]
 for _p in (all_gather_p, psum_scatter_p, ppermute_p, all_to_all_p):
     _p.varying = lambda ins, axis_name, **_: [ins[0] | set(_names(axis_name))]
+for _p in (psum_p, pmax_p, pmin_p, all_gather_p, psum_scatter_p, ppermute_p, all_to_all_p):
+    _p.collective = True
 axis_index_p.varying = lambda ins, axis_name: [frozenset(_names(axis_name))]
+pvary_p.varying = lambda ins, axes: [ins[0] | set(axes)]
+
+
+def _typed_bind(builder, prim, atoms, params):
+    typed = typed_axes()
+    if not typed:
+        return atoms, None
+    ins = [a.aval.vma for a in atoms]
+    rule = getattr(prim, 'varying', None)
+    collective = getattr(prim, 'collective', False)
+    if rule is None or collective:
+        # Operands meet at one type (control flow and calls keep theirs: their graphs
+        # are typed on them).
+        need = frozenset().union(*ins)
+        if collective:
+            need |= frozenset(_names(params['axis_name'])) & set(typed)
+        atoms = [_vary(builder, a, [n for n in typed if n in need - a.aval.vma])
+                 for a in atoms]
+        ins = [need] * len(atoms)
+    if rule is None:
+        return atoms, itertools.repeat(frozenset().union(*ins))
+    return atoms, [frozenset(o) & set(typed) for o in rule(ins, **params)]
+
+
+def _vary(builder, atom, axes):
+    if not axes or isinstance(atom, Literal):    # a literal is the same everywhere
+        return atom
+    return builder.process(pvary_p, [core_trace.Tracer(builder, atom)],
+                           {'axes': tuple(axes)}).var
+
+
+
+core_trace.set_typing(_typed_bind)

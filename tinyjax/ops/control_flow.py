@@ -15,7 +15,6 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import ShapedArray, Var
-from tinyjax.core.varying import carried_fixed_point, varying_axes
 from tinyjax.interpreters import ad
 from tinyjax.interpreters.ad import tangent_aval
 from tinyjax.interpreters.batching import batch_eval
@@ -27,18 +26,30 @@ from tinyjax.ops import common, elementwise, reduction, structural
 
 # --- helpers for messages about carried graphs -----------------------------------------
 def type_str(aval):
-    return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+    return str(aval.update(weak_type=False))
 
 
 def mismatch_reason(a, b):
     if a.shape != b.shape:
         return 'the shapes do not match'
-    return 'the dtypes do not match'
+    if a.dtype != b.dtype:
+        return 'the dtypes do not match'
+    return 'the manual axis types do not match'
 
 
 def same_type(a, b):
-    """Equal up to weak type (JAX joins weak and strong, and errors on anything else)."""
-    return a.shape == b.shape and a.dtype == b.dtype
+    """Equal up to weak type (JAX joins weak and strong, and errors on anything else);
+    inside a shard_map body the varying mesh axes count too."""
+    return a.shape == b.shape and a.dtype == b.dtype and a.vma == b.vma
+
+
+def vary_hint(a, b, what):
+    """JAX's advice when only the varying axes differ: vary the other value too."""
+    if a.vma == b.vma or not a.vma <= b.vma:
+        return ''
+    axes = tuple(sorted(b.vma - a.vma, key=str))
+    return (f"\n\nThis might be fixed by applying `jax.lax.pcast(..., {axes}, "
+            f"to='varying')` to {what}.")
 
 
 def function_desc(f):
@@ -165,9 +176,9 @@ def _cond_batch(args, dims, size, branches):
 cond_p = common.define('cond', _cond_abstract, None, _cond_jvp, _cond_transpose,
                        multiple_results=True)
 cond_p.eager = _cond_eager
-# A branch chosen per device differs where the index does.
-cond_p.varying = lambda ins, branches: [
-    ins[0].union(*outs) for outs in zip(*(varying_axes(b, ins[1:]) for b in branches))]
+# Inside a shard_map body the outputs have the types the branches were traced to (which
+# must agree, JAX's error otherwise), whatever the index: as in JAX.
+cond_p.varying = lambda ins, branches: [a.vma for a in branches[0].out_avals]
 set_batch_rule(cond_p, _cond_batch, lambda p: p['branches'])
 
 
@@ -283,16 +294,9 @@ while_p = common.define('while', _while_abstract, None, _while_jvp, _while_trans
 while_p.eager = _while_eager
 
 
-def _while_varying(ins, cond_graph, body_graph, cond_nconsts, body_nconsts):
-    cc, bc = ins[:cond_nconsts], ins[cond_nconsts:cond_nconsts + body_nconsts]
-    carry, _ = carried_fixed_point(body_graph, bc, ins[cond_nconsts + body_nconsts:], [])
-    carry = [c | i for c, i in zip(carry, ins[cond_nconsts + body_nconsts:])]
-    # A trip count that differs between devices makes every carry differ too.
-    pred, = varying_axes(cond_graph, list(cc) + carry)
-    return [c | pred for c in carry]
-
-
-while_p.varying = _while_varying
+# The carry keeps the type it was traced with (check_carry holds the body to it), as in
+# JAX, even where the trip count differs between devices.
+while_p.varying = lambda ins, body_graph, **_: [a.vma for a in body_graph.out_avals]
 set_batch_rule(while_p, _while_batch, lambda p: [p['cond_graph'], p['body_graph']])
 
 
@@ -317,8 +321,10 @@ def check_carry(what, names, in_avals, out_avals):
                 f'{what} function carry input and carry output must have equal types, but '
                 f'they differ:\n\nThe input carry {n} has type {type_str(a)} but the '
                 f'corresponding output carry component has type {type_str(b)}, so '
-                f'{mismatch_reason(a, b)}.\n\nRevise the function so that all output types '
-                'match the corresponding input types.')
+                f'{mismatch_reason(a, b)}.'
+                f'{vary_hint(a, b, f"the initial carry value corresponding to the input carry {n}")}'
+                '\n\nRevise the function so that all output types match the corresponding '
+                'input types.')
 
 
 def carry_names(fun, tree, leaves_count):

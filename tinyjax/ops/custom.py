@@ -115,6 +115,10 @@ custom_vjp_call_p.eager = _graph_eager
 custom_vjp_call_p.jvp_reads_values = True
 custom_vjp_call_p.inline_graph = True
 custom_vjp_call_p.batch = _batch_graph_prim(custom_vjp_call_p)
+# Inside a shard_map body a call's outputs have the types its graph was traced to, and its
+# operands are left as they are (the graph was typed on them).
+for _p in (custom_jvp_call_p, custom_vjp_call_p):
+    _p.varying = lambda ins, graph, **_: [a.vma for a in graph.out_avals]
 
 
 def _lin_abstract(*avals, out_avals, **params):

@@ -14,7 +14,7 @@ from tinyjax.core.ir import Graph, Literal, dce
 from tinyjax.core.trace import eval_graph
 from tinyjax.interpreters import ad
 from tinyjax.ops import common
-from tinyjax.ops.custom import _batch_graph_prim, _graph_abstract, _graph_eager
+from tinyjax.ops.custom import _batch_graph_prim, _graph_abstract, _graph_eager, custom_jvp_call_p
 
 
 class _PolicyAnswer:
@@ -127,4 +127,5 @@ remat_p = common.define('checkpoint', _graph_abstract, None, _remat_jvp, _remat_
                         multiple_results=True)
 remat_p.eager = _graph_eager
 remat_p.batch = _batch_graph_prim(remat_p)
+remat_p.varying = custom_jvp_call_p.varying     # its graph's types (shard_map)
 remat_p.quiet_params = ('policy',)

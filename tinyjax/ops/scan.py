@@ -13,7 +13,6 @@ whose body is the transposed body, accumulating the cotangents of the consts.
 """
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Graph
-from tinyjax.core.varying import carried_fixed_point
 from tinyjax.interpreters import ad
 from tinyjax.interpreters.ad import tangent_aval
 from tinyjax.interpreters.carried_graphs import (
@@ -202,12 +201,7 @@ scan_p = common.define('scan', _abstract, None, _jvp, _transpose, multiple_resul
 scan_p.eager = _eager
 
 
-def _varying(ins, body, num_consts, num_carry, **_):
-    consts, carry, xs = ins[:num_consts], ins[num_consts:num_consts + num_carry], \
-        ins[num_consts + num_carry:]
-    carry_out, ys = carried_fixed_point(body, consts, carry, xs)
-    return [c | i for c, i in zip(carry_out, carry)] + ys
-
-
-scan_p.varying = _varying
+# Inside a shard_map body: the types the body was traced to (the carry held to its
+# input type by check_carry), as in JAX.
+scan_p.varying = lambda ins, body, **_: [a.vma for a in body.out_avals]
 set_batch_rule(scan_p, _batch, lambda p: [p['body']])

@@ -10,8 +10,15 @@ the graph (which values vary along which axes) before anything runs.
 Called on concrete arrays, the function is traced once per signature for one block and
 run as an SpmdProgram (spmd.py, the engine pmap uses too): compiled segments on every
 device, collectives between them per group of devices along the named axes. Called under
-another transformation (jit, grad, vmap), it has the semantics of nested vmaps over the
-mesh axes, each named for its axis, so derivatives and batching come from vmap's rules.
+another transformation (jit, grad, vmap), the same graph is evaluated under nested vmaps
+over the mesh axes, each named for its axis, so derivatives and batching of the whole
+shard_map come from vmap's rules.
+
+With check_vma (the default) the body is traced typed, as JAX's is: each value carries the
+mesh axes it varies along (an argument those its in_specs name), an invariant operand
+meeting a varying one goes through an identity `pvary`, and autodiff inside the body
+follows the types (ops/collectives.py), so `grad` of a loss over a sharded batch already
+returns the gradient summed over the devices.
 """
 import functools
 import math
@@ -19,7 +26,7 @@ import math
 from tinyjax import tree_util
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
-from tinyjax.core.varying import varying_axes
+from tinyjax.core.trace import eval_graph
 from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
 from tinyjax.ops import common, structural
 from tinyjax.sharding.specs import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
@@ -61,14 +68,15 @@ class ShardMapped:
         leaves, in_tree = tree_util.tree_flatten((args, {}))
         specs = self._in_specs(args, leaves)
         avals = [common.aval_of(x) for x in leaves]
-        local = [_block_aval(a, s, mesh, f'argument {i}') for i, (a, s) in
+        local = [_block_aval(a, s, mesh, f'argument {i}', self.check_vma) for i, (a, s) in
                  enumerate(zip(avals, specs))]
         if any(isinstance(x, core_trace.Tracer) for x in leaves) or core_trace.current_builder():
-            return _as_nested_vmaps(self.fun, mesh, args, specs, self.out_specs)
+            graph, out_tree, out_specs = self._trace(mesh, in_tree, local)
+            return _as_nested_vmaps(graph, mesh, leaves, specs, out_tree, out_specs)
         key = (in_tree, tuple(avals), tuple(specs), mesh)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._cache[key] = self._compile(mesh, in_tree, local, specs)
+            entry = self._cache[key] = self._compile(mesh, in_tree, local)
         blocks = [_blocks(x, NamedSharding(mesh, s), a.str_short())
                   for x, s, a in zip(leaves, specs, avals)]
         outs = entry.program(blocks)
@@ -86,31 +94,36 @@ class ShardMapped:
                              'sharded array to take them from; pass in_specs=')
         return specs
 
-    def _compile(self, mesh, in_tree, local, specs):
-        self.trace_count += 1
+    def _trace(self, mesh, in_tree, local):
+        """The body's graph for one block, typed with the axes each value varies along
+        when check_vma (so autodiff inside follows JAX's rules), its output tree and the
+        outputs' specs; an output varying along an axis its out_specs omit is an error."""
         store = []
         flat = flatten_fun(self.fun, in_tree, store)
         grid = DeviceGrid(mesh.shape_tuple, list(mesh.devices.flat))
-        graph = trace_for_grid(flat, local, grid, getattr(self.fun, '__name__', 'fun'))
+        graph = trace_for_grid(flat, local, grid, getattr(self.fun, '__name__', 'fun'),
+                               typed=self.check_vma)
         out_tree = store[0]
         out_specs = _spec_leaves(self.out_specs, tree_util.tree_unflatten(
             out_tree, graph.out_avals), 'out_specs')
         for i, (a, s) in enumerate(zip(graph.out_avals, out_specs)):
             _check_spec(s, a.ndim, mesh, f'output {i}')
-        if self.check_vma:
-            varying = varying_axes(graph, [set(n for d in _normal(s) for n in d) for s in specs])
-            for i, (v, s) in enumerate(zip(varying, out_specs)):
-                missing = sorted(v - set(n for d in _normal(s) for n in d), key=str)
-                if missing:
-                    raise ValueError(
-                        f'shard_map applied to the function {self.fun.__name__!r} was given '
-                        f'out_specs which require replication which can\'t be statically '
-                        f'inferred given the mesh: output {i} (of shape '
-                        f'{graph.out_avals[i].str_short()}) has out_specs {s}, but it varies '
-                        f'along mesh axes {tuple(missing)}. Reduce it over them (lax.psum, '
-                        f'pmean, all_gather), name them in its out_specs, or pass '
-                        f'check_vma=False.')
-        program = SpmdProgram(graph, grid, local_devices(NamedSharding(mesh)))
+            missing = sorted(a.vma - _axes_of(s), key=str)
+            if missing:
+                raise ValueError(
+                    f'shard_map applied to the function {self.fun.__name__!r} was given '
+                    f'out_specs which require replication which can\'t be statically '
+                    f'inferred given the mesh: output {i} (of shape {a.str_short()}) has '
+                    f'out_specs {s}, but it varies along mesh axes {tuple(missing)}. Reduce '
+                    f'it over them (lax.psum, pmean, all_gather), name them in its '
+                    f'out_specs, or pass check_vma=False.')
+        return graph, out_tree, out_specs
+
+    def _compile(self, mesh, in_tree, local):
+        self.trace_count += 1
+        graph, out_tree, out_specs = self._trace(mesh, in_tree, local)
+        program = SpmdProgram(graph, DeviceGrid(mesh.shape_tuple, list(mesh.devices.flat)),
+                              local_devices(NamedSharding(mesh)))
         return _Entry(program, out_tree, graph.out_avals, out_specs)
 
 
@@ -126,7 +139,7 @@ def _check_spec(spec, ndim, mesh, what):
                                  f'axis of the mesh {mesh.axis_names}')
 
 
-def _block_aval(aval, spec, mesh, what):
+def _block_aval(aval, spec, mesh, what, typed):
     _check_spec(spec, aval.ndim, mesh, what)
     shape = []
     for dim, (n, names) in enumerate(zip(aval.shape, _normal(spec, aval.ndim))):
@@ -137,7 +150,8 @@ def _block_aval(aval, spec, mesh, what):
                              f'blocks over mesh axes {names}; {n} is not divisible by {k}. '
                              'Pad the array or use a mesh axis that divides it.')
         shape.append(n // k)
-    return aval.update(shape=tuple(shape))
+    # An argument varies along the mesh axes its spec names (typed: check_vma).
+    return aval.update(shape=tuple(shape), vma=_axes_of(spec) if typed else frozenset())
 
 
 def _global_shape(shape, spec, mesh):
@@ -180,7 +194,13 @@ def _to_mesh_major(x, spec, mesh):
 
 
 def _from_mesh_major(y, spec, mesh):
-    """The inverse of _to_mesh_major for an output with spec `spec`."""
+    """y (one leading axis per mesh axis, in mesh order) -> the global output with spec
+    `spec`. Along a mesh axis the spec omits, the first device's block is the result (as
+    out_specs promise: with check_vma the types prove the blocks equal)."""
+    absent = tuple(i for i, a in enumerate(mesh.axis_names) if a not in _axes_of(spec))
+    for i in absent:
+        y = structural.slice_in_dim(y, 0, 1, 1, i)
+    y = structural.squeeze(y, absent) if absent else y
     present = [a for a in mesh.axis_names if a in _axes_of(spec)]
     block = common.aval_of(y).shape[len(present):]
     names = _normal(spec, len(block))
@@ -196,23 +216,19 @@ def _axes_of(spec):
     return {n for dim in _normal(spec) for n in dim}
 
 
-def _as_nested_vmaps(fun, mesh, args, specs, out_specs):
-    leaves, in_tree = tree_util.tree_flatten(args)
+def _as_nested_vmaps(graph, mesh, leaves, specs, out_tree, out_specs):
+    """The body's graph evaluated under one vmap per mesh axis, named for it."""
     moved = [_to_mesh_major(x, s, mesh) for x, s in zip(leaves, specs)]
 
     def f(*xs):
-        return fun(*tree_util.tree_unflatten(in_tree, xs))
+        return eval_graph(graph, *xs)
     for name in reversed(mesh.axis_names):       # the innermost vmap is the last mesh axis
         in_axes = tuple(0 if name in _axes_of(s) else None for s in specs)
-        out_axes = tree_util.tree_map(lambda s, name=name: 0 if name in _axes_of(s) else None,
-                                      out_specs)
-        f = batching.vmap(f, in_axes=in_axes, out_axes=out_axes, axis_name=name,
+        f = batching.vmap(f, in_axes=in_axes, out_axes=0, axis_name=name,
                           axis_size=mesh.shape[name])
     outs = f(*moved)
-    flat, tree = tree_util.tree_flatten(outs)
-    flat_specs = _spec_leaves(out_specs, outs, 'out_specs')
     return tree_util.tree_unflatten(
-        tree, [_from_mesh_major(o, s, mesh) for o, s in zip(flat, flat_specs)])
+        out_tree, [_from_mesh_major(o, s, mesh) for o, s in zip(outs, out_specs)])
 
 
 def shard_map(f=None, /, *, out_specs, in_specs=None, mesh=None, axis_names=frozenset(),

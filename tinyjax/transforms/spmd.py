@@ -74,13 +74,14 @@ def is_split_point(eqn, grid):
     return True
 
 
-def trace_for_grid(flat_fun, block_avals, grid, name):
+def trace_for_grid(flat_fun, block_avals, grid, name, typed=False):
     """The graph of one device's work: flat_fun traced on one block's avals, with every
     grid axis bound (so collectives over them have their sizes). pmap and shard_map both
-    trace their functions here."""
+    trace their functions here; typed (shard_map's check_vma), the values carry the axes
+    they vary along (collectives.py)."""
     with contextlib.ExitStack() as frames:
         for axis, size in grid.axes:
-            frames.enter_context(axis_frame_pushed(axis, size))
+            frames.enter_context(axis_frame_pushed(axis, size, typed))
         graph, _ = core_trace.make_graph(flat_fun, block_avals, name=name)
     return graph
 
