@@ -67,6 +67,8 @@ def programs(jax, jnp, lax, P, AxisType):
         'ppermute_grad_1d': (sm(lambda x: jax.grad(lambda x: jnp.sum(
             lax.ppermute(x, 'i', [(k, (k + 1) % 4) for k in range(4)]) * x ** 2))(x),
             m1, P('i'), P('i')), (X,)),
+        'axis_index_grad_1d': (sm(lambda w: jax.grad(lambda w: jnp.sum(
+            w * lax.axis_index('i')))(w), m1, P(), P()), (W[0],)),
         'grad_of_shard_map_1d': (jax.grad(sm(lambda w, x: lax.psum(jnp.sum(jnp.tanh(x @ w)), 'i'),
                                              m1, (P(), P('i')), P())), (W, X)),
         'grad_of_grad_inside_1d': (jax.grad(second_order), (W,)),
