@@ -104,3 +104,24 @@ def test_loop_and_branch_types_must_agree():
                              mesh=_mesh1(), in_specs=(P(), P('i')), out_specs=P('i'))
     with pytest.raises(TypeError, match='cond branches must have equal output types'):
         branches(w, x)
+
+
+def test_pmap_and_shard_map_keep_their_programs_with_the_function():
+    # As jit's: a pmap or shard_map made inline in a loop traces once per signature.
+    traces = []
+
+    def f(a):
+        traces.append(1)
+        return lax.psum(a * 2.0, 'i')
+    x = np.arange(8, dtype=np.float32).reshape(4, 2)
+    for _ in range(3):
+        out = jax.pmap(f, axis_name='i', devices=jax.devices()[:4])(x)
+    np.testing.assert_allclose(np.asarray(out), np.tile(x.sum(0) * 2, (4, 1)))
+    assert len(traces) == 1
+    for _ in range(3):
+        out = jax.shard_map(f, mesh=_mesh1(), in_specs=P('i'), out_specs=P())(x)
+    np.testing.assert_allclose(np.asarray(out), x.reshape(4, 1, 2).sum(0) * 2)
+    assert len(traces) == 2
+    jax.clear_caches()
+    jax.pmap(f, axis_name='i', devices=jax.devices()[:4])(x)
+    assert len(traces) == 3

@@ -1,7 +1,8 @@
 """pmap: one shard of the mapped axis per device, collectives across the shards.
 
-A call is cached by signature, as jit's is: (argument tree, shapes, dtypes, weak types,
-mapped axes, static_broadcasted_argnums values, devices). A miss traces the function once
+A call is cached by signature, as jit's is: (axis name, argument tree, shapes, dtypes,
+weak types, mapped axes, static_broadcasted_argnums values, devices), in the function's
+table that jit and shard_map share. A miss traces the function once
 for one shard (abstract values, the axis name bound to the axis size) and builds an
 `SpmdProgram` (spmd.py): the graph cut at its collectives into segments, each compiled
 by jit's compiler into one Program per device. A hit only shards the arguments and runs
@@ -26,7 +27,7 @@ from tinyjax.core.ir import ShapedArray
 from tinyjax.ops import common
 from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.transforms import batching
-from tinyjax.transforms.jit import _check_hashable
+from tinyjax.transforms.jit import _check_hashable, _shared_caches
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, spmd_eval, trace_for_grid  # noqa: F401 (spmd_eval re-exported)
 from tinyjax.transforms.tracing import flatten_fun, with_positions
 
@@ -108,8 +109,11 @@ class PmapFunction:
         self.fun, self.axis_name, self.in_axes, self.out_axes = fun, axis_name, in_axes, out_axes
         self.static, self.donate = static, donate
         self.devices, self.backend, self.axis_size = devices, backend, axis_size
-        self._cache = {}
-        self.trace_count = 0       # how many times the function was traced (tests read it)
+        # The compiled programs belong to the function, in the table jit and shard_map
+        # keep theirs in (JAX runs pmap as a jit of a shard_map): `pmap(f)(x)` inline in
+        # a loop traces once.
+        self._cache = _shared_caches(fun, 'spmd', False)[0]
+        self.trace_count = 0       # how many times this pmap traced (tests read it)
 
     def _cache_size(self):
         return len(self._cache)
@@ -142,7 +146,7 @@ class PmapFunction:
         n = self._mapped_size(avals, axes, norm)
         devs, local = self._devices(n)
         statics = tuple((i, _check_hashable(args[i])) for i in sorted(static) if i < len(args))
-        key = (in_tree, tuple(avals), tuple(norm), statics, len(args),
+        key = ('pmap', self.axis_name, in_tree, tuple(avals), tuple(norm), statics, len(args),
                trace_context(), tuple(devs))
         donated = self._donated_leaves(dyn_idx, dyn, norm)
         entry = self._cache.get((key, donated))

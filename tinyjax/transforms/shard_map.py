@@ -24,6 +24,7 @@ import functools
 import math
 
 from tinyjax import tree_util
+from tinyjax.config import trace_context
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core.trace import eval_graph
@@ -31,6 +32,7 @@ from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
 from tinyjax.ops import common, structural
 from tinyjax.sharding.specs import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
 from tinyjax.transforms import batching
+from tinyjax.transforms.jit import _shared_caches
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, trace_for_grid
 from tinyjax.transforms.tracing import flatten_fun, prefix_leaves
 
@@ -52,8 +54,10 @@ class ShardMapped:
         functools.update_wrapper(self, fun)
         self.fun, self._mesh, self.in_specs, self.out_specs = fun, mesh, in_specs, out_specs
         self.axis_names, self.check_vma = frozenset(axis_names or ()), check_vma
-        self._cache = {}
-        self.trace_count = 0
+        # The compiled programs belong to the function, in the table jit and pmap keep
+        # theirs in: `shard_map(f, ...)(x)` inline in a loop traces once.
+        self._cache = _shared_caches(fun, 'spmd', False)[0]
+        self.trace_count = 0       # how many times this shard_map traced
 
     @property
     def mesh(self):
@@ -73,7 +77,10 @@ class ShardMapped:
         if any(isinstance(x, core_trace.Tracer) for x in leaves) or core_trace.current_builder():
             graph, out_tree, out_specs = self._trace(mesh, in_tree, local)
             return _as_nested_vmaps(graph, mesh, leaves, specs, out_tree, out_specs)
-        key = (in_tree, tuple(avals), tuple(specs), mesh)
+        out_specs = tree_util.tree_flatten(self.out_specs,
+                                           is_leaf=lambda s: isinstance(s, PartitionSpec))
+        key = ('shard_map', in_tree, tuple(avals), tuple(specs), mesh, out_specs[1],
+               tuple(out_specs[0]), self.check_vma, trace_context())
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = self._compile(mesh, in_tree, local)
