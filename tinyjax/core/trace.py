@@ -138,8 +138,8 @@ class GraphBuilder:
         if vmas is not None:
             out_avals = [a.update(vma=v) for a, v in zip(out_avals, vmas)]
         concrete = [None] * len(out_avals)
-        # An effect runs when the graph runs; a collective only with its axis bound.
-        if self.concrete and not prim.effectful and not getattr(prim, 'needs_axis', False):
+        # An effect runs when the graph runs; a collective (spmd) only across devices.
+        if self.concrete and not prim.effectful and not getattr(prim, 'spmd', None):
             cvals = [self.concrete_of(a) for a in args]
             if all(c is not None for c in cvals):
                 concrete = eager_apply(prim, cvals, params, out_avals)

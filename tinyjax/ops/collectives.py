@@ -418,7 +418,6 @@ def _all_to_all_spmd(ins, devs, axis_name, split_axis, concat_axis, tiled):
 all_to_all_p.spmd = _all_to_all_spmd
 
 
-
 # --- pvary and the typing of a shard_map body -------------------------------------------
 def _pvary_batch(args, dims, frame_name, size, axes):
     # Under the vmap of a mesh axis a value is varying by being batched or not: the
@@ -477,7 +476,6 @@ def _vary(builder, atom, axes):
         return atom
     return builder.process(pvary_p, [core_trace.Tracer(builder, atom)],
                            {'axes': tuple(axes)}).var
-
 
 
 core_trace.set_typing(_typed_bind)
