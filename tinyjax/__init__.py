@@ -26,6 +26,8 @@ from tinyjax.transforms.pmap import pmap  # noqa: F401
 from tinyjax import sharding  # noqa: F401
 from tinyjax.sharding import make_mesh, set_mesh, P, NamedSharding  # noqa: F401
 from tinyjax.transforms.shard_map import shard_map  # noqa: F401
+from tinyjax.ops import layout as _layout
+sharding.auto_axes, sharding.explicit_axes = _layout.auto_axes, _layout.explicit_axes
 from tinyjax.transforms.custom import (  # noqa: F401
     custom_jvp, custom_vjp, checkpoint, remat, custom_gradient)
 from tinyjax import test_util  # noqa: F401

@@ -31,6 +31,9 @@ class RemoteDevice:
     def __repr__(self):
         return f'RemoteDevice(id={self.id}, process_index={self.process_index}, {self.platform})'
 
+    def __str__(self):
+        return f"{'cuda' if self.platform == 'gpu' else self.platform}:{self.id}"
+
 
 class Topology:
     """This process's place among several (set by tinyjax.distributed.initialize)."""

@@ -3,11 +3,17 @@
     python -m tinyjax.examples.launch_two_processes            # launches both, checks them
     python -m tinyjax.examples.launch_two_processes --process-id 1 --port 12345   # one of them
     python -m tinyjax.examples.launch_two_processes --program sharded   # a sharded jit step
+    python -m tinyjax.examples.launch_two_processes --program mesh2d    # a 2-d mesh
 
 `--program sharded` runs a data-parallel train step the way JAX's docs write it: a mesh
 over every process's devices, the batch assembled from each process's rows
 (make_array_from_process_local_data), parameters replicated, one jit; plus a shard_map
 psum and a process_allgather of the global batch.
+
+`--program mesh2d` lays a ('data', 'model') mesh over the processes' devices (each
+process a row when it has two): shard_map collectives along each axis and both, and a
+jit step of an MLP whose batch is sharded over 'data' and whose hidden layer is sharded
+over 'model' (tensor parallelism), its gradients gathered with process_allgather.
 
 The launcher picks a free loopback port, starts both processes with
 `tinyjax.distributed.initialize('127.0.0.1:<port>', 2, process_id)`, and checks that each
@@ -15,6 +21,7 @@ got the global psum of all four shards. On GPUs the same program runs its collec
 over NCCL (the unique id travels through the coordinator).
 """
 import argparse
+import functools
 import json
 import os
 import socket
@@ -76,6 +83,52 @@ def sharded_worker(process_id, port, num_processes, local_devices):
     jax.distributed.shutdown()
 
 
+def mesh2d_worker(process_id, port, num_processes, local_devices):
+    os.environ.setdefault('JAX_NUM_CPU_DEVICES', str(local_devices))
+    jax.config.update('jax_num_cpu_devices', local_devices)
+    jax.distributed.initialize(f'127.0.0.1:{port}', num_processes, process_id,
+                               initialization_timeout=60)
+    mesh = jax.make_mesh((2, jax.device_count() // 2), ('data', 'model'))
+    W1, W2, x, y = mesh2d_problem()
+    blocks = jax.device_put(x, NamedSharding(mesh, P('data', 'model')))
+
+    def collectives(b):
+        i, j = lax.axis_index('data'), lax.axis_index('model')
+        return (lax.psum(b.sum(), 'model')[None, None], lax.psum(b.sum(), 'data')[None, None],
+                lax.psum(b.sum(), ('data', 'model')), lax.pmax(b, 'data'),
+                (10 * i + j + b[:1, :1]))
+    outs = jax.shard_map(collectives, mesh=mesh, in_specs=P('data', 'model'),
+                         out_specs=(P('data', 'model'), P('data', 'model'), P(),
+                                    P(None, 'model'), P('data', 'model')))(blocks)
+    xs = jax.device_put(x, NamedSharding(mesh, P('data', None)))
+    ys = jax.device_put(y, NamedSharding(mesh, P('data', None)))
+    w1 = jax.device_put(W1, NamedSharding(mesh, P(None, 'model')))
+    w2 = jax.device_put(W2, NamedSharding(mesh, P('model', None)))
+    loss_fn = functools.partial(mlp_loss, out=NamedSharding(mesh, P('data', None)))
+    loss, (g1, g2) = jax.jit(jax.value_and_grad(loss_fn, argnums=(0, 1)))(w1, w2, xs, ys)
+    whole = [np.asarray(multihost_utils.process_allgather(o, tiled=True)).tolist()
+             for o in (*outs, g1, g2)]
+    print(json.dumps({'process_index': jax.process_index(), 'loss': float(loss),
+                      'outs': whole[:5], 'g1': whole[5], 'g2': whole[6],
+                      'g1_spec': str(g1.sharding.spec), 'g2_spec': str(g2.sharding.spec)}),
+          flush=True)
+    jax.distributed.shutdown()
+
+
+def mlp_loss(w1, w2, x, y, out):
+    # The second product contracts the hidden axis both operands split over 'model': on
+    # an Explicit mesh its layout must be named (JAX's rule), here batch-split.
+    return jnp.mean((jnp.matmul(jnp.tanh(x @ w1), w2, out_sharding=out) - y) ** 2)
+
+
+def mesh2d_problem():
+    rng = np.random.default_rng(1)
+    return (rng.standard_normal((6, 8)).astype(np.float32),
+            rng.standard_normal((8, 3)).astype(np.float32),
+            rng.standard_normal((4, 6)).astype(np.float32),
+            rng.standard_normal((4, 3)).astype(np.float32))
+
+
 def sharded_problem():
     """The same small regression problem in every process (and in the test)."""
     rng = np.random.default_rng(0)
@@ -114,17 +167,19 @@ def launch(num_processes=2, local_devices=2, timeout=120, program='pmap'):
     return reports
 
 
+WORKERS = {'pmap': worker, 'sharded': sharded_worker, 'mesh2d': mesh2d_worker}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--process-id', type=int, default=None)
     ap.add_argument('--port', type=int, default=None)
     ap.add_argument('--num-processes', type=int, default=2)
     ap.add_argument('--local-devices', type=int, default=2)
-    ap.add_argument('--program', choices=['pmap', 'sharded'], default='pmap')
+    ap.add_argument('--program', choices=list(WORKERS), default='pmap')
     a = ap.parse_args()
     if a.process_id is not None:
-        run = worker if a.program == 'pmap' else sharded_worker
-        run(a.process_id, a.port, a.num_processes, a.local_devices)
+        WORKERS[a.program](a.process_id, a.port, a.num_processes, a.local_devices)
         return
     for r in launch(a.num_processes, a.local_devices, program=a.program):
         print(r)
