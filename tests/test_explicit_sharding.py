@@ -78,6 +78,12 @@ def run(jax):
         r = jnp.zeros((8, 4), out_sharding=P('X'))
         out['zeros'] = [str(P(*r.sharding.spec, *[None] * (r.ndim - len(r.sharding.spec)))),
                         np.asarray(r).sum().item()]
+        init = jax.nn.initializers.he_normal(1, 1)(jax.random.key(3), (8, 4), 'float32', P('X', None))
+        out['init_out_sharding'] = [str(init.sharding.spec), np.asarray(init).tolist()]
+        batch = jax.make_array_from_process_local_data(
+            P(('X', 'Y')), {'a': np.arange(16).reshape(8, 2), 'b': np.ones(8, np.float32)})
+        out['local_data_tree'] = [str(batch['a'].sharding.spec), str(batch['b'].sharding.spec),
+                                  np.asarray(batch['a']).tolist()]
         out['abstract_mesh'] = repr(jax.sharding.get_abstract_mesh()).split(', device_kind')[0]
         # data-parallel gradient on an Explicit mesh: the transposed matmul contracts the
         # split batch dimension without any out_sharding

@@ -81,10 +81,16 @@ def make_array_from_callback(shape, sharding, data_callback, dtype=None):
 
 
 def make_array_from_process_local_data(sharding, local_data, global_shape=None):
-    """A global array from each process's part of it (the whole array in one process)."""
-    if isinstance(sharding, NamedSharding):
-        return sharded_arrays.from_process_local(sharding, local_data, global_shape)
-    return sharded_arrays.scatter(core_trace.as_array(local_data), sharding)
+    """A global array from each process's part of it (the whole array in one process);
+    local_data may be a pytree of arrays, and sharding a PartitionSpec on the current mesh."""
+    if isinstance(sharding, PartitionSpec):
+        sharding = named_sharding(sharding, 'make_array_from_process_local_data')
+
+    def one(x):
+        if isinstance(sharding, NamedSharding):
+            return sharded_arrays.from_process_local(sharding, x, global_shape)
+        return sharded_arrays.scatter(core_trace.as_array(x), sharding)
+    return tree_util.tree_map(one, local_data)
 
 
 def device_get(x):
