@@ -104,6 +104,8 @@ def run(jax):
 def test_explicit_sharding_matches_jax(eight_cpus):
     got = run(tinyjax)
     assert set(got) == set(REC)
+    if tinyjax.devices()[0].platform == 'gpu':      # recorded on the CPU
+        got['single_shards'][1] = got['single_shards'][1].replace('cuda', 'cpu')
     for k, want in REC.items():
         have = got[k]
         if isinstance(want, list) and want and not isinstance(want[-1], (str, int)):
