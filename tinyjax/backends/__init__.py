@@ -42,6 +42,7 @@ class Topology:
         self.process_index, self.process_count = process_index, process_count
         self.platform, self.local, self.devices = platform, list(local), list(global_)
         self.client = None       # the coordinator client (backends/coordinator.py)
+        self.mpi = None          # mpi4py's world communicator when MPI launched the job
 
 
 _topology = None
