@@ -84,6 +84,22 @@ def run(jax):
             P(('X', 'Y')), {'a': np.arange(16).reshape(8, 2), 'b': np.ones(8, np.float32)})
         out['local_data_tree'] = [str(batch['a'].sharding.spec), str(batch['b'].sharding.spec),
                                   np.asarray(batch['a']).tolist()]
+        t = jax.device_put(np.arange(8 * 3 * 4, dtype=np.float32).reshape(8, 3, 4) / 50, P('X', None, 'Y'))
+        tok = jax.device_put(np.arange(16, dtype=np.int32).reshape(8, 2) % 5, P('X', None))
+        emb = jax.device_put(np.linspace(-1, 1, 20, dtype=np.float32).reshape(5, 4), P())
+        ops = {
+            'slice': lambda t: t[:, 1, :],
+            'pad': lambda t: jnp.pad(t, ((0, 0), (1, 2), (0, 0))),
+            'cumsum': lambda t: jnp.cumsum(t, axis=1),
+            'sort': lambda t: jnp.sort(-t, axis=1),
+        }
+        for name, f in ops.items():
+            r = jax.jit(f)(t)
+            out['rule_' + name] = [str(r.sharding.spec), np.asarray(r).tolist()]
+        r = jax.jit(lambda e, i: e.at[i].get(out_sharding=P('X', None, None)))(emb, tok)
+        out['rule_gather'] = [str(r.sharding.spec), np.asarray(r).tolist()]
+        g = jax.jit(jax.grad(lambda e, i: jnp.sum(jnp.sin(e.at[i].get(out_sharding=P('X', None, None))) * jnp.arange(4.))))(emb, tok)
+        out['rule_gather_grad'] = [str(g.sharding.spec), np.asarray(g).tolist()]
         out['abstract_mesh'] = repr(jax.sharding.get_abstract_mesh()).split(', device_kind')[0]
         # data-parallel gradient on an Explicit mesh: the transposed matmul contracts the
         # split batch dimension without any out_sharding
@@ -115,3 +131,31 @@ def test_explicit_sharding_matches_jax(eight_cpus):
                                        err_msg=k)
         else:
             assert have == want, (k, have, want)
+
+
+def _partitioned_prims(fn):
+    """The primitives of the per-device graphs a jit function's sharded calls ran."""
+    return {e.prim.name for entry in fn._cache.values()
+            for program, _ in entry.sharded.values() for e in program.graph.eqns}
+
+
+def test_layout_rules_gather_nothing(eight_cpus):
+    # slice, pad, cumsum, sort along an unsplit dimension, an embedding lookup with split
+    # indices and its gradient (a scatter-add, summed over the index split): each runs on
+    # the blocks, with no all_gather of a whole array.
+    jnp, P = tinyjax.numpy, tinyjax.P
+    mesh = tinyjax.make_mesh((4, 2), ('X', 'Y'))
+    with tinyjax.set_mesh(mesh):
+        t = tinyjax.device_put(np.ones((8, 3, 4), np.float32), P('X', None, 'Y'))
+        tok = tinyjax.device_put(np.arange(16, dtype=np.int32).reshape(8, 2) % 5, P('X', None))
+        emb = tinyjax.device_put(np.ones((5, 4), np.float32), P())
+        for f in (lambda t: t[:, 1, :] * 2, lambda t: jnp.pad(t, ((0, 0), (1, 2), (0, 0))),
+                  lambda t: jnp.cumsum(t, axis=1), lambda t: jnp.sort(-t, axis=1)):
+            fn = tinyjax.jit(f)
+            fn(t)
+            assert 'all_gather' not in _partitioned_prims(fn)
+        look = lambda e, i: jnp.sum(jnp.sin(e.at[i].get(out_sharding=P('X', None, None))))
+        fn = tinyjax.jit(tinyjax.grad(look))
+        fn(emb, tok)
+        prims = _partitioned_prims(fn)
+        assert 'all_gather' not in prims and 'psum' in prims

@@ -22,7 +22,8 @@ from tinyjax.compiler.codegen import lowering_template
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Graph, Literal
 from tinyjax.interpreters.batching import axis_frame_pushed
-from tinyjax.ops import collectives, common, elementwise, indexing, layout, reduction, structural
+from tinyjax.ops import (
+    collectives, common, elementwise, indexing, layout, reduction, sorting, structural)
 from tinyjax.ops.custom import _graph_eager, stop_gradient_p
 from tinyjax.ops.dot_general import dot_general_p
 from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
@@ -302,6 +303,63 @@ def _along_unsplit(param, single=False):
     return rule
 
 
+def _slice(p, e, vals, specs):
+    """A slice keeps the split of every dimension it takes whole; a cut dimension is
+    gathered first."""
+    (x,), (s,) = vals, specs
+    shape = e.inputs[0].aval.shape
+    start, limit = e.params['start_indices'], e.params['limit_indices']
+    strides = e.params['strides'] or (1,) * len(shape)
+    whole = [start[d] == 0 and limit[d] == shape[d] and strides[d] == 1 for d in range(len(shape))]
+    want = tuple(s[d] if whole[d] else NONE for d in range(len(shape)))
+    x = p.relayout(x, s, want)
+    local = p.local_shape(shape, want)
+    limit = tuple(local[d] if whole[d] else limit[d] for d in range(len(shape)))
+    return [(e.prim.bind(x, start_indices=start, limit_indices=limit,
+                         strides=e.params['strides']), want)]
+
+
+def _pad(p, e, vals, specs):
+    """A pad keeps the split of every dimension it leaves unpadded."""
+    (x, v), (s, _) = vals, specs
+    config = e.params['padding_config']
+    want = tuple(n if tuple(c) == (0, 0, 0) else NONE for n, c in zip(s, config))
+    return [(e.prim.bind(p.relayout(x, s, want), v, **e.params), want)]
+
+
+def _gather_layout(p, so, si, axes):
+    """Layouts for a gather or scatter: the index batch dimensions keep their split (the
+    index vector itself whole), the operand's indexed axes are whole, its other
+    dimensions keep a split that no index dimension already uses."""
+    si = tuple(si[:-1]) + (NONE,)
+    used = {n for names in si for n in names}
+    so = tuple(NONE if d in axes or set(names) & used else names for d, names in enumerate(so))
+    return so, si
+
+
+def _gather(p, e, vals, specs):
+    (op, idx), (so, si) = vals, specs
+    axes = e.params['axes']
+    so2, si2 = _gather_layout(p, so, si, axes)
+    out = e.prim.bind(p.relayout(op, so, so2), p.relayout(idx, si, si2), **e.params)
+    return [(out, si2[:-1] + tuple(n for d, n in enumerate(so2) if d not in axes))]
+
+
+def _scatter_add(p, e, vals, specs):
+    """Each device adds its own updates into zeros; the partial sums are all-reduced over
+    the axes splitting the updates' index dimensions, then added to the operand."""
+    (op, idx, up), (so, si, su) = vals, specs
+    axes = e.params['axes']
+    so2, si2 = _gather_layout(p, so, si, axes)
+    su2 = si2[:-1] + tuple(n for d, n in enumerate(so2) if d not in axes)
+    op, idx, up = p.relayout(op, so, so2), p.relayout(idx, si, si2), p.relayout(up, su, su2)
+    names = tuple(n for names in si2 for n in names)
+    if not names:
+        return [(e.prim.bind(op, idx, up, **e.params), so2)]
+    part = e.prim.bind(common.zeros_like(op), idx, up, **e.params)
+    return [(elementwise.add(op, collectives.psum_p.bind(part, axis_name=names)), so2)]
+
+
 _RULES = {
     reduction.reduce_sum_p: _reducer(collectives.psum_p),
     reduction.reduce_max_p: _reducer(collectives.pmax_p),
@@ -316,6 +374,12 @@ _RULES = {
     reduction.argmin_p: _along_unsplit('axes'),
     stop_gradient_p: _elementwise,
     layout.sharding_constraint_p: _sharding_constraint,
+    structural.slice_p: _slice,
+    structural.pad_p: _pad,
+    indexing.gather_p: _gather,
+    indexing.scatter_add_p: _scatter_add,
+    sorting.sort_p: _along_unsplit('dimension', single=True),
+    **{prim: _along_unsplit('axis', single=True) for prim in sorting.CUM_PRIMS.values()},
 }
 _ALWAYS = {layout.sharding_constraint_p}       # rules that apply to unsplit operands too
 
