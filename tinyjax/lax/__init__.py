@@ -157,6 +157,14 @@ def axis_index(axis_name):
     return _collectives.axis_index_p.bind(axis_name=axis_name)
 
 
+def axis_size(axis_name):
+    """The size of a named axis (of an enclosing vmap, pmap or shard_map mesh), as a
+    Python int; a tuple of names gives the product."""
+    names = _collectives._names(axis_name)
+    _collectives._check_bound(names, 'axis_size')
+    return int(np.prod([_batching.axis_frame(n) for n in names]))
+
+
 # --- indexing: dynamic slices, gather and scatter (tinyjax/ops/indexing.py) -----------
 # gather/scatter here take tinyjax's simple form, not XLA's dimension numbers:
 # `indices` is int[*batch, len(axes)] and selects along `axes`; every other operand axis
