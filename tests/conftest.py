@@ -42,15 +42,23 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def eight_cpus():
-    """8 CPU devices (pmap, meshes), even where a GPU is the default backend; gpu-marked
-    tests switch the platform back themselves."""
+    """8 devices for pmap and meshes: the emulated GPU's when it presents 8 or more (so
+    .ci/emulated_gpu runs these tests on the GPU path), else 8 CPU devices, even where a
+    real GPU is the default backend; gpu-marked tests switch the platform back themselves.
+    On the GPU matmuls run at full float32 precision: the recorded values are the CPU's,
+    which TF32 would miss by ~1e-3."""
     import tinyjax as jax
     platform = jax.config.read('jax_platforms')
+    precision = jax.config.read('jax_default_matmul_precision')
     jax.config.update('jax_num_cpu_devices', 8)
-    jax.config.update('jax_platforms', 'cpu')
+    if str(platform or '').startswith('gpu-emulated') and jax.device_count() >= 8:
+        jax.config.update('jax_default_matmul_precision', 'float32')
+    else:
+        jax.config.update('jax_platforms', 'cpu')
     yield
     jax.config.update('jax_num_cpu_devices', 1)
     jax.config.update('jax_platforms', platform)
+    jax.config.update('jax_default_matmul_precision', precision)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ LAYERS = [
     ('compiler', ['tinyjax.compiler']),          # graph -> kernels -> Program (hands off to backends)
     ('interpreters', ['tinyjax.interpreters']),  # JVP, partial eval, transpose, batching
     ('ops', ['tinyjax.ops', 'tinyjax.extend']),  # primitives, each with all its rules (extend: JAX's names for them)
-    ('lax', ['tinyjax.lax']),
+    ('lax', ['tinyjax.lax', 'tinyjax.ref']),
     ('transforms', ['tinyjax.transforms']),      # grad, vmap, jit, pmap entry points
     ('numpy', ['tinyjax.numpy', 'tinyjax.dlpack', 'tinyjax.callback', 'tinyjax.debug',
                'tinyjax.api']),

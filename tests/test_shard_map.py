@@ -195,7 +195,8 @@ def test_mesh_and_spec_basics():
     assert jax.sharding.get_mesh() is None
     text = jax.debug.visualize_array_sharding(
         jax.device_put(np.zeros((8, 4)), NamedSharding(mesh, P('x', 'y'))))
-    assert 'CPU 0' in text and 'CPU 7' in text and text.count('┼') == 3
+    kind = 'GPU' if jax.devices()[0].platform == 'gpu' else 'CPU'
+    assert f'{kind} 0' in text and f'{kind} 7' in text and text.count('┼') == 3
 
 
 def test_errors():

@@ -146,3 +146,17 @@ def test_errors():
         jax.vmap(lambda d: d, in_axes=({'y': 0},))({'x': jnp.ones(3)})
     with pytest.raises(TypeError, match='in_axes'):
         jax.vmap(lambda a: a, in_axis=0)
+
+
+def test_axis_size_of_named_axes():
+    # Values as JAX 0.10.2 gives them: the size of one axis, the product of several, and
+    # JAX's NameError outside any.
+    import tinyjax as jax
+    import tinyjax.numpy as jnp
+    f = jax.vmap(lambda x: x * jax.lax.axis_size('i'), axis_name='i')
+    np.testing.assert_array_equal(f(jnp.ones(3)), [3., 3., 3.])
+    g = jax.vmap(jax.vmap(lambda x: x * jax.lax.axis_size(('i', 'j')), axis_name='j'),
+                 axis_name='i')
+    np.testing.assert_array_equal(g(jnp.ones((2, 3))), np.full((2, 3), 6.))
+    with pytest.raises(NameError, match='unbound axis name: zz'):
+        jax.lax.axis_size('zz')

@@ -26,6 +26,9 @@ from tinyjax.transforms.pmap import pmap  # noqa: F401
 from tinyjax import sharding  # noqa: F401
 from tinyjax.sharding import make_mesh, set_mesh, P, NamedSharding  # noqa: F401
 from tinyjax.transforms.shard_map import shard_map  # noqa: F401
+from tinyjax.ops import layout as _layout
+sharding.auto_axes, sharding.explicit_axes = _layout.auto_axes, _layout.explicit_axes
+sharding.reshard = _layout.reshard
 from tinyjax.transforms.custom import (  # noqa: F401
     custom_jvp, custom_vjp, checkpoint, remat, custom_gradient)
 from tinyjax import test_util  # noqa: F401
@@ -37,6 +40,8 @@ from tinyjax import tree  # noqa: F401,E402  (jax.tree.map and friends)
 from tinyjax.transforms.jit import jit, clear_caches  # noqa: F401,E402
 from tinyjax.callback import pure_callback  # noqa: F401,E402
 from tinyjax import random  # noqa: F401,E402
+from tinyjax import ref  # noqa: F401,E402
+from tinyjax.ref import Ref  # noqa: F401,E402
 from tinyjax import distributed  # noqa: F401,E402
 from tinyjax import nn, scipy, profiler  # noqa: F401,E402
 from tinyjax import example_libraries  # noqa: F401,E402

@@ -9,8 +9,8 @@ from tinyjax.core.array import Array, ArrayImpl
 from tinyjax.core.ir import ClosedJaxpr, ShapeDtypeStruct, ShapedArray  # noqa: F401 (ShapeDtypeStruct: API)
 from tinyjax.ops import common
 from tinyjax.sharding import arrays as sharded_arrays
-from tinyjax.sharding.arrays import reshard  # noqa: F401 (jax.reshard)
-from tinyjax.sharding.specs import NamedSharding, Sharding
+from tinyjax.ops.layout import reshard  # noqa: F401 (jax.reshard)
+from tinyjax.sharding.specs import NamedSharding, PartitionSpec, Sharding, named_sharding
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
 
 
@@ -53,7 +53,9 @@ def eval_shape(fun, *args, **kwargs):
 
 def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
     """Move x (a pytree) to a device, or lay it out by a Sharding (a NamedSharding cuts
-    each array into per-device blocks). `device` may be a pytree prefix of x."""
+    each array into per-device blocks; a PartitionSpec means one on the current mesh)."""
+    if isinstance(device, PartitionSpec):
+        device = named_sharding(device, 'device_put')
     if isinstance(device, Sharding):
         return tree_util.tree_map(lambda v: sharded_arrays.scatter(v, device), x)
     dev = device or backends.default_device()
@@ -79,10 +81,16 @@ def make_array_from_callback(shape, sharding, data_callback, dtype=None):
 
 
 def make_array_from_process_local_data(sharding, local_data, global_shape=None):
-    """A global array from each process's part of it (the whole array in one process)."""
-    if isinstance(sharding, NamedSharding):
-        return sharded_arrays.from_process_local(sharding, local_data, global_shape)
-    return sharded_arrays.scatter(core_trace.as_array(local_data), sharding)
+    """A global array from each process's part of it (the whole array in one process);
+    local_data may be a pytree of arrays, and sharding a PartitionSpec on the current mesh."""
+    if isinstance(sharding, PartitionSpec):
+        sharding = named_sharding(sharding, 'make_array_from_process_local_data')
+
+    def one(x):
+        if isinstance(sharding, NamedSharding):
+            return sharded_arrays.from_process_local(sharding, x, global_shape)
+        return sharded_arrays.scatter(core_trace.as_array(x), sharding)
+    return tree_util.tree_map(one, local_data)
 
 
 def device_get(x):

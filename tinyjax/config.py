@@ -44,12 +44,15 @@ def _check(name, value):
 
 
 _check('jax_default_matmul_precision', _values['jax_default_matmul_precision'])
+# JAX's older spelling of an option, read and written as the newer one.
+_ALIASES = {'jax_platform_name': 'jax_platforms'}
 
 
 class Config:
     """Mirrors `jax.config`: `update(name, value)` and attribute reads."""
 
     def update(self, name, value):
+        name = _ALIASES.get(name, name)
         if name not in _values:
             raise AttributeError(f'Unrecognized config option: {name!r}; '
                                  f'tinyjax knows {sorted(_values)}')
@@ -61,11 +64,11 @@ class Config:
             fn(name, value)
 
     def read(self, name):
-        return _values[name]
+        return _values[_ALIASES.get(name, name)]
 
     def __getattr__(self, name):
-        if name in _values:
-            return _values[name]
+        if _ALIASES.get(name, name) in _values:
+            return _values[_ALIASES.get(name, name)]
         raise AttributeError(name)
 
 

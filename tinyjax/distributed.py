@@ -10,11 +10,17 @@ process 0's first; other processes' devices are `RemoteDevice`s), `local_devices
 this process's, and a pmap over `devices()` runs each process's shards locally while its
 collectives combine all of them: NCCL across processes on GPUs (the unique id passes
 through the coordinator), the coordinator itself on the CPU.
+
+Launched by MPI (mpirun/mpiexec) with mpi4py installed, `initialize()` takes the job from
+MPI's world communicator instead: its rank and size, the coordinator's address broadcast
+by rank 0 (which serves on a free port, so jobs never collide), and NCCL's unique ids sent
+point to point over MPI. Without mpi4py it reads the launcher's variables as JAX does.
 """
 import atexit
 import json
 import os
 import re
+import socket
 
 from tinyjax import backends
 from tinyjax.backends import coordinator, cpu, cuda, collectives
@@ -26,6 +32,16 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None,
                local_device_ids=None, *, initialization_timeout=300):
     if backends.topology() is not None:
         raise RuntimeError('distributed.initialize should only be called once.')
+    world = None
+    if coordinator_address is None and num_processes is None and process_id is None:
+        world = mpi_world()
+    server = None
+    if world is not None:
+        num_processes, process_id = world.Get_size(), world.Get_rank()
+        if process_id == 0:     # a free port on this host, told to the others through MPI
+            server = coordinator.CoordinatorServer('0.0.0.0', 0)
+            coordinator_address = f'{socket.gethostname()}:{server.address[1]}'
+        coordinator_address = world.bcast(coordinator_address, root=0)
     found = cluster_env()
     coordinator_address = coordinator_address or found.get('coordinator_address')
     num_processes = int(num_processes if num_processes is not None
@@ -41,7 +57,8 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None,
     if not 0 <= process_id < num_processes:
         raise ValueError(f'process_id {process_id} is not in [0, {num_processes})')
     host, port = coordinator.parse_address(coordinator_address)
-    server = coordinator.CoordinatorServer(host, port) if process_id == 0 else None
+    if process_id == 0 and server is None:
+        server = coordinator.CoordinatorServer(host, port)
     try:
         client = coordinator.CoordinatorClient(host, port, timeout=initialization_timeout)
         mine = backends.process_devices()
@@ -56,7 +73,7 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None,
             raise RuntimeError(f'processes disagree on the platform: {[i["platform"] for i in infos]}')
         local, every = _global_devices(mine, infos, process_id)
         topo = backends.Topology(process_id, num_processes, platform, local, every)
-        topo.client = client
+        topo.client, topo.mpi = client, world
         client.barrier('initialize', process_id, num_processes)
     except BaseException:
         if server is not None:
@@ -65,6 +82,18 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None,
     backends.set_topology(topo)
     _state.update(client=client, server=server)
     atexit.register(shutdown)
+
+
+def mpi_world():
+    """mpi4py's world communicator when an MPI launcher started this process and mpi4py is
+    installed, else None."""
+    if not any(k in os.environ for k in ('OMPI_COMM_WORLD_SIZE', 'PMI_SIZE', 'PMIX_RANK')):
+        return None
+    try:
+        from mpi4py import MPI  # lazy: optional (mpi4py), used only under an MPI launcher
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD
 
 
 def _port_for(job_id):

@@ -31,6 +31,9 @@ class RemoteDevice:
     def __repr__(self):
         return f'RemoteDevice(id={self.id}, process_index={self.process_index}, {self.platform})'
 
+    def __str__(self):
+        return f"{'cuda' if self.platform == 'gpu' else self.platform}:{self.id}"
+
 
 class Topology:
     """This process's place among several (set by tinyjax.distributed.initialize)."""
@@ -39,6 +42,7 @@ class Topology:
         self.process_index, self.process_count = process_index, process_count
         self.platform, self.local, self.devices = platform, list(local), list(global_)
         self.client = None       # the coordinator client (backends/coordinator.py)
+        self.mpi = None          # mpi4py's world communicator when MPI launched the job
 
 
 _topology = None

@@ -207,6 +207,26 @@ def decode_unique_id(data):
     return bytes(d['id']) if d['bytes'] else tuple(d['id'])
 
 
+def share_unique_id(t, devs, make_id):
+    """The unique id of a communicator over `devs`: made by the first process holding one
+    of them and passed to the others holding one, point to point over MPI when MPI
+    launched the job, else through the coordinator's store."""
+    key = hashlib.sha1(repr([(d.process_index, d.id) for d in devs]).encode()).hexdigest()
+    first = min(d.process_index for d in devs)
+    if t.mpi is not None:
+        tag = int(key[:4], 16) % 32000      # MPI guarantees tags up to 32767
+        if t.process_index == first:
+            data = encode_unique_id(make_id())
+            for p in sorted({d.process_index for d in devs} - {first}):
+                t.mpi.send(data, dest=p, tag=tag)
+        else:
+            data = t.mpi.recv(source=first, tag=tag)
+        return decode_unique_id(data)
+    if t.process_index == first:
+        t.client.set('nccl/' + key, encode_unique_id(make_id()))
+    return decode_unique_id(t.client.get('nccl/' + key))
+
+
 class NcclCollectives:
     kind = 'NCCL'
 
@@ -226,11 +246,8 @@ class NcclCollectives:
     def across_processes(cls, devs, fallback):
         """One communicator over every member; the first process makes the unique id and
         the others read it from the coordinator."""
-        nccl, t = nccl_module(), backends.topology()
-        key = 'nccl/' + hashlib.sha1(repr([(d.process_index, d.id) for d in devs]).encode()).hexdigest()
-        if t.process_index == min(d.process_index for d in devs):
-            t.client.set(key, encode_unique_id(nccl.get_unique_id()))
-        uid = decode_unique_id(t.client.get(key))
+        nccl = nccl_module()
+        uid = share_unique_id(backends.topology(), devs, nccl.get_unique_id)
         comms = []
         nccl.groupStart()      # several local ranks join in one group, or init deadlocks
         try:

@@ -141,3 +141,6 @@ class CpuDevice:
 
     def __repr__(self):
         return f'CpuDevice(id={self.id})'
+
+    def __str__(self):
+        return f'cpu:{self.id}'

@@ -169,3 +169,6 @@ class CudaDevice:
         if self.physical_id != self.id:
             return f'CudaDevice(id={self.id}, gpu={self.physical_id})'
         return f'CudaDevice(id={self.id})'
+
+    def __str__(self):
+        return f'cuda:{self.id}'

@@ -75,6 +75,7 @@ class _DeletedBuffer:
 
 class ArrayImpl(Array):
     __slots__ = ('_buf', 'aval', 'device', '__weakref__')
+    apply_sharded = None     # GlobalArray's: ops on it run partitioned (transforms/partition.py)
 
     def __init__(self, buf, device, weak_type=False):
         self._buf = buf

@@ -16,6 +16,7 @@ from tinyjax.ops.structural import (  # noqa: F401
 from tinyjax.ops.reduction import (  # noqa: F401
     reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, argmax, argmin)
 from tinyjax.ops.dot_general import dot_general  # noqa: F401
+from tinyjax.ops.layout import with_sharding_constraint  # noqa: F401
 from tinyjax.ops.conv import ConvDimensionNumbers  # noqa: F401
 from tinyjax.lax.conv import (  # noqa: F401
     conv_dimension_numbers, conv_general_dilated, conv, conv_with_general_padding,
@@ -52,9 +53,10 @@ def broadcast(operand, sizes):
     return broadcast_in_dim(operand, shape, tuple(range(len(sizes), len(shape))))
 
 
-def dot(lhs, rhs, precision=None, preferred_element_type=None):
+def dot(lhs, rhs, precision=None, preferred_element_type=None, out_sharding=None):
     nl = _common.aval_of(lhs).ndim
-    return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())), precision, preferred_element_type)
+    return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())), precision, preferred_element_type,
+                       out_sharding)
 
 
 def stop_gradient(x):
@@ -193,6 +195,14 @@ def pcast(x, axis_name, *, to):
         raise ValueError(f"pcast: to={to!r} is not a type tinyjax tracks; values inside "
                          "shard_map are varying or invariant, so use to='varying'")
     return pvary(x, axis_name)
+
+
+def axis_size(axis_name):
+    """The size of a named axis (of an enclosing vmap, pmap or shard_map mesh), as a
+    Python int; a tuple of names gives the product."""
+    names = _axes(axis_name)
+    _collectives.check_bound(names, 'axis_size')
+    return int(np.prod([_batching.axis_frame(n) for n in names]))
 
 
 # --- indexing: dynamic slices, gather and scatter (tinyjax/ops/indexing.py) -----------

@@ -5,33 +5,45 @@ array of the target dtype holds the variance; truncated normals divide by the
 standard deviation of a unit normal truncated to [-2, 2]), so results match JAX's bit
 for bit wherever the underlying sampler does.
 """
+import functools
 import math
 
 from tinyjax import dtypes
 from tinyjax import numpy as jnp
 from tinyjax import random
 from tinyjax.numpy.conversion import _dtype_of
+from tinyjax.ops.layout import laid_out
 from tinyjax.random.keys import canonical_shape
 
 # Standard deviation of a standard normal truncated to (-2, 2).
 _TRUNC_STD = .87962566103423978
 
 
+def _out_sharding(init):
+    """init with JAX's fourth argument, out_sharding: the result laid out by it."""
+    @functools.wraps(init)
+    def wrapper(key, shape, dtype=None, out_sharding=None):
+        return laid_out(init(key, shape) if dtype is None else init(key, shape, dtype),
+                        out_sharding)
+    return wrapper
+
+
 def _dtype(dtype):
     return dtypes.default_float() if dtype is None else dtypes.canonicalize(_dtype_of(dtype))
 
 
-def zeros(key, shape, dtype=None):
+def zeros(key, shape, dtype=None, out_sharding=None):
     """All zeros; the key is ignored."""
-    return jnp.zeros(shape, _dtype(dtype))
+    return laid_out(jnp.zeros(shape, _dtype(dtype)), out_sharding)
 
 
-def ones(key, shape, dtype=None):
+def ones(key, shape, dtype=None, out_sharding=None):
     """All ones; the key is ignored."""
-    return jnp.ones(shape, _dtype(dtype))
+    return laid_out(jnp.ones(shape, _dtype(dtype)), out_sharding)
 
 
 def constant(value, dtype=None):
+    @_out_sharding
     def init(key, shape, dtype=dtype):
         return jnp.full(shape, value, dtype=_dtype(dtype))
     return init
@@ -39,6 +51,7 @@ def constant(value, dtype=None):
 
 def uniform(scale=1e-2, dtype=None):
     """Uniform in [0, scale)."""
+    @_out_sharding
     def init(key, shape, dtype=dtype):
         dt = _dtype(dtype)
         return random.uniform(key, shape, dt) * jnp.array(scale, dt)
@@ -46,6 +59,7 @@ def uniform(scale=1e-2, dtype=None):
 
 
 def normal(stddev=1e-2, dtype=None):
+    @_out_sharding
     def init(key, shape, dtype=dtype):
         dt = _dtype(dtype)
         return random.normal(key, shape, dt) * jnp.array(stddev, dt)
@@ -54,6 +68,7 @@ def normal(stddev=1e-2, dtype=None):
 
 def truncated_normal(stddev=1e-2, dtype=None, lower=-2.0, upper=2.0):
     """stddev times a unit normal truncated to (lower, upper) (no variance correction)."""
+    @_out_sharding
     def init(key, shape, dtype=dtype):
         dt = _dtype(dtype)
         return random.truncated_normal(key, lower, upper, shape, dt) * jnp.array(stddev, dt)
@@ -88,6 +103,7 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
         raise ValueError(f'invalid distribution for variance scaling initializer: '
                          f'{distribution}')
 
+    @_out_sharding
     def init(key, shape, dtype=dtype):
         shape = canonical_shape(shape)
         dt = _dtype(dtype)

@@ -58,6 +58,13 @@ def _getitem(self, idx):
     return getitem(self, idx)
 
 
+def _no_setitem(self, idx, value):
+    raise TypeError(
+        'JAX arrays are immutable and do not support in-place item assignment. Instead of '
+        'x[idx] = y, use x = x.at[idx].set(y) or another .at[] method; for a mutable array, '
+        'jax.ref.new_ref(x).')
+
+
 def _at(self):
     return AtIndexer(self)
 
@@ -94,6 +101,7 @@ def install():
     Array.__invert__ = lambda self: ufuncs.invert(self)
     Array.__round__ = lambda self, ndigits=None: ufuncs.round(self, ndigits or 0)
     Array.__getitem__ = _getitem
+    Array.__setitem__ = _no_setitem
     Array.at = property(_at)
     Array.T = property(lambda self: manipulation.transpose(self))
     Array.mT = property(lambda self: manipulation.matrix_transpose(self))

@@ -5,6 +5,7 @@ from tinyjax import dtypes, errors, lax
 from tinyjax.core.array import Array
 from tinyjax.numpy.conversion import asarray, broadcast_to, _dtype_of
 from tinyjax.numpy.ufuncs import where
+from tinyjax.ops.layout import takes_out_sharding
 
 
 def _shape(shape, op):
@@ -26,6 +27,7 @@ def _dt(dtype, default):
     return dtypes.canonicalize(_dtype_of(dtype)) if dtype is not None else default
 
 
+@takes_out_sharding
 def full(shape, fill_value, dtype=None, *, device=None):
     shape = _shape(shape, 'full')
     fv = asarray(fill_value)
@@ -35,14 +37,17 @@ def full(shape, fill_value, dtype=None, *, device=None):
     return broadcast_to(fv, shape, 'full')
 
 
+@takes_out_sharding
 def zeros(shape, dtype=None, *, device=None):
     return full(shape, 0, _dt(dtype, dtypes.default_float()))
 
 
+@takes_out_sharding
 def ones(shape, dtype=None, *, device=None):
     return full(shape, 1, _dt(dtype, dtypes.default_float()))
 
 
+@takes_out_sharding
 def empty(shape, dtype=None, *, device=None):
     return zeros(shape, dtype)
 
@@ -53,6 +58,7 @@ def _like(x, dtype, shape):
     return (_dt(dtype, dtypes.canonicalize(x.dtype)), tuple(x.shape) if shape is None else shape)
 
 
+@takes_out_sharding
 def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
     dt, shape = _like(a, dtype, shape)
     out = full(shape, fill_value, dt)
@@ -61,14 +67,17 @@ def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
     return lax.pvary(out, tuple(sorted(vma, key=str))) if vma else out
 
 
+@takes_out_sharding
 def zeros_like(a, dtype=None, shape=None, *, device=None):
     return full_like(a, 0, dtype, shape)
 
 
+@takes_out_sharding
 def ones_like(a, dtype=None, shape=None, *, device=None):
     return full_like(a, 1, dtype, shape)
 
 
+@takes_out_sharding
 def empty_like(a, dtype=None, shape=None, *, device=None):
     return zeros_like(a, dtype, shape)
 
@@ -83,6 +92,7 @@ def _concrete(v, op, what):
     return v
 
 
+@takes_out_sharding
 def arange(start, stop=None, step=None, dtype=None, *, device=None):
     start = _concrete(start, 'arange', 'start' if stop is not None else 'stop')
     stop = _concrete(stop, 'arange', 'stop')

@@ -26,6 +26,7 @@ from tinyjax.ops.elementwise import convert
 from tinyjax.numpy.ufuncs import negative, true_divide, power, remainder
 from tinyjax.numpy.creation import ones_like, zeros
 from tinyjax.lax import while_loop
+from tinyjax.ops.layout import laid_out
 
 __all__ = ['take', 'take_along_axis']
 
@@ -395,7 +396,7 @@ class _IndexUpdateRef:
 
     def get(self, *, indices_are_sorted=False, unique_indices=False, mode=None,
             fill_value=None, out_sharding=None):
-        return getitem(self.array, self.index, mode, fill_value)
+        return laid_out(getitem(self.array, self.index, mode, fill_value), out_sharding)
 
     def set(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         return _scatter_update(self.array, self.index, values, 'set', mode, unique_indices)

@@ -4,6 +4,8 @@ import string
 import numpy as np
 
 from tinyjax import dtypes, lax
+from tinyjax.ops.dot_general import contract as contract_dims
+from tinyjax.ops.layout import laid_out
 from tinyjax.ops.precision import canonicalize_precision
 from tinyjax.numpy.conversion import asarray, broadcast_shapes, promote, broadcast_to
 from tinyjax.numpy import manipulation, ufuncs
@@ -16,7 +18,7 @@ def _pe(preferred_element_type):
     return None if preferred_element_type is None else np.dtype(preferred_element_type)
 
 
-def dot(a, b, *, precision=None, preferred_element_type=None):
+def dot(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     precision = canonicalize_precision(precision, 'dot')
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
@@ -26,7 +28,8 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     else:
         contract = ((a.ndim - 1,), (b.ndim - 2,))
     _check_contract('dot', a, b, contract)
-    return lax.dot_general(a, b, (contract, ((), ())), precision, _pe(preferred_element_type))
+    return laid_out(contract_dims(a, b, (contract, ((), ())), precision,
+                                  _pe(preferred_element_type), out_sharding is not None), out_sharding)
 
 
 def _check_contract(op, a, b, contract):
@@ -37,7 +40,12 @@ def _check_contract(op, a, b, contract):
                         f'{b.shape[rb]}); the inner dimensions must match.')
 
 
-def matmul(a, b, *, precision=None, preferred_element_type=None):
+def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
+    return laid_out(_matmul(a, b, precision, preferred_element_type, out_sharding is not None),
+                    out_sharding)
+
+
+def _matmul(a, b, precision, preferred_element_type, split):
     precision = canonicalize_precision(precision, 'matmul')
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
@@ -46,8 +54,8 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     a1, b1 = a.ndim == 1, b.ndim == 1
     if (a1 or b1) and a.ndim <= 2 and b.ndim <= 2 and a.shape[-1] == b.shape[0]:
         # A vector operand contracts directly, as in JAX's jaxpr (no reshapes around it).
-        return lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision,
-                               _pe(preferred_element_type))
+        return contract_dims(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision,
+                             _pe(preferred_element_type), split)
     if a1:
         a = reshape(a, (1, a.shape[0]))
     if b1:
@@ -62,15 +70,15 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     pet = _pe(preferred_element_type)
     if a.ndim == 2 and b.ndim > 2 and not a1:
         # (m,k) @ (..., k, n): contract without broadcasting a, then move m forward.
-        out = lax.dot_general(a, b, (((1,), (b.ndim - 2,)), ((), ())), precision, pet)
+        out = contract_dims(a, b, (((1,), (b.ndim - 2,)), ((), ())), precision, pet, split)
         out = lax.transpose(out, tuple(range(1, b.ndim - 1)) + (0, b.ndim - 1))
     elif b.ndim == 2:
-        out = lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet)
+        out = contract_dims(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision, pet, split)
     else:
         a = broadcast_to(a, batch + a.shape[-2:])
         b = broadcast_to(b, batch + b.shape[-2:])
-        out = lax.dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
-                              precision, pet)
+        out = contract_dims(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
+                            precision, pet, split)
     if a1:
         out = lax.squeeze(out, (out.ndim - 2,))
     if b1:
@@ -99,7 +107,7 @@ def outer(a, b, out=None):
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
 
-def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
+def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None, out_sharding=None):
     precision = canonicalize_precision(precision, 'tensordot')
     a, b = promote(a, b)
     if isinstance(axes, int):
@@ -119,7 +127,8 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
         if a.shape[i] != b.shape[j]:
             raise TypeError(f'tensordot: shape mismatch {a.shape} and {b.shape} along axes '
                             f'{ax_a} and {ax_b}')
-    return lax.dot_general(a, b, ((ax_a, ax_b), ((), ())), precision, _pe(preferred_element_type))
+    return laid_out(contract_dims(a, b, ((ax_a, ax_b), ((), ())), precision,
+                                  _pe(preferred_element_type), out_sharding is not None), out_sharding)
 
 
 def kron(a, b):
@@ -132,7 +141,13 @@ def kron(a, b):
     return reshape(multiply(a_e, b_e), tuple(x * y for x, y in zip(a.shape, b.shape)))
 
 
-def einsum(subscripts, *operands, optimize=None, precision=None, preferred_element_type=None):
+def einsum(subscripts, *operands, optimize=None, precision=None, preferred_element_type=None,
+           out_sharding=None):
+    return laid_out(_einsum(subscripts, operands, precision, preferred_element_type,
+                            out_sharding is not None), out_sharding)
+
+
+def _einsum(subscripts, operands, precision, preferred_element_type, split):
     """Contract operands left to right with dot_general; diagonals and sums handled first."""
     precision = canonicalize_precision(precision, 'einsum')
     ops = promote(*operands)
@@ -177,7 +192,7 @@ def einsum(subscripts, *operands, optimize=None, precision=None, preferred_eleme
         contract = [c for c in sa if c in sb and c not in rest]
         dn = ((tuple(sa.index(c) for c in contract), tuple(sb.index(c) for c in contract)),
               (tuple(sa.index(c) for c in batch), tuple(sb.index(c) for c in batch)))
-        res = lax.dot_general(a, b, dn, precision, pet)
+        res = contract_dims(a, b, dn, precision, pet, split)
         spec = ''.join(batch) + ''.join(c for c in sa if c not in batch and c not in contract) + \
             ''.join(c for c in sb if c not in batch and c not in contract)
         terms = [(res, spec)] + terms[2:]

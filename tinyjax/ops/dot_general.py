@@ -8,7 +8,7 @@ from tinyjax.backends import blas
 from tinyjax.compiler.lowering import Gemm
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
-from tinyjax.ops import common, gemm, structural
+from tinyjax.ops import common, gemm, layout, structural
 from tinyjax.ops import elementwise as ew
 from tinyjax.ops.precision import allows_tf32, canonicalize_precision, cublas_float32_math
 
@@ -18,7 +18,8 @@ def _free(ndim, *dim_lists):
     return [d for d in range(ndim) if d not in used]
 
 
-def _dot_abstract(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+def _dot_abstract(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
+                  sum_split_contraction=None):
     (lc, rc), (lb, rb) = dimension_numbers
     name = 'dot_general'
     if lhs.dtype != rhs.dtype and preferred_element_type is None:
@@ -43,7 +44,8 @@ def _dot_abstract(lhs, rhs, dimension_numbers, precision=None, preferred_element
     return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
 
 
-def _dot_prepare(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+def _dot_prepare(xp, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
+                 sum_split_contraction=None):
     """dot_general for operands of fixed avals `lhs` and `rhs`: a function of the two
     buffers, with the transposes, reshapes and dtypes worked out once (compiled programs
     call it on every run; the eager rule below builds it per call)."""
@@ -135,16 +137,20 @@ def _transpose_side(ct, other, self_aval, self_c, self_b, other_c, other_b, ct_s
     if ct_first:
         dn = ((ct_dims[0], other_dims[0]), (ct_dims[1], other_dims[1]))
         res = dot_general_p.bind(ct, other, dimension_numbers=dn, precision=params['precision'],
-                                 preferred_element_type=None)
+                                 preferred_element_type=None, sum_split_contraction=True)
     else:
         dn = ((other_dims[0], ct_dims[0]), (other_dims[1], ct_dims[1]))
         res = dot_general_p.bind(other, ct, dimension_numbers=dn, precision=params['precision'],
-                                 preferred_element_type=None)
+                                 preferred_element_type=None, sum_split_contraction=True)
     out = structural.transpose(res, place[ct_first])
     return ew.convert(out, self_aval.dtype)
 
 
-def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
+                   sum_split_contraction=None):
+    # A cotangent's product may contract a dimension both operands split over a mesh (the
+    # batch, in a data-parallel step): it is summed over those axes and keeps the layout of
+    # its free dimensions, which is the primal operand's (JAX passes that sharding).
     if ct is None:
         return [None, None]
     (lc, rc), (lb, rb) = dimension_numbers
@@ -163,12 +169,14 @@ def _dot_transpose(ct, lhs, rhs, dimension_numbers, precision=None, preferred_el
     return [None, _transpose_side(ct, l, ra, rc, rb, lc, lb, ct_r, ct_l, params)]
 
 
-def _dot_batch(args, dims, dimension_numbers, precision=None, preferred_element_type=None):
+def _dot_batch(args, dims, dimension_numbers, precision=None, preferred_element_type=None,
+               sum_split_contraction=None):
     lhs, rhs = args
     dl, dr = dims
     (lc, rc), (lb, rb) = dimension_numbers
     sh = lambda ds: tuple(d + 1 for d in ds)
-    kw = dict(precision=precision, preferred_element_type=preferred_element_type)
+    kw = dict(precision=precision, preferred_element_type=preferred_element_type,
+              sum_split_contraction=sum_split_contraction)
     if dl is not None and dr is not None:
         lhs, rhs = common.move_batch_axis(lhs, dl, 0), common.move_batch_axis(rhs, dr, 0)
         dn = ((sh(lc), sh(rc)), ((0,) + sh(lb), (0,) + sh(rb)))
@@ -185,16 +193,33 @@ def _dot_batch(args, dims, dimension_numbers, precision=None, preferred_element_
 
 dot_general_p = common.define('dot_general', _dot_abstract, _dot_impl, _dot_jvp,
                               _dot_transpose, _dot_batch)
-dot_general_p.quiet_params = ('precision', 'preferred_element_type')
+# sum_split_contraction (True or None): under a mesh, a dimension both operands split may
+# be contracted, the partial products then summed over its mesh axes (transpose rules, and
+# out_sharding= in the user API, which lays the sum out with a sharding constraint). On an
+# Explicit mesh, without it, that is JAX's "ambiguous output sharding" error.
+dot_general_p.quiet_params = ('precision', 'preferred_element_type', 'sum_split_contraction')
 dot_general_p.prepare = _dot_prepare
 dot_general_p.lowering = Gemm()
 
 
-def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+def contract(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
+             sum_split=False):
+    """dot_general_p bound on normalised arguments; `sum_split`: the caller lays the
+    result out itself (out_sharding), so contracting split dimensions is allowed."""
     precision = canonicalize_precision(precision)
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(int(d) for d in lc), tuple(int(d) for d in rc)),
           (tuple(int(d) for d in lb), tuple(int(d) for d in rb)))
     pet = None if preferred_element_type is None else np.dtype(preferred_element_type)
+    flag = dict(sum_split_contraction=True) if sum_split else {}
     return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=precision,
-                              preferred_element_type=pet)
+                              preferred_element_type=pet, **flag)
+
+
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
+                out_sharding=None):
+    """lax.dot_general; out_sharding (a NamedSharding, or a PartitionSpec on the current
+    mesh) lays the product out over the mesh, summing partial products where needed."""
+    out = contract(lhs, rhs, dimension_numbers, precision, preferred_element_type,
+                   sum_split=out_sharding is not None)
+    return layout.laid_out(out, out_sharding)

@@ -17,6 +17,7 @@ from tinyjax.numpy.conversion import _dtype_of, broadcast_all, promote_inexact
 from tinyjax.ops import exact_fma, random_bits as rb
 from tinyjax.ops.common import aval_of, normalize_axis
 from tinyjax.random import erf_inv32
+from tinyjax.ops.layout import takes_out_sharding
 from tinyjax.random.keys import (
     _UINT, canonical_shape, check_key, random_bits, split_data)
 
@@ -102,6 +103,7 @@ def _broadcasts_to(small, shape):
         return False
 
 
+@takes_out_sharding
 def uniform(key, shape=(), dtype=None, minval=0., maxval=1.):
     """Uniform floats in [minval, maxval)."""
     data, _ = check_key('uniform', key)
@@ -125,6 +127,7 @@ def _normal_real(data, shape, dtype):
     return lax.mul(_const(_SQRT2, dtype), _erf_inv(u))
 
 
+@takes_out_sharding
 def normal(key, shape=(), dtype=None):
     """Standard normal samples (complex dtypes: independent real and imaginary halves)."""
     data, _ = check_key('normal', key)
@@ -161,6 +164,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=None):
     return jnp.clip(out, lo, hi)
 
 
+@takes_out_sharding
 def bernoulli(key, p=0.5, shape=None, mode='low'):
     """Booleans that are True with probability p."""
     if shape is not None:
@@ -260,6 +264,7 @@ def _clip_convert(val, dtype):
     return lax.convert_element_type(jnp.clip(val, lo, hi), dtype)
 
 
+@takes_out_sharding
 def randint(key, shape, minval, maxval, dtype=None):
     """Integers in [minval, maxval) (JAX's two-word modulus method)."""
     data, _ = check_key('randint', key)
@@ -392,6 +397,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
     return result.reshape(out_shape)
 
 
+@takes_out_sharding
 def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     """Indices drawn with probabilities softmax(logits, axis) (the Gumbel-max trick)."""
     data, _ = check_key('categorical', key)

@@ -15,7 +15,8 @@ from tinyjax.backends.cuda import c_order
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core.ir import ShapedArray
-from tinyjax.sharding.specs import NamedSharding, PartitionSpec, SingleDeviceSharding, Sharding, get_mesh
+from tinyjax.sharding.specs import (
+    NamedSharding, PartitionSpec, SingleDeviceSharding, Sharding, named_sharding)
 
 
 class Shard:
@@ -242,13 +243,7 @@ def reshard(x, out_shardings):
     """x laid out by out_shardings (a Sharding, or a PartitionSpec on the current mesh;
     or a pytree prefix of them)."""
     def one(s):
-        if isinstance(s, PartitionSpec):
-            mesh = get_mesh()
-            if mesh is None:
-                raise ValueError('reshard with a PartitionSpec needs a current mesh '
-                                 '(jax.set_mesh); or pass a NamedSharding')
-            s = NamedSharding(mesh, s)
-        return s
+        return named_sharding(s, 'reshard')
     if isinstance(out_shardings, (Sharding, PartitionSpec)):
         s = one(out_shardings)
         return tree_util.tree_map(lambda v: scatter(v, s), x)

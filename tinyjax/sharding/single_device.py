@@ -2,6 +2,7 @@
 in JAX. GlobalArray (arrays.py) defines its own; installed here rather than in
 core/array.py so the core does not depend on the sharding API."""
 from tinyjax.core.array import ArrayImpl
+from tinyjax.sharding.arrays import Shard
 from tinyjax.sharding.specs import SingleDeviceSharding
 
 
@@ -16,3 +17,13 @@ def _array_sharding(x):
 
 
 ArrayImpl.sharding = property(_array_sharding)
+
+
+def _addressable_shards(x):
+    """One shard: the whole array on its device."""
+    return [Shard(x.device, (slice(None),) * x.ndim, 0, x)]
+
+
+ArrayImpl.addressable_shards = property(_addressable_shards)
+ArrayImpl.is_fully_replicated = property(lambda x: _array_sharding(x).is_fully_replicated)
+ArrayImpl.is_fully_addressable = property(lambda x: True)

@@ -140,10 +140,61 @@ class Mesh:
     def __exit__(self, *exc):
         self._ctx.pop().__exit__(*exc)
 
+    @property
+    def abstract_mesh(self):
+        d = self.devices.flat[0] if self.devices.size else None
+        return AbstractMesh(self.axis_sizes, self.axis_names, self.axis_types,
+                            platform=getattr(d, 'platform', None))
+
     def __repr__(self):
-        shape = ', '.join(f"'{n}': {s}" for n, s in zip(self.axis_names, self.devices.shape))
-        types = ', '.join(t.name for t in self.axis_types)
-        return f'Mesh({shape}, axis_types=({types}))'
+        return f'Mesh({_axes_repr(self.axis_names, self.devices.shape, self.axis_types)})'
+
+
+def _axes_repr(names, sizes, types):
+    shape = ', '.join(f"'{n}': {s}" for n, s in zip(names, sizes))
+    return f"{shape or '()'}, axis_types=({''.join(t.name + ', ' for t in types)[:-2]}" + \
+        (',)' if len(types) == 1 else ')')
+
+
+class AbstractMesh:
+    """A mesh's shape, names and axis types, without devices (what jax.typeof and
+    get_abstract_mesh show). Under use_abstract_mesh a PartitionSpec is placed on the first
+    devices, laid out in this shape."""
+
+    def __init__(self, axis_sizes, axis_names, axis_types=None, *, platform=None):
+        self.axis_sizes, self.axis_names = tuple(axis_sizes), tuple(axis_names)
+        types = axis_types if axis_types is not None else (AxisType.Auto,) * len(self.axis_names)
+        self.axis_types = (types,) if isinstance(types, AxisType) else tuple(types)
+        self.platform = platform
+
+    shape = property(lambda self: dict(zip(self.axis_names, self.axis_sizes)))
+    size = property(lambda self: math.prod(self.axis_sizes))
+    empty = property(lambda self: not self.axis_names)
+    shape_tuple = property(lambda self: tuple(zip(self.axis_names, self.axis_sizes)))
+
+    def update_axis_types(self, types):
+        """A copy with the named axes' types replaced ({name: AxisType})."""
+        return AbstractMesh(self.axis_sizes, self.axis_names,
+                            tuple(types.get(n, t) for n, t in zip(self.axis_names, self.axis_types)),
+                            platform=self.platform)
+
+    def concrete(self):
+        """A Mesh of the first devices in this shape."""
+        devs = backends.devices()[:self.size]
+        return Mesh(np.asarray(devs, dtype=object).reshape(self.axis_sizes), self.axis_names,
+                    axis_types=self.axis_types)
+
+    def __eq__(self, other):
+        return (isinstance(other, AbstractMesh) and self.shape_tuple == other.shape_tuple
+                and self.axis_types == other.axis_types)
+
+    def __hash__(self):
+        return hash((self.shape_tuple, self.axis_types))
+
+    def __repr__(self):
+        extra = f', device_kind={self.platform}, num_cores=None, platform={self.platform}' \
+            if self.platform else ''
+        return f'AbstractMesh({_axes_repr(self.axis_names, self.axis_sizes, self.axis_types)}{extra})'
 
 
 def make_mesh(axis_shapes, axis_names, axis_types=None, *, devices=None):
@@ -173,14 +224,27 @@ _current = threading.local()
 
 
 def get_mesh():
-    """The mesh set by jax.set_mesh / `with mesh:`, or None."""
+    """The mesh set by jax.set_mesh / `with mesh:` (or use_abstract_mesh, placed on the
+    first devices), or None."""
     stack = getattr(_current, 'stack', None)
-    return stack[-1] if stack else None
+    if not stack:
+        return None
+    m = stack[-1]
+    return m.concrete() if isinstance(m, AbstractMesh) else m
+
+
+def get_abstract_mesh():
+    """jax.sharding.get_abstract_mesh: the current mesh's AbstractMesh (empty with none)."""
+    stack = getattr(_current, 'stack', None)
+    m = stack[-1] if stack else None
+    if m is None:
+        return AbstractMesh((), ())
+    return m if isinstance(m, AbstractMesh) else m.abstract_mesh
 
 
 class _MeshSetting(contextlib.AbstractContextManager):
     def __init__(self, mesh):
-        if not isinstance(mesh, Mesh):
+        if not isinstance(mesh, (Mesh, AbstractMesh)):
             raise TypeError(f'set_mesh expects a Mesh, got {type(mesh).__name__}')
         if not hasattr(_current, 'stack'):
             _current.stack = []
@@ -196,7 +260,22 @@ def set_mesh(mesh):
     return _MeshSetting(mesh)
 
 
-use_mesh = set_mesh
+use_mesh = use_abstract_mesh = set_mesh
+
+
+def named_sharding(s, what):
+    """A Sharding as given, or a PartitionSpec on the current mesh (JAX's error without one)."""
+    if isinstance(s, PartitionSpec):
+        mesh = get_mesh()
+        if mesh is None:
+            raise ValueError(
+                f'{what}: using a PartitionSpec when you are not under a mesh context is not '
+                'allowed. Please pass a NamedSharding instance or enter into a mesh context '
+                f'via `jax.set_mesh`. Got {s!r}')
+        return NamedSharding(mesh, s)
+    if not isinstance(s, Sharding):
+        raise TypeError(f'{what} expects a Sharding or a PartitionSpec, got {type(s).__name__}')
+    return s
 
 
 # --- shardings ---------------------------------------------------------------------------

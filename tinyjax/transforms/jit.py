@@ -22,6 +22,7 @@ from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
 from tinyjax.core.ir import ShapeDtypeStruct, pretty_print
+from tinyjax.ref import Ref
 from tinyjax.sharding.arrays import GlobalArray
 from tinyjax.sharding.specs import Sharding
 from tinyjax.transforms import partition
@@ -86,8 +87,9 @@ def _as_tuple(x):
 
 
 class _Entry:
-    def __init__(self, graph, out_tree, cacheable):
+    def __init__(self, graph, out_tree, cacheable, refs=()):
         self.graph, self.out_tree, self.cacheable = graph, out_tree, cacheable
+        self.refs = refs       # positions of Ref leaves: their final values end the outputs
         self.programs = {}
         self.sharded = {}      # (mesh, input layouts, output layouts) -> SpmdProgram
 
@@ -184,20 +186,22 @@ class JitFunction:
         dyn_positions = [i for i, _ in dyn_args]
         dyn = tuple(a for _, a in dyn_args)
         leaves, in_tree = tree_util.tree_flatten((dyn, dyn_kwargs))
-        arrays = [_leaf_array(x, self._arg_name(dyn_positions, dyn, k)) for k, x in enumerate(leaves)]
+        refs = _ref_positions(leaves, getattr(self.fun, '__name__', 'fun'))
+        arrays = [_leaf_array(x._value if k in refs else x,
+                              self._arg_name(dyn_positions, dyn, k)) for k, x in enumerate(leaves)]
         # x64 and the default matmul precision change what tracing produces (default
         # dtypes, dot_general's precision), so they are part of the key.
-        key = (in_tree, tuple(a.aval for a in arrays), statics, static_kw,
+        key = (in_tree, tuple(a.aval for a in arrays), refs, statics, static_kw,
                trace_context())
         entry = self._cache.get(key)
         if entry is None:
             f = self._call_with(statics, static_kw, dyn_positions, len(args))
             store = []
-            flat = flatten_fun(f, in_tree, store)
+            flat = _with_refs(flatten_fun(f, in_tree, store), refs)
             graph, _ = core_trace.make_graph(flat, [a.aval for a in arrays],
                                              name=getattr(self.fun, '__name__', 'fun'))
             cacheable = not any(isinstance(c, core_trace.Tracer) for c in graph.consts)
-            entry = _Entry(graph, store[0], cacheable)
+            entry = _Entry(graph, store[0], cacheable, refs)
             if cacheable:
                 self._cache[key] = entry
         donated = self._donated_leaves(dyn_positions, dyn, len(leaves))
@@ -246,6 +250,8 @@ class JitFunction:
                     prog, consts, unflatten = hit
                     return unflatten(prog(leaves, consts))
         entry, arrays, donated = self._prepare(args, kwargs)
+        if entry.refs:
+            return self._call_with_refs(entry, arrays, donated, args, kwargs)
         if (any(isinstance(a, core_trace.Tracer) for a in arrays) or not entry.cacheable):
             outs = core_trace.eval_graph(entry.graph, *arrays)
             return tree_util.tree_unflatten(entry.out_tree, outs)
@@ -266,6 +272,21 @@ class JitFunction:
                     a is b and a.device is dev for a, b in zip(leaves, arrays))):
             self._direct[key] = (prog, entry.graph.consts, _unflattener(entry.out_tree))
         return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _call_with_refs(self, entry, arrays, donated, args, kwargs):
+        """A call with Ref arguments: the graph's last outputs are the refs' final values,
+        written back into the caller's Refs."""
+        refs = [x for x in tree_util.tree_leaves((args, kwargs)) if isinstance(x, Ref)]
+        if any(isinstance(a, core_trace.Tracer) for a in arrays) or not entry.cacheable:
+            outs = core_trace.eval_graph(entry.graph, *arrays)
+        elif self._shardings is not None or any(type(a) is GlobalArray for a in arrays):
+            outs = partition.run_sharded(entry, arrays, *self._leaf_shardings(args, kwargs, entry))
+        else:
+            outs = self._program(entry, self._device_for(arrays), donated)(arrays, entry.graph.consts)
+        n = len(outs) - len(refs)
+        for r, v in zip(refs, outs[n:]):
+            r._value = v
+        return tree_util.tree_unflatten(entry.out_tree, outs[:n])
 
     def _leaf_shardings(self, args, kwargs, entry):
         """in_shardings and out_shardings, one entry (a Sharding or None) per leaf."""
@@ -339,6 +360,39 @@ def _check_hashable(v):
             f'to hash an object of type {type(v)}, {v!r}. The error was:\nTypeError: {e}\n'
             'Pass it as a tuple, or as a dynamic (array) argument.') from None
     return v
+
+
+def _ref_positions(leaves, name):
+    """Positions of the Ref leaves (JAX's error if one Ref appears twice)."""
+    refs, seen = [], {}
+    for k, x in enumerate(leaves):
+        if isinstance(x, Ref):
+            if id(x) in seen:
+                raise ValueError(
+                    f'only one reference to a mutable array may be passed as an argument to a '
+                    f'function, but when tracing {name} for jit the mutable array reference of '
+                    f'type {x.aval} appeared at arguments {seen[id(x)]} and {k}')
+            seen[id(x)] = k
+            refs.append(k)
+    return tuple(refs)
+
+
+def _with_refs(flat, refs):
+    """flat, given fresh Refs holding the traced values at `refs`; returns its outputs
+    followed by what those Refs hold at the end."""
+    def f(*xs):
+        boxes = [Ref(xs[k]) for k in refs]
+        xs = list(xs)
+        for k, b in zip(refs, boxes):
+            xs[k] = b
+        outs = flat(*xs)
+        if any(isinstance(o, Ref) for o in outs):
+            raise ValueError(f'function {flat.__name__} traced for jit returned a mutable array '
+                             'reference, but mutable array references cannot be returned; '
+                             'return its value (ref[...]) instead')
+        return list(outs) + [b._value for b in boxes]
+    f.__name__ = flat.__name__
+    return f
 
 
 def _leaf_array(x, what):

@@ -22,11 +22,12 @@ from tinyjax.compiler.codegen import lowering_template
 from tinyjax.core import trace as core_trace
 from tinyjax.core.ir import Graph, Literal
 from tinyjax.interpreters.batching import axis_frame_pushed
-from tinyjax.ops import collectives, common, elementwise, indexing, reduction, structural
+from tinyjax.ops import (
+    collectives, common, elementwise, indexing, layout, reduction, sorting, structural)
 from tinyjax.ops.custom import _graph_eager, stop_gradient_p
 from tinyjax.ops.dot_general import dot_general_p
 from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
-from tinyjax.sharding.specs import NamedSharding, _normal, to_spec
+from tinyjax.sharding.specs import AxisType, NamedSharding, _normal, get_abstract_mesh, to_spec
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram
 
 NONE = ()     # a dimension no mesh axis splits
@@ -41,6 +42,14 @@ def _merge_error(prim, specs, why):
         'agree.')
 
 
+def explicit_axes(mesh):
+    """The mesh axes in Explicit mode: as the current mesh context says (auto_axes and
+    explicit_axes change it), else as the mesh was made."""
+    cur = get_abstract_mesh()
+    types = cur.axis_types if cur.axis_names == mesh.axis_names else mesh.axis_types
+    return frozenset(n for n, t in zip(mesh.axis_names, types) if t is AxisType.Explicit)
+
+
 def _show(spec):
     return 'P(' + ', '.join('None' if not n else (repr(n[0]) if len(n) == 1 else repr(n))
                             for n in spec) + ')'
@@ -49,6 +58,8 @@ def _show(spec):
 class Partitioner:
     def __init__(self, mesh):
         self.mesh, self.size = mesh, mesh.shape
+        self.explicit = explicit_axes(mesh)
+        self.before = {}     # a sharding constraint's token -> the layout it received
 
     def blocks(self, names):
         return math.prod(self.size[n] for n in names)
@@ -110,7 +121,7 @@ class Partitioner:
         vals, specs = [v for v, _ in ins], [s for _, s in ins]
         if e.prim.eager is _graph_eager and isinstance(e.params.get('graph'), Graph):
             return self.run(e.params['graph'], ins)          # custom_jvp/vjp calls, remat
-        if not any(any(s) for s in specs) and e.inputs:
+        if not any(any(s) for s in specs) and e.inputs and e.prim not in _ALWAYS:
             return self._whole(e, vals, specs)
         rule = _RULES.get(e.prim)
         if rule is None and not e.prim.multiple_results and len(e.outputs) == 1 and \
@@ -138,13 +149,19 @@ def _elementwise(p, e, vals, specs):
             continue                  # a 0-d operand
         for d, names in enumerate(s):
             if names and want[d] and names != want[d]:
-                raise _merge_error(e.prim, specs,
-                                   f'dimension {d} is split over {want[d]} and over {names}')
+                if set(names + want[d]) & p.explicit:
+                    raise _merge_error(e.prim, specs,
+                                       f'dimension {d} is split over {want[d]} and over {names}')
+                continue              # Auto axes: the first operand's layout wins
             want[d] = want[d] or names
-    used = [n for names in want for n in names]
-    if len(used) != len(set(used)):
-        raise _merge_error(e.prim, specs,
-                           f'a mesh axis would split two dimensions of the result ({_show(want)})')
+    used = set()
+    for d, names in enumerate(want):
+        if set(names) & used:
+            if set(names) & used & p.explicit:
+                raise _merge_error(e.prim, specs, 'it produces an illegally sharded result: a '
+                                   f'mesh axis would split two dimensions ({_show(want)})')
+            want[d] = NONE
+        used |= set(names)
     want = tuple(want)
     vals = [v if a.ndim != out_nd else p.relayout(v, s, want)
             for v, s, a in zip(vals, specs, avals)]
@@ -180,6 +197,17 @@ def _dot_general(p, e, vals, specs):
             x, sx = p.relayout(x, sx, _assign(sx, i, want)), _assign(sx, i, want)
         if sy[j] != want:
             y, sy = p.relayout(y, sy, _assign(sy, j, want)), _assign(sy, j, want)
+    contracted = tuple(n for d in lc for n in sx[d])
+    both = [d for d, j in zip(lc, rc) if specs[0][d] and specs[1][j]]
+    if both and not e.params.get('sum_split_contraction') and \
+            set(contracted) & p.explicit:
+        la, ra = (a.aval.str_short() for a in e.inputs)
+        raise errors.ShardingTypeError(
+            f'dot_general of {la} and {ra}: contracting dimensions are sharded and it is '
+            'ambiguous how the output should be sharded. Please specify the output sharding '
+            'via the `out_sharding` parameter (jnp.dot/matmul/einsum or lax.dot_general). '
+            f'Got lhs_contracting_spec={tuple(n for d in lc for n in specs[0][d])} and '
+            f'rhs_contracting_spec={tuple(n for d in rc for n in specs[1][d])}')
     lfree = [d for d in range(len(sx)) if d not in lc and d not in lb]
     rfree = [d for d in range(len(sy)) if d not in rc and d not in rb]
     taken = {n for names in sx for n in names}
@@ -187,11 +215,27 @@ def _dot_general(p, e, vals, specs):
     if clash != tuple(sy):       # a free rhs dimension split over an axis the lhs uses
         y, sy = p.relayout(y, sy, clash), clash
     out = e.prim.bind(x, y, **e.params)
-    contracted = tuple(n for d in lc for n in sx[d])
     if contracted:
         out = collectives.psum_p.bind(out, axis_name=contracted)
     spec = tuple(sx[d] for d in lb) + tuple(sx[d] for d in lfree) + tuple(sy[d] for d in rfree)
     return [(out, spec)]
+
+
+def _sharding_constraint(p, e, vals, specs):
+    (x,), (s,) = vals, specs
+    want, token = e.params['sharding'], e.params['token']
+    if want is None:            # a transposed constraint: back to the primal's layout
+        back = p.before.get(token, s)
+        return [(p.relayout(x, s, back), back)]
+    p.before[token] = s
+    if want.mesh != p.mesh:
+        raise ValueError(f'with_sharding_constraint: its sharding is on the mesh {want.mesh!r}, '
+                         f'but the jit computation runs on {p.mesh!r}; use one mesh')
+    want = _normal(want.spec, len(s))
+    err = e.params['check'] and layout.mismatch(s, want, p.explicit)
+    if err:
+        raise err
+    return [(p.relayout(x, s, want), want)]
 
 
 def _broadcast_in_dim(p, e, vals, specs):
@@ -259,6 +303,63 @@ def _along_unsplit(param, single=False):
     return rule
 
 
+def _slice(p, e, vals, specs):
+    """A slice keeps the split of every dimension it takes whole; a cut dimension is
+    gathered first."""
+    (x,), (s,) = vals, specs
+    shape = e.inputs[0].aval.shape
+    start, limit = e.params['start_indices'], e.params['limit_indices']
+    strides = e.params['strides'] or (1,) * len(shape)
+    whole = [start[d] == 0 and limit[d] == shape[d] and strides[d] == 1 for d in range(len(shape))]
+    want = tuple(s[d] if whole[d] else NONE for d in range(len(shape)))
+    x = p.relayout(x, s, want)
+    local = p.local_shape(shape, want)
+    limit = tuple(local[d] if whole[d] else limit[d] for d in range(len(shape)))
+    return [(e.prim.bind(x, start_indices=start, limit_indices=limit,
+                         strides=e.params['strides']), want)]
+
+
+def _pad(p, e, vals, specs):
+    """A pad keeps the split of every dimension it leaves unpadded."""
+    (x, v), (s, _) = vals, specs
+    config = e.params['padding_config']
+    want = tuple(n if tuple(c) == (0, 0, 0) else NONE for n, c in zip(s, config))
+    return [(e.prim.bind(p.relayout(x, s, want), v, **e.params), want)]
+
+
+def _gather_layout(p, so, si, axes):
+    """Layouts for a gather or scatter: the index batch dimensions keep their split (the
+    index vector itself whole), the operand's indexed axes are whole, its other
+    dimensions keep a split that no index dimension already uses."""
+    si = tuple(si[:-1]) + (NONE,)
+    used = {n for names in si for n in names}
+    so = tuple(NONE if d in axes or set(names) & used else names for d, names in enumerate(so))
+    return so, si
+
+
+def _gather(p, e, vals, specs):
+    (op, idx), (so, si) = vals, specs
+    axes = e.params['axes']
+    so2, si2 = _gather_layout(p, so, si, axes)
+    out = e.prim.bind(p.relayout(op, so, so2), p.relayout(idx, si, si2), **e.params)
+    return [(out, si2[:-1] + tuple(n for d, n in enumerate(so2) if d not in axes))]
+
+
+def _scatter_add(p, e, vals, specs):
+    """Each device adds its own updates into zeros; the partial sums are all-reduced over
+    the axes splitting the updates' index dimensions, then added to the operand."""
+    (op, idx, up), (so, si, su) = vals, specs
+    axes = e.params['axes']
+    so2, si2 = _gather_layout(p, so, si, axes)
+    su2 = si2[:-1] + tuple(n for d, n in enumerate(so2) if d not in axes)
+    op, idx, up = p.relayout(op, so, so2), p.relayout(idx, si, si2), p.relayout(up, su, su2)
+    names = tuple(n for names in si2 for n in names)
+    if not names:
+        return [(e.prim.bind(op, idx, up, **e.params), so2)]
+    part = e.prim.bind(common.zeros_like(op), idx, up, **e.params)
+    return [(elementwise.add(op, collectives.psum_p.bind(part, axis_name=names)), so2)]
+
+
 _RULES = {
     reduction.reduce_sum_p: _reducer(collectives.psum_p),
     reduction.reduce_max_p: _reducer(collectives.pmax_p),
@@ -272,7 +373,15 @@ _RULES = {
     reduction.argmax_p: _along_unsplit('axes'),
     reduction.argmin_p: _along_unsplit('axes'),
     stop_gradient_p: _elementwise,
+    layout.sharding_constraint_p: _sharding_constraint,
+    structural.slice_p: _slice,
+    structural.pad_p: _pad,
+    indexing.gather_p: _gather,
+    indexing.scatter_add_p: _scatter_add,
+    sorting.sort_p: _along_unsplit('dimension', single=True),
+    **{prim: _along_unsplit('axis', single=True) for prim in sorting.CUM_PRIMS.values()},
 }
+_ALWAYS = {layout.sharding_constraint_p}       # rules that apply to unsplit operands too
 
 
 def partition(graph, in_specs, mesh, out_specs=None):
@@ -317,7 +426,7 @@ def run_sharded(entry, arrays, in_shardings=None, out_shardings=None):
     outs_want = None if out_shardings is None else tuple(
         None if s is None else _normal(s.spec, a.ndim)
         for s, a in zip(out_shardings, entry.graph.out_avals))
-    key = (mesh, specs, outs_want)
+    key = (mesh, specs, outs_want, explicit_axes(mesh))
     hit = entry.sharded.get(key)
     if hit is None:
         local, out_specs = partition(entry.graph, specs, mesh, outs_want)
@@ -333,3 +442,40 @@ def run_sharded(entry, arrays, in_shardings=None, out_shardings=None):
     return [GlobalArray(o, NamedSharding(mesh, to_spec(s)), a.shape, a.weak_type)
             for o, s, a in zip(outs, out_specs, entry.graph.out_avals)]
 
+
+
+# --- ops outside jit on sharded arrays ---------------------------------------------------
+class _OneOp:
+    """A one-equation graph, run as jit runs a graph on sharded arrays."""
+
+    def __init__(self, graph):
+        self.graph, self.sharded = graph, {}
+
+
+_one_ops = {}
+
+
+def apply_sharded(prim, vals, params):
+    """An op outside jit with a GlobalArray operand runs as JAX runs it, partitioned over
+    the array's mesh: results keep their shardings, and JAX's sharding errors apply."""
+    avals = tuple(v.aval for v in vals)
+    try:
+        key = (prim, tuple(sorted(params.items())), avals)
+        entry = _one_ops.get(key)
+    except TypeError:         # a parameter that cannot be hashed: trace every time
+        key = entry = None
+    if entry is None:
+        def one(*xs):
+            out = prim.bind(*xs, **params)
+            return out if prim.multiple_results else [out]
+        with core_trace.outside_traces():
+            entry = _OneOp(core_trace.make_graph(one, avals, name=prim.name)[0])
+        if key is not None:
+            if len(_one_ops) > 4096:
+                _one_ops.clear()
+            _one_ops[key] = entry
+    with core_trace.outside_traces():
+        return run_sharded(entry, list(vals))
+
+
+GlobalArray.apply_sharded = staticmethod(apply_sharded)

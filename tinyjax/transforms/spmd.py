@@ -213,10 +213,6 @@ class SpmdProgram:
         graph = inline_collective_holders(graph, grid)
         self.graph, self.grid, self.fuse = graph, grid, fuse
         self.devs, self.local = grid.devs, list(local_devs)
-        if len(self.local) != len(self.devs) and len(grid.axes) > 1:
-            raise NotImplementedError(
-                f'a {len(grid.axes)}-d device grid {dict(grid.axes)} spanning several '
-                'processes; use a 1-d mesh (or pmap) across processes')
         self.steps = split_at_collectives(graph, grid)
         self._consts = None
         # After which step each value is read for the last time (so it can be dropped),
@@ -286,20 +282,22 @@ class SpmdProgram:
 def run_collective(eqn, ins, grid, local):
     """One collective step: each group of devices that communicates over the equation's
     axes runs it through the collective backend for that group (NCCL, device copies or
-    the coordinator); a control-flow equation hiding collectives runs stacked."""
+    the coordinator); a control-flow equation hiding collectives runs stacked. `ins`
+    holds one array per local device; a process takes part in the groups holding its
+    devices (under several processes a group may span them, or lie wholly elsewhere)."""
     if hides_collective(eqn, grid):
         return run_stacked(eqn, ins, grid, local, spans_processes=len(local) != len(grid.devs))
-    if len(local) != len(grid.devs):     # several processes: a 1-d grid, one group
-        return collective_backends.for_devices(grid.devs).run(eqn.prim, ins, dict(eqn.params))
-    groups = grid.groups(_names_of(eqn))
+    slot = {id(d): j for j, d in enumerate(local)}
     outs = [[None] * len(local) for _ in eqn.outputs]
-    for members in groups:
-        devs = [grid.devs[k] for k in members]
-        part = [[x[k] for k in members] for x in ins]
-        res = collective_backends.for_devices(devs).run(eqn.prim, part, dict(eqn.params))
-        for o, r in zip(outs, res):
-            for k, v in zip(members, r):
-                o[k] = v
+    for members in grid.groups(_names_of(eqn)):
+        mine = [slot[id(grid.devs[k])] for k in members if id(grid.devs[k]) in slot]
+        if not mine:
+            continue
+        part = [[x[j] for j in mine] for x in ins]
+        backend = collective_backends.for_devices([grid.devs[k] for k in members])
+        for o, r in zip(outs, backend.run(eqn.prim, part, dict(eqn.params))):
+            for j, v in zip(mine, r):
+                o[j] = v
     return outs
 
 
