@@ -55,7 +55,7 @@ KNOWN_CYCLES = [
 ]
 
 # Imports inside functions: optional dependencies only.
-LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn')
+LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'mpi4py')
 
 # Lines of the core, the compiler and the CUDA backend together (tinygrad keeps such a
 # budget): growth there should be a decision.
