@@ -159,3 +159,26 @@ def test_layout_rules_gather_nothing(eight_cpus):
         fn(emb, tok)
         prims = _partitioned_prims(fn)
         assert 'all_gather' not in prims and 'psum' in prims
+
+
+def test_jit_of_shard_map_runs_on_the_mesh(eight_cpus):
+    # jit(shard_map(f)) runs f's body on every device (its psum a collective of the
+    # partitioned program), its results laid out by out_specs, from sharded or plain
+    # arguments; grad inside the body sums the replicated weight's gradient (vma typing).
+    jnp, lax, P = tinyjax.numpy, tinyjax.lax, tinyjax.P
+    mesh = tinyjax.make_mesh((4, 2), ('x', 'y'))
+    rng = np.random.RandomState(0)
+    w = rng.randn(4, 3).astype(np.float32)
+    x = rng.randn(8, 4).astype(np.float32)
+
+    def body(w, xb):
+        return tinyjax.grad(lambda w: lax.psum(jnp.sum(jnp.tanh(xb @ w) ** 2), ('x', 'y')))(w)
+    f = tinyjax.jit(tinyjax.shard_map(body, mesh=mesh, in_specs=(P(), P(('x', 'y'))),
+                                      out_specs=P()))
+    want = 2 * x.T @ (np.tanh(x @ w) * (1 - np.tanh(x @ w) ** 2))
+    for args in ((w, x), (w, tinyjax.device_put(x, tinyjax.NamedSharding(mesh, P(('x', 'y')))))):
+        g = f(*args)
+        np.testing.assert_allclose(np.asarray(g), want, rtol=2e-5, atol=1e-5)
+        assert g.sharding.mesh == mesh and g.sharding.spec == P()
+    prims = _partitioned_prims(f)
+    assert 'psum' in prims and 'all_gather' not in prims

@@ -2,6 +2,7 @@
 remat.py)."""
 from tinyjax import dtypes, tree_util
 from tinyjax.core.trace import eval_graph, make_graph
+from tinyjax.interpreters.ad import jvp_eval
 from tinyjax.interpreters.batching import batch_eval
 from tinyjax.ops import common
 
@@ -119,6 +120,24 @@ custom_vjp_call_p.batch = _batch_graph_prim(custom_vjp_call_p)
 # operands are left as they are (the graph was typed on them).
 for _p in (custom_jvp_call_p, custom_vjp_call_p):
     _p.varying = lambda ins, graph, **_: [a.vma for a in graph.out_avals]
+
+
+# shard_map under a trace: `graph` is its global form (the body under nested vmaps over
+# the mesh axes), which the compiler inlines and every transformation differentiates or
+# batches; `body` (one device's block) with `mesh`, `in_specs` and `out_specs` lets the
+# sharded-jit partitioner (transforms/partition.py) run it on the devices instead.
+def _smap_jvp(primals, tangents, graph, **params):
+    return jvp_eval(graph, primals, tangents)
+
+
+def _smap_batch(args, dims, graph, **params):
+    return batch_eval(graph, args, dims, common.batch_size(args, dims))
+
+
+shard_map_p = common.define('shard_map', _graph_abstract, None, _smap_jvp, batch=_smap_batch,
+                            multiple_results=True)
+shard_map_p.eager = _graph_eager
+shard_map_p.inline_graph = True
 
 
 def _lin_abstract(*avals, out_avals, **params):

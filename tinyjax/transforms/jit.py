@@ -90,6 +90,7 @@ class _Entry:
     def __init__(self, graph, out_tree, cacheable, refs=()):
         self.graph, self.out_tree, self.cacheable = graph, out_tree, cacheable
         self.refs = refs       # positions of Ref leaves: their final values end the outputs
+        self.meshes = partition.graph_meshes(graph)    # shard_maps: run over their mesh
         self.programs = {}
         self.sharded = {}      # (mesh, input layouts, output layouts) -> SpmdProgram
 
@@ -259,7 +260,8 @@ class JitFunction:
             if a.is_deleted():
                 raise RuntimeError(f'Array has been deleted with shape={a.aval.str_short()}: '
                                    'it was donated to an earlier jit call.')
-        if self._shardings is not None or any(type(a) is GlobalArray for a in arrays):
+        if self._shardings is not None or entry.meshes or \
+                any(type(a) is GlobalArray for a in arrays):
             outs = partition.run_sharded(entry, arrays, *self._leaf_shardings(args, kwargs, entry))
             return tree_util.tree_unflatten(entry.out_tree, outs)
         dev = self._device_for(arrays)
@@ -279,7 +281,8 @@ class JitFunction:
         refs = [x for x in tree_util.tree_leaves((args, kwargs)) if isinstance(x, Ref)]
         if any(isinstance(a, core_trace.Tracer) for a in arrays) or not entry.cacheable:
             outs = core_trace.eval_graph(entry.graph, *arrays)
-        elif self._shardings is not None or any(type(a) is GlobalArray for a in arrays):
+        elif self._shardings is not None or entry.meshes or \
+                any(type(a) is GlobalArray for a in arrays):
             outs = partition.run_sharded(entry, arrays, *self._leaf_shardings(args, kwargs, entry))
         else:
             outs = self._program(entry, self._device_for(arrays), donated)(arrays, entry.graph.consts)

@@ -24,7 +24,7 @@ from tinyjax.core.ir import Graph, Literal
 from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.ops import (
     collectives, common, elementwise, indexing, layout, reduction, sorting, structural)
-from tinyjax.ops.custom import _graph_eager, stop_gradient_p
+from tinyjax.ops.custom import _graph_eager, shard_map_p, stop_gradient_p
 from tinyjax.ops.dot_general import dot_general_p
 from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
 from tinyjax.sharding.specs import AxisType, NamedSharding, _normal, get_abstract_mesh, to_spec
@@ -119,9 +119,11 @@ class Partitioner:
 
     def equation(self, e, ins):
         vals, specs = [v for v, _ in ins], [s for _, s in ins]
+        if e.prim in _ALWAYS:
+            return _RULES[e.prim](self, e, vals, specs)
         if e.prim.eager is _graph_eager and isinstance(e.params.get('graph'), Graph):
             return self.run(e.params['graph'], ins)          # custom_jvp/vjp calls, remat
-        if not any(any(s) for s in specs) and e.inputs and e.prim not in _ALWAYS:
+        if not any(any(s) for s in specs) and e.inputs:
             return self._whole(e, vals, specs)
         rule = _RULES.get(e.prim)
         if rule is None and not e.prim.multiple_results and len(e.outputs) == 1 and \
@@ -236,6 +238,22 @@ def _sharding_constraint(p, e, vals, specs):
     if err:
         raise err
     return [(p.relayout(x, s, want), want)]
+
+
+def _shard_map(p, e, vals, specs):
+    """A shard_map on the jit's mesh runs its body on each device's block (its operands
+    moved to in_specs first; its collectives become the program's); on another mesh, its
+    global form is partitioned like any graph."""
+    if e.params['mesh'] != p.mesh:
+        return p.run(e.params['graph'], list(zip(vals, specs)))
+    blocks = [p.relayout(v, s, want) for v, s, want in zip(vals, specs, e.params['in_specs'])]
+    outs = core_trace.eval_graph(e.params['body'], *blocks)
+    return list(zip(outs, e.params['out_specs']))
+
+
+def graph_meshes(graph):
+    """The meshes of the graph's shard_map equations (a jit of one runs on its mesh)."""
+    return {e.params['mesh'] for e in graph.eqns if e.prim is shard_map_p}
 
 
 def _broadcast_in_dim(p, e, vals, specs):
@@ -381,7 +399,8 @@ _RULES = {
     sorting.sort_p: _along_unsplit('dimension', single=True),
     **{prim: _along_unsplit('axis', single=True) for prim in sorting.CUM_PRIMS.values()},
 }
-_ALWAYS = {layout.sharding_constraint_p}       # rules that apply to unsplit operands too
+_RULES[shard_map_p] = _shard_map
+_ALWAYS = {layout.sharding_constraint_p, shard_map_p}   # rules for unsplit operands too
 
 
 def partition(graph, in_specs, mesh, out_specs=None):
@@ -418,6 +437,7 @@ def run_sharded(entry, arrays, in_shardings=None, out_shardings=None):
         arrays = [a if s is None else scatter(a, s) for a, s in zip(arrays, in_shardings)]
     meshes = {a.sharding.mesh for a in arrays if isinstance(a, GlobalArray)}
     meshes |= {s.mesh for s in (out_shardings or ()) if isinstance(s, NamedSharding)}
+    meshes |= graph_meshes(entry.graph)
     if len(meshes) != 1:
         raise ValueError(f'jit: the sharded arguments and out_shardings must share one mesh, '
                          f'got {len(meshes)} different meshes; reshard them onto one')

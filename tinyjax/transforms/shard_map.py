@@ -30,6 +30,7 @@ from tinyjax.core.array import ArrayImpl
 from tinyjax.core.trace import eval_graph
 from tinyjax.sharding.arrays import GlobalArray, local_devices, scatter
 from tinyjax.ops import common, structural
+from tinyjax.ops.custom import shard_map_p
 from tinyjax.sharding.specs import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
 from tinyjax.transforms import batching
 from tinyjax.transforms.jit import _shared_caches
@@ -76,7 +77,7 @@ class ShardMapped:
                  enumerate(zip(avals, specs))]
         if any(isinstance(x, core_trace.Tracer) for x in leaves) or core_trace.current_builder():
             graph, out_tree, out_specs = self._trace(mesh, in_tree, local)
-            return _as_nested_vmaps(graph, mesh, leaves, specs, out_tree, out_specs)
+            return _traced(graph, mesh, leaves, specs, out_tree, out_specs)
         out_specs = tree_util.tree_flatten(self.out_specs,
                                            is_leaf=lambda s: isinstance(s, PartitionSpec))
         key = ('shard_map', in_tree, tuple(avals), tuple(specs), mesh, out_specs[1],
@@ -236,6 +237,20 @@ def _as_nested_vmaps(graph, mesh, leaves, specs, out_tree, out_specs):
     outs = f(*moved)
     return tree_util.tree_unflatten(
         out_tree, [_from_mesh_major(o, s, mesh) for o, s in zip(outs, out_specs)])
+
+
+def _traced(body, mesh, leaves, specs, out_tree, out_specs):
+    """shard_map inside a trace: one shard_map equation holding its global form (nested
+    vmaps) for every transformation and the body with its specs for the partitioner."""
+    def global_form(*xs):
+        return tree_util.tree_leaves(_as_nested_vmaps(body, mesh, xs, specs, out_tree, out_specs))
+    graph, _ = core_trace.make_graph(global_form, [common.aval_of(x) for x in leaves],
+                                     name='shard_map')
+    outs = shard_map_p.bind(
+        *leaves, graph=graph, body=body, mesh=mesh,
+        in_specs=tuple(_normal(s, common.aval_of(x).ndim) for s, x in zip(specs, leaves)),
+        out_specs=tuple(_normal(s, a.ndim) for s, a in zip(out_specs, graph.out_avals)))
+    return tree_util.tree_unflatten(out_tree, outs)
 
 
 def shard_map(f=None, /, *, out_specs, in_specs=None, mesh=None, axis_names=frozenset(),
