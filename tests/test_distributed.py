@@ -80,6 +80,10 @@ def test_two_processes_pmap_psum_on_loopback():
         assert r['process_count'] == 2 and r['devices'] == 4 and r['local_devices'] == 2
         np.testing.assert_allclose(r['psum'], np.broadcast_to(rows.sum(0), (2, 3)))
         assert r['all_gather_rows'] == 4
+        # The results are the global arrays (4 rows), each process holding its own rows;
+        # fed back to pmap, a result is taken as this process's shards.
+        assert r['global_shape'] == [4, 3] and r['every_index'] == [0, 1, 2, 3]
+        np.testing.assert_allclose(r['psum_again'], np.broadcast_to(4 * rows.sum(0), (2, 3)))
     assert reports[0]['axis_index'] == [0, 1] and reports[1]['axis_index'] == [2, 3]
 
 

@@ -70,10 +70,18 @@ def worker(process_id, port, num_processes, local_devices):
     total = jax.pmap(lambda v: lax.psum(v, 'i'), axis_name='i')(x)
     index = jax.pmap(lambda v: lax.axis_index('i'), axis_name='i')(x)
     gathered = jax.pmap(lambda v: lax.all_gather(v, 'i'), axis_name='i')(x)
+    # Results are global arrays: this process holds its own rows; a second pmap takes one
+    # back as its shards; process_allgather fetches the whole.
+    local = lambda a: np.concatenate([np.asarray(sh.data) for sh in a.addressable_shards])
+    again = jax.pmap(lambda v: lax.psum(v, 'i'), axis_name='i')(total)
     print(json.dumps({'process_index': jax.process_index(), 'process_count': jax.process_count(),
                       'devices': jax.device_count(), 'local_devices': n_local,
-                      'psum': np.asarray(total).tolist(), 'axis_index': np.asarray(index).tolist(),
-                      'all_gather_rows': int(np.asarray(gathered).shape[1])}), flush=True)
+                      'psum': local(total).tolist(), 'axis_index': local(index).tolist(),
+                      'all_gather_rows': int(gathered.shape[1]),
+                      'global_shape': list(total.shape),
+                      'every_index': np.asarray(
+                          multihost_utils.process_allgather(index, tiled=True)).tolist(),
+                      'psum_again': local(again).tolist()}), flush=True)
     jax.distributed.shutdown()
 
 

@@ -14,9 +14,13 @@ same axis name, so derivatives of pmapped code are derivatives of the batched pr
 
 Several processes (tinyjax.distributed.initialize): the mapped axis spans every
 process's devices; each process passes its local shards (leading axis = its local device
-count) and gets its local shards back, while collectives combine all of them.
+count), collectives combine all of them, and a mapped result is the global array (a
+`GlobalArray` over a 1-D mesh of all the devices, this process holding its own blocks),
+which a later pmap over the same devices takes back as this process's shards.
 """
 import functools
+
+import numpy as np
 
 from tinyjax import backends, lax, tree_util
 from tinyjax.config import trace_context
@@ -24,7 +28,9 @@ from tinyjax.backends.cuda import c_order
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import ArrayImpl
 from tinyjax.core.ir import ShapedArray
-from tinyjax.ops import common
+from tinyjax.ops import common, structural
+from tinyjax.sharding.arrays import GlobalArray
+from tinyjax.sharding.specs import Mesh, NamedSharding, PartitionSpec
 from tinyjax.interpreters.batching import axis_frame_pushed
 from tinyjax.transforms import batching
 from tinyjax.transforms.jit import _check_hashable, _shared_caches
@@ -97,6 +103,26 @@ def _shard(x, axis, n, devs):
     return [_put(p, d) for p, d in zip(pieces, devs)]
 
 
+class SpanningArray(GlobalArray):
+    """A pmap result over several processes' devices: the global array (leading axis: one
+    entry per device of every process), holding this process's shards."""
+    __slots__ = ('shards',)
+
+    def __init__(self, shards, devs, axis, name, weak_type):
+        self.shards = list(shards)
+        mesh = Mesh(np.asarray(devs, dtype=object), (name,))
+        spec = PartitionSpec(*[None] * axis, name)
+        blocks = [structural.expand_dims(x, (axis,)) for x in self.shards]
+        shape = list(common.aval_of(self.shards[0]).shape)
+        shape.insert(axis, len(devs))
+        super().__init__(blocks, NamedSharding(mesh, spec), tuple(shape), weak_type)
+
+
+def _local_view(x):
+    """What this process passes for a SpanningArray: its own shards."""
+    return ShardedArray(x.shards, x.weak_type) if isinstance(x, SpanningArray) else x
+
+
 class _Entry:
     def __init__(self, program, out_tree, out_avals):
         self.program, self.out_tree, self.out_avals = program, out_tree, out_avals
@@ -129,6 +155,7 @@ class PmapFunction:
         if isinstance(axes_spec, (tuple, list)) and static:
             axes_spec = tuple(a for i, a in enumerate(axes_spec) if i not in static)
         f = self._with_statics(args, dyn_idx)
+        dyn, kwargs = tree_util.tree_map(_local_view, (dyn, kwargs))
         leaves = tree_util.tree_leaves((dyn, kwargs))
         if any(isinstance(x, core_trace.Tracer) for x in leaves) or core_trace.current_builder():
             return batching.vmap(f, in_axes=axes_spec, out_axes=self.out_axes,
@@ -158,7 +185,7 @@ class PmapFunction:
         for i in donated:
             if isinstance(leaves[i], ArrayImpl):
                 leaves[i].delete()      # a program may have written over its memory
-        return self._assemble(entry, outs, local)
+        return self._assemble(entry, outs, devs, local)
 
     def _with_statics(self, args, dyn_idx):
         return with_positions(self.fun, args, dyn_idx)
@@ -218,13 +245,16 @@ class PmapFunction:
             program = SpmdProgram(graph, grid, local, donated)
         return _Entry(program, store[0], graph.out_avals)
 
-    def _assemble(self, entry, outs, local):
+    def _assemble(self, entry, outs, devs, local):
         oax = batching._broadcast_prefix(self.out_axes,
                                          tree_util.tree_unflatten(entry.out_tree, outs), 'out_axes')
         results = []
         for shards, a, ax in zip(outs, entry.out_avals, oax):
             if ax is None:
                 results.append(shards[0])
+            elif len(local) < len(devs):
+                results.append(SpanningArray(shards, devs, ax, self.axis_name or 'pmap',
+                                             a.weak_type))
             elif ax == 0:
                 results.append(ShardedArray(shards, a.weak_type))
             else:
