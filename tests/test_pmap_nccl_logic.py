@@ -151,7 +151,8 @@ def test_nccl_unique_id_reaches_every_process_in_the_form_cupy_takes(monkeypatch
     monkeypatch.setattr(collectives, 'nccl_module', lambda: nccl)
     store = {}
     client = types.SimpleNamespace(set=store.__setitem__, get=store.__getitem__)
-    monkeypatch.setattr(backends, '_topology', types.SimpleNamespace(process_index=0, client=client))
+    monkeypatch.setattr(backends, '_topology',
+                        types.SimpleNamespace(process_index=0, client=client, mpi=None))
     devs = [FakeGpu(i) for i in range(2)]
     remote = backends.RemoteDevice(2, 1, 'gpu', 'fake')
     impl = collectives.NcclCollectives.across_processes(devs + [remote], None)
