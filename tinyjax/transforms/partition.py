@@ -282,17 +282,46 @@ def _squeeze(p, e, vals, specs):
     return [(e.prim.bind(x, **e.params), tuple(n for d, n in enumerate(s) if d not in dims))]
 
 
+def _reshape_groups(old, new):
+    """The reshape as runs of old dimensions and the runs of new ones they become (equal
+    products, in order); None when a dimension is empty."""
+    if 0 in old or 0 in new:
+        return None
+    groups, i, j = [], 0, 0
+    while i < len(old) and j < len(new):
+        gi, gj, po, pn = [i], [j], old[i], new[j]
+        i, j = i + 1, j + 1
+        while po != pn:
+            if po < pn:
+                po, i = po * old[i], i + 1
+                gi.append(i - 1)
+            else:
+                pn, j = pn * new[j], j + 1
+                gj.append(j - 1)
+        groups.append((gi, gj))
+    if groups:                       # trailing size-1 dimensions join the last run
+        groups[-1][0].extend(range(i, len(old)))
+        groups[-1][1].extend(range(j, len(new)))
+    return groups
+
+
 def _reshape(p, e, vals, specs):
-    """A reshape that leaves the split dimensions (a leading run of equal sizes) alone."""
+    """A reshape keeps a split where it moves whole blocks: in each run of dimensions it
+    merges or splits, the major one may be split, and the split passes to the run's major
+    new dimension when that divides into as many blocks. Other splits are gathered."""
     (x,), (s,) = vals, specs
     old, new = e.inputs[0].aval.shape, tuple(e.params['new_sizes'])
-    keep = 0
-    while keep < min(len(old), len(new)) and old[keep] == new[keep]:
-        keep += 1
-    if any(s[d] for d in range(keep, len(old))):
-        x, s = p.replicate(x, s), (NONE,) * len(old)
-    spec = tuple(s[:keep]) + (NONE,) * (len(new) - keep)
-    return [(structural.reshape_p.bind(x, new_sizes=p.local_shape(new, spec)), spec)]
+    groups = _reshape_groups(old, new)
+    want, spec = list(s), [NONE] * len(new)
+    for gi, gj in groups if groups is not None else [(list(range(len(old))), [])]:
+        split = [d for d in gi if s[d]]
+        if split == gi[:1] and gj and new[gj[0]] % p.blocks(s[gi[0]]) == 0:
+            spec[gj[0]] = s[gi[0]]
+            continue
+        for d in split:
+            want[d] = NONE
+    x = p.relayout(x, s, tuple(want))
+    return [(structural.reshape_p.bind(x, new_sizes=p.local_shape(new, spec)), tuple(spec))]
 
 
 def _along_unsplit(param, single=False):
