@@ -189,3 +189,24 @@ def test_jit_of_shard_map_runs_on_the_mesh(eight_cpus):
         assert g.sharding.mesh == mesh and g.sharding.spec == P()
     prims = _partitioned_prims(f)
     assert 'psum' in prims and 'all_gather' not in prims
+
+
+def test_shard_map_takes_arguments_as_they_are_laid_out(eight_cpus):
+    # On an Explicit mesh, as JAX 0.10.2: a plain array is unsplit (it matches P(), and
+    # is what in_specs=None infers), a laid-out array must match its in_spec exactly.
+    jnp, P = tinyjax.numpy, tinyjax.P
+    mesh = tinyjax.make_mesh((8,), ('x',))
+    a = jnp.arange(16.)
+    cases = [(P(), a, 'ok'), (P('x'), a, 'ValueError'),
+             (P(), tinyjax.device_put(a, tinyjax.NamedSharding(mesh, P('x'))), 'ValueError'),
+             (P('x'), tinyjax.device_put(a, tinyjax.NamedSharding(mesh, P())), 'ValueError'),
+             (None, a, 'ok')]
+    for spec, x, want in cases:
+        try:
+            r = tinyjax.shard_map(lambda v: v * 2, mesh=mesh, in_specs=spec,
+                                  out_specs=P() if spec is None else spec)(x)
+            np.testing.assert_array_equal(np.asarray(r), np.arange(16.) * 2)
+            got = 'ok'
+        except ValueError:
+            got = 'ValueError'
+        assert got == want, (spec, want)

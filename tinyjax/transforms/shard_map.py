@@ -96,11 +96,12 @@ class ShardMapped:
     def _in_specs(self, args, leaves):
         if self.in_specs is not None:
             return _spec_leaves(self.in_specs, args, 'in_specs')
-        specs = [x.sharding.spec for x in leaves if isinstance(x, GlobalArray)]
-        if len(specs) != len(leaves):
-            raise ValueError('shard_map: in_specs were not given and not every argument is a '
-                             'sharded array to take them from; pass in_specs=')
-        return specs
+        # Without in_specs each argument's own layout is its spec (a plain array's: unsplit).
+        if any(isinstance(x, core_trace.Tracer) for x in leaves):
+            raise ValueError('shard_map: in_specs were not given, and traced arguments carry no '
+                             'sharding to take them from here; pass in_specs=')
+        return [x.sharding.spec if isinstance(x, GlobalArray) else
+                PartitionSpec(*[None] * common.aval_of(x).ndim) for x in leaves]
 
     def _trace(self, mesh, in_tree, local):
         """The body's graph for one block, typed with the axes each value varies along
@@ -170,11 +171,11 @@ def _global_shape(shape, spec, mesh):
 def _blocks(x, sharding, what):
     if isinstance(x, GlobalArray) and x.sharding == sharding:
         return x.blocks
-    if sharding.explicit_axes():
-        # On a mesh with Explicit axes an argument's type carries its sharding, and
-        # shard_map takes it as it is, as JAX does: no implicit reshard.
-        have = x.sharding.spec if isinstance(x, GlobalArray) else \
-            PartitionSpec(*[None] * common.aval_of(x).ndim)
+    nd = common.aval_of(x).ndim
+    have = x.sharding.spec if isinstance(x, GlobalArray) else PartitionSpec(*[None] * nd)
+    if sharding.explicit_axes() and _normal(have, nd) != _normal(sharding.spec, nd):
+        # On a mesh with Explicit axes an argument's type carries its sharding (a plain
+        # array's: unsplit), and shard_map takes it as it is, as JAX does: no reshard.
         raise ValueError(f'in_specs passed to shard_map: {sharding.spec} does not match the '
                          f'specs of the input: {have} for arg: {what}. Lay the argument out '
                          f'first with jax.device_put(x, NamedSharding(mesh, {sharding.spec})) or '
