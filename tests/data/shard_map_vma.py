@@ -16,6 +16,8 @@ X = (np.arange(32, dtype=np.float32).reshape(8, 4) / 7.0 - 2.0)
 W = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(4, 3)
 W6 = np.linspace(-1.0, 1.0, 24, dtype=np.float32).reshape(4, 6)
 C = np.arange(32, dtype=np.float32).reshape(8, 4) / 10.0
+A = np.linspace(-1.0, 1.0, 32, dtype=np.float32).reshape(4, 8)
+B = np.linspace(1.0, -1.0, 24, dtype=np.float32).reshape(8, 3)
 
 
 def programs(jax, jnp, lax, P, AxisType):
@@ -53,7 +55,16 @@ def programs(jax, jnp, lax, P, AxisType):
         return jax.grad(lambda w: jnp.sum(lax.fori_loop(
             0, 3, lambda i, c: jnp.tanh(c @ w[:, :1] + x), jnp.zeros_like(x))))(w)
 
+    def tp_grads(a, b, x, y):
+        # Megatron-style: hidden axis split; the psum's cotangent comes back unsummed.
+        def loss(a, b):
+            return jnp.mean((lax.psum(jnp.tanh(x @ a) @ b, 'i') - y) ** 2)
+        return jax.grad(loss, argnums=(0, 1))(a, b)
+
     return {
+        'tp_grad_inside_1d': (lambda *args: jnp.concatenate([g.reshape(-1) for g in sm(
+            tp_grads, m1, (P(None, 'i'), P('i'), P(), P()), (P(None, 'i'), P('i')))(*args)]),
+            (A, B, X, np.sin(X[:, :3]))),
         'grad_psum_1d': (sm(grad_psum, m1, P('i'), P('i')), (X,)),
         'grad_psum_1d_unchecked': (sm(grad_psum, m1, P('i'), P('i'), check_vma=False), (X,)),
         'dp_grad_1d': (sm(dp, m1, (P(), P('i')), P()), (W, X)),
