@@ -6,7 +6,9 @@ reduced operand at column j (the fused prologue, from the same emitter as elemen
 kernels). Later reductions can use earlier results of the same row, so softmax (max,
 then sum of exp(x - max)) and layernorm (mean, then variance) run as one kernel, and
 outputs of shape X (the softmax itself) are written by a final loop over the row that
-reads the row results from registers.
+reads the row results from registers. When that loop uses the last reduction's operand
+and the operand costs a math call (softmax's exp(x - max)), the fold stores it in an
+operand-shaped output and the loop reads it back instead (`_stash_target`).
 
 Rows map to threads in one of two layouts, chosen here from the row length:
 
