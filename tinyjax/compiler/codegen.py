@@ -349,9 +349,7 @@ class Emitter:
             info = np.iinfo(dst)
             lo, hi = c_literal(info.min, dst), c_literal(info.max, dst)
             return f'tj_f2i<{ctype(dst)}, {ctype(src)}>({x}, {lo}, {hi})'
-        if src == dtypes.bool_:
-            # through int: g++ (12) vectorises no conversion from bool to a float type (a
-            # "bit-precision" type), so a loop with one (relu's gradient mask) ran scalar
+        if src == dtypes.bool_:   # via int: g++ 12 vectorises no bool -> float conversion
             return self._round(dst, f'(int)({x})')
         return self._round(dst, x)
 

@@ -206,41 +206,27 @@ def _row_pointer(lines):
     return [_ROW_ACCESS.sub(r'(\1 + row * \2)[j]', ln) for ln in lines]
 
 
-# Calls to the math library: an element of one costs several times the store and load a
-# stash adds (libmvec's expf: about 0.3 ns an element on the 2-core VM; a float32 store
-# plus its reload about 0.05 ns).
-_MATH_CALL = re.compile(r'\b(?:exp|exp2|expm1|log|log2|log10|log1p|pow|tanh|sinh|cosh|sin|cos|'
-                        r'tan|asin|acos|atan|atan2|erf|erfc|erfinv|lgamma|tgamma|cbrt|asinh|'
-                        r'acosh|atanh|hypot)\(')
+# A stash pays for itself when the operand costs a math call (libmvec's expf: about 0.3 ns
+# an element on the 2-core VM, a float32 store and reload about 0.05 ns).
+_MATH_CALL = re.compile(r'\b(?:exp|exp2|expm1|log|log2|log10|log1p|pow|a?tanh|a?sinh|a?cosh|sin|'
+                        r'cos|tan|asin|acos|atan|atan2|erf|erfc|erfinv|lgamma|tgamma|cbrt|hypot)\(')
 
 
 def _stash_target(reds, x_roots, defs):
-    """(k, root) of an operand-shaped output that the last reduction's fold can fill with
-    its operand, for the epilogue to read back instead of computing it again (softmax's
-    exp(x - max): one exp per element instead of two), or None. The operand must be
-    computed in the kernel, have the output's dtype, and be used by the epilogue. The
-    epilogue of a column reads only what its own thread stored there in the fold (both walk
-    the row with the same column-to-thread map, tj_reduce.cuh), so no barrier is needed,
-    and row kernels never write an output in place of an input (program.py's plan)."""
-    if not reds or not x_roots:
-        return None
-    src = reds[-1].inputs[0]
-    if src not in defs or isinstance(defs[src].prim.lowering, Reducer):
-        return None
+    """(k, root): the operand-shaped output the last reduction's fold fills with its
+    operand for the epilogue to read back (softmax's exp(x - max), computed once), or
+    None. No barrier is needed: a column's fold and epilogue run on one thread
+    (tj_reduce.cuh), and a row kernel never writes an output in place of an input."""
+    src = reds[-1].inputs[0] if reds else None
     seen, stack = set(), [r for _, r in x_roots]
-    while stack:
+    while src in defs and stack:       # does the epilogue use src?
         v = stack.pop()
         if v is src:
-            break
-        if v in seen or v not in defs or isinstance(defs[v].prim.lowering, Reducer):
-            continue
-        seen.add(v)
-        stack.extend(a for a in defs[v].inputs if isinstance(a, Var))
-    else:
-        return None
-    for k, r in x_roots:
-        if r.aval.dtype == src.aval.dtype and storage_type(r.aval.dtype) == ctype(r.aval.dtype):
-            return k, r
+            return next(((k, r) for k, r in x_roots if r.aval.dtype == src.aval.dtype
+                         and storage_type(r.aval.dtype) == ctype(r.aval.dtype)), None)
+        if v not in seen and v in defs and not isinstance(defs[v].prim.lowering, Reducer):
+            seen.add(v)
+            stack.extend(a for a in defs[v].inputs if isinstance(a, Var))
     return None
 
 
@@ -318,7 +304,7 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
     em.pending = {e.outputs[0] for e in reds}
     row_lines = em.scopes[0][0]
     vecs = _RowVectors(it, rows, cols, len(red_shape))
-    stash = _stash_target(reds, x_roots, em.defs)
+    stash, stash_at = _stash_target(reds, x_roots, em.defs), em.offset(x_shape, xnames)[0]
 
     def types():
         t = {p: storage_type(v.aval.dtype) for v, p in em.params.items()}
@@ -333,11 +319,10 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         em.push()
         v = em.value(e.inputs[0], xnames)
         inner = jspace.declare('j', it) + em.pop()
-        if stash and k == len(reds) - 1 and not _MATH_CALL.search('\n'.join(inner)):
-            stash = None      # an operand as cheap as its reload: nothing to save
-        if stash and k == len(reds) - 1:
-            stash_at, _ = em.offset(stash[1].aval.shape, xnames)
+        if k == len(reds) - 1 and stash and _MATH_CALL.search('\n'.join(inner)):
             inner.append(f'out{stash[0]}[{stash_at}] = {v};')
+        elif k == len(reds) - 1:
+            stash = None
         inner.append(f'return ({acc})({v});')
         vector = vecs.vectorise(inner, types(), lambda ln: ln.replace('return ', 'r.v[lane] = ', 1))
         if warp:
@@ -362,9 +347,8 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
     if x_roots:
         em.push()
         if stash:      # the last reduction's operand, as its fold stored it
-            src = reds[-1].inputs[0]
-            em._bind((src, tuple(xnames)), ctype(src.aval.dtype), f'out{stash[0]}[{stash_at}]',
-                     ' '.join(xnames) + ' ' + stash_at)
+            em._bind((reds[-1].inputs[0], tuple(xnames)), ctype(stash[1].aval.dtype),
+                     f'out{stash[0]}[{stash_at}]', ' '.join(xnames) + ' ' + stash_at)
         stores = []
         for k, r in x_roots:
             v = em.value(r, xnames)
