@@ -92,6 +92,10 @@ template <typename T, typename Op> TJ_DEV T tj_block_reduce(T v, T init, Op op) 
 // not aligned to 16 bytes) the same columns go to the same accumulators through scalar
 // loads, so alignment does not change the result either.
 //
+// tj_for below walks a row with the same column-to-thread map as tj_fold, so a column's
+// epilogue runs on the thread that folded it, and can read back what the fold's lambda
+// stored for it (codegen_reduce.py's stash: softmax's exp) without a barrier.
+//
 // pv(v) returns the reduced operand at columns [v*TJ_RV, v*TJ_RV + TJ_RV) (vector loads
 // of the buffers read contiguously along the row); p1(j) returns it at column j. Only
 // columns past the last whole vector (fewer than TJ_RV per row) go through p1 alone.

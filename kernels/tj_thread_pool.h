@@ -10,9 +10,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+
+// How long a launch spins waiting for its helpers before it sleeps (see wait_helpers).
+#ifndef TJ_POOL_SPIN_US
+#define TJ_POOL_SPIN_US 50
+#endif
 
 template <typename Job> struct tj_thread_pool {
     std::mutex m, busy;
@@ -21,6 +27,9 @@ template <typename Job> struct tj_thread_pool {
     unsigned long long posted = 0;
     int threads = 0, wanted = 0;
     std::atomic<int> running{0};     // pool threads inside job->run()
+    std::mutex done_m;
+    std::condition_variable done;    // the last helper out, to a launch asleep waiting for it
+    std::atomic<bool> sleeper{false};
     const pid_t pid = getpid();
 
     void work() {
@@ -35,7 +44,11 @@ template <typename Job> struct tj_thread_pool {
             Job* j = job;
             lock.unlock();
             j->run();
-            running.fetch_sub(1);               // the last touch of *j: its launch may return now
+            // the last touch of *j: its launch may return now
+            if (running.fetch_sub(1) == 1 && sleeper.load()) {
+                std::lock_guard<std::mutex> g(done_m);
+                done.notify_one();
+            }
             lock.lock();
         }
     }
@@ -55,9 +68,29 @@ template <typename Job> struct tj_thread_pool {
             std::lock_guard<std::mutex> lock(m);
             job = nullptr, wanted = 0;          // all work is taken: no helper joins from now on
         }
-        // Wait for the helpers still finishing their last piece of work: spin (sleeping on a
-        // condition variable costs a wake-up of tens of us on a VM).
-        while (running.load() != 0) std::this_thread::yield();
+        wait_helpers();
+    }
+
+    // Wait for the helpers still finishing their last piece of work. Spin first (sleeping
+    // on a condition variable costs a wake-up of tens of us on a VM), but not for long: a
+    // helper that lost its core to another process mid-block is queued behind it on that
+    // core, and only an idle core pulls it over. Spinning here kept this core busy, so the
+    // launch waited a whole time slice of the other process (bench softmax 512x4096 at load
+    // 1.3: median 24 ms against a minimum of 2 ms).
+    void wait_helpers() {
+        const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(TJ_POOL_SPIN_US);
+        while (running.load() != 0) {
+            if (std::chrono::steady_clock::now() < spin_until) {
+                std::this_thread::yield();
+                continue;
+            }
+            std::unique_lock<std::mutex> g(done_m);
+            sleeper.store(true);
+            // (a timeout as well: a wake-up is never lost, see work(), but a bounded sleep
+            // costs nothing)
+            done.wait_for(g, std::chrono::milliseconds(1), [&] { return running.load() == 0; });
+            sleeper.store(false);
+        }
     }
 
     // The process's pool, made on first use. Never destroyed (its threads may be asleep

@@ -62,8 +62,9 @@ LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'mpi4py')
 # 3400 at issue 17; +60 (issue 18): vector row folds, column kernels; +240 as issues 15,
 # 16 and 14 landed together (the jaxpr object model in core/ir, call inlining and exact
 # fma in passes, core/varying for shard_map, the SIMT module build, the cubin reader);
-# +180 (issue 19): per-thread tracing state, the bounded and self-healing kernel cache.
-LINE_BUDGET = 3950
+# +180 (issue 19): per-thread tracing state, the bounded and self-healing kernel cache;
+# +30 (issue 18, second round): row kernels store a costly operand for their epilogue.
+LINE_BUDGET = 3980
 BUDGETED = ['core/*.py', 'compiler/*.py', 'backends/cuda.py']
 
 

@@ -1,11 +1,14 @@
 """Row kernels in their layouts against NumPy: column reductions (a thread per output,
 codegen_columns), the multi-accumulator fold with its column tails, NaN in max/min at
 every position of the fold, and reproducibility (same bits run to run, aligned or not)."""
+import re
+
 import numpy as np
 import pytest
 
 import tinyjax
 import tinyjax.numpy as jnp
+from tinyjax.compiler import codegen_reduce
 
 
 def _kernels(f, *args):
@@ -105,3 +108,52 @@ def test_column_kernel_writes_operand_outputs_that_do_not_need_the_sum():
     assert not k.layout.columns
     np.testing.assert_allclose(np.asarray(tinyjax.jit(f2)(jnp.asarray(g))),
                                g - g.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
+
+
+def _softmax(v):
+    e = jnp.exp(v - jnp.max(v, axis=-1, keepdims=True))
+    return e / jnp.sum(e, axis=-1, keepdims=True)
+
+
+def _without_stash(f, monkeypatch, *args):
+    with monkeypatch.context() as m:
+        m.setattr(codegen_reduce, '_stash_target', lambda *a: None)
+        return tinyjax.jit(lambda *v: f(*v))(*args)
+
+
+@pytest.mark.parametrize('cols', [300, 1030, 5001])        # warp rows, block rows, tails
+def test_softmax_computes_exp_once_with_the_same_bits(cols, monkeypatch):
+    # The sum's fold stores exp(x - max) in the output and the epilogue divides it in
+    # place: one exp per element, and the same bits as computing exp again.
+    x = np.random.default_rng(cols).standard_normal((7, cols)).astype(np.float32) * 4
+    (k,) = _kernels(_softmax, jnp.asarray(x))
+    fold, epilogue = re.split(r'tj_(?:warp_)?row_for\(', k.source)
+    assert re.search(r'\bexp\(', fold) and not re.search(r'\bexp\(', epilogue)
+    got = np.asarray(tinyjax.jit(_softmax)(jnp.asarray(x)))
+    np.testing.assert_array_equal(got, np.asarray(_without_stash(_softmax, monkeypatch, x)))
+    e = np.exp(x.astype(np.float64) - x.max(1, keepdims=True))
+    np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=2e-6, atol=1e-9)
+
+
+def test_stash_only_where_it_saves_a_math_call(monkeypatch):
+    x = np.random.default_rng(9).standard_normal((5, 700)).astype(np.float32)
+    xs = jnp.asarray(x)
+    # layernorm's epilogue does not use its last operand, (x - mean)^2; x^2 / sum(x^2)
+    # does, but a square is cheaper than its reload: neither fold stores anything
+    ln = lambda v: (v - v.mean(-1, keepdims=True)) / jnp.sqrt(
+        ((v - v.mean(-1, keepdims=True)) ** 2).mean(-1, keepdims=True) + 1e-5)
+    for f in (ln, lambda v: v * v / jnp.sum(v * v, -1, keepdims=True)):
+        (k,) = _kernels(f, xs)
+        fold, _ = re.split(r'tj_(?:warp_)?row_for\(', k.source)
+        assert not re.search(r'out0\[|\(out0 \+|tj_vec_store', fold)
+    # an epilogue that also reads the input, two outputs, one of them the stashed value
+    f = lambda v: (v * _softmax(v), jnp.exp(v - jnp.max(v, -1, keepdims=True)))
+    got = tinyjax.jit(f)(xs)
+    want = _without_stash(f, monkeypatch, xs)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    # float16: the output's storage is not the operand's type, so no stash; still right
+    h = x.astype(np.float16)
+    got = np.asarray(tinyjax.jit(_softmax)(jnp.asarray(h))).astype(np.float64)
+    e = np.exp(h.astype(np.float64) - h.max(1, keepdims=True))
+    np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=2e-3, atol=1e-4)

@@ -175,6 +175,7 @@ def test_warp_rows(dev):
     x = _rand((37, 300))                                   # 8 rows a block, a partial block
     k = _kernel(lambda a: jax.nn.softmax(a, axis=-1), dev, x)
     assert k.layout.warp
+    assert len(re.findall(r'\bexp\(', k.source)) == 2          # the sum's fold stores exp for the epilogue
     e = np.exp(x - x.max(1, keepdims=True))
     _check(dev, lambda a: jax.nn.softmax(a, axis=-1), lambda a: e / e.sum(1, keepdims=True), x)
     i = np.random.default_rng(2).integers(-50, 50, (19, 70)).astype(np.int32)
@@ -198,6 +199,7 @@ def test_split_rows(dev):
     k = _kernel(lambda a: jax.nn.softmax(a, axis=-1), dev, x)
     plan, scratch = program.launches(k, dev)
     assert len(plan) == 3 and scratch > 8                  # max, sum, outputs: three passes
+    assert len(re.findall(r'\bexp\(', k.source)) == 2          # stored in pass 1, read back in pass 2
     e = np.exp(x - x.max(1, keepdims=True))
     _check(dev, lambda a: jax.nn.softmax(a, axis=-1), lambda a: e / e.sum(1, keepdims=True), x)
     y = _rand(20000, seed=3)

@@ -349,6 +349,8 @@ class Emitter:
             info = np.iinfo(dst)
             lo, hi = c_literal(info.min, dst), c_literal(info.max, dst)
             return f'tj_f2i<{ctype(dst)}, {ctype(src)}>({x}, {lo}, {hi})'
+        if src == dtypes.bool_:   # via int: g++ 12 vectorises no bool -> float conversion
+            return self._round(dst, f'(int)({x})')
         return self._round(dst, x)
 
     # -- index maps: the operand's index for an output index ---------------------------

@@ -6,7 +6,9 @@ reduced operand at column j (the fused prologue, from the same emitter as elemen
 kernels). Later reductions can use earlier results of the same row, so softmax (max,
 then sum of exp(x - max)) and layernorm (mean, then variance) run as one kernel, and
 outputs of shape X (the softmax itself) are written by a final loop over the row that
-reads the row results from registers.
+reads the row results from registers. When that loop uses the last reduction's operand
+and the operand costs a math call (softmax's exp(x - max)), the fold stores it in an
+operand-shaped output and the loop reads it back instead (`_stash_target`).
 
 Rows map to threads in one of two layouts, chosen here from the row length:
 
@@ -32,6 +34,7 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.compiler import codegen_columns
 from tinyjax.compiler.lowering import Reducer
+from tinyjax.core.ir import Var
 from tinyjax.compiler.codegen import (
     Emitter, NotFusible, Space, c_literal, ctype, index_type, indent, signature, storage_type,
     store_expr)
@@ -203,6 +206,30 @@ def _row_pointer(lines):
     return [_ROW_ACCESS.sub(r'(\1 + row * \2)[j]', ln) for ln in lines]
 
 
+# A stash pays for itself when the operand costs a math call (libmvec's expf: about 0.3 ns
+# an element on the 2-core VM, a float32 store and reload about 0.05 ns).
+_MATH_CALL = re.compile(r'\b(?:exp|exp2|expm1|log|log2|log10|log1p|pow|a?tanh|a?sinh|a?cosh|sin|'
+                        r'cos|tan|asin|acos|atan|atan2|erf|erfc|erfinv|lgamma|tgamma|cbrt|hypot)\(')
+
+
+def _stash_target(reds, x_roots, defs):
+    """(k, root): the operand-shaped output the last reduction's fold fills with its
+    operand for the epilogue to read back (softmax's exp(x - max), computed once), or
+    None. No barrier is needed: a column's fold and epilogue run on one thread
+    (tj_reduce.cuh), and a row kernel never writes an output in place of an input."""
+    src = reds[-1].inputs[0] if reds else None
+    seen, stack = set(), [r for _, r in x_roots]
+    while src in defs and stack:       # does the epilogue use src?
+        v = stack.pop()
+        if v is src:
+            return next(((k, r) for k, r in x_roots if r.aval.dtype == src.aval.dtype
+                         and storage_type(r.aval.dtype) == ctype(r.aval.dtype)), None)
+        if v not in seen and v in defs and not isinstance(defs[v].prim.lowering, Reducer):
+            seen.add(v)
+            stack.extend(a for a in defs[v].inputs if isinstance(a, Var))
+    return None
+
+
 def _lambda(head, body, first, last):
     """A lambda argument's lines (indented 2), or tj_no_vec() when body is None."""
     if body is None:
@@ -277,6 +304,7 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
     em.pending = {e.outputs[0] for e in reds}
     row_lines = em.scopes[0][0]
     vecs = _RowVectors(it, rows, cols, len(red_shape))
+    stash, stash_at = _stash_target(reds, x_roots, em.defs), em.offset(x_shape, xnames)[0]
 
     def types():
         t = {p: storage_type(v.aval.dtype) for v, p in em.params.items()}
@@ -290,7 +318,12 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
         op, init = e.prim.lowering.rule(dt)
         em.push()
         v = em.value(e.inputs[0], xnames)
-        inner = jspace.declare('j', it) + em.pop() + [f'return ({acc})({v});']
+        inner = jspace.declare('j', it) + em.pop()
+        if k == len(reds) - 1 and stash and _MATH_CALL.search('\n'.join(inner)):
+            inner.append(f'out{stash[0]}[{stash_at}] = {v};')
+        elif k == len(reds) - 1:
+            stash = None
+        inner.append(f'return ({acc})({v});')
         vector = vecs.vectorise(inner, types(), lambda ln: ln.replace('return ', 'r.v[lane] = ', 1))
         if warp:
             call = f'tj_warp_row_reduce<{acc}>(({it}){cols}, '
@@ -313,6 +346,9 @@ def generate_row(kernel_name, eqns, roots, x_shape, axes):
 
     if x_roots:
         em.push()
+        if stash:      # the last reduction's operand, as its fold stored it
+            em._bind((reds[-1].inputs[0], tuple(xnames)), ctype(stash[1].aval.dtype),
+                     f'out{stash[0]}[{stash_at}]', ' '.join(xnames) + ' ' + stash_at)
         stores = []
         for k, r in x_roots:
             v = em.value(r, xnames)
