@@ -210,3 +210,25 @@ def test_shard_map_takes_arguments_as_they_are_laid_out(eight_cpus):
         except ValueError:
             got = 'ValueError'
         assert got == want, (spec, want)
+
+
+def test_collective_inside_remat_inside_jitted_shard_map(eight_cpus):
+    # The global form of a shard_map (nested vmaps) batches a checkpointed function whose
+    # collective is over an inner mesh axis: the batching rule of the call must know the
+    # vmap's axis name (JAX's shard_map page: FSDP with tensor parallelism under remat).
+    jnp, lax, P = tinyjax.numpy, tinyjax.lax, tinyjax.P
+    auto = (tinyjax.sharding.AxisType.Auto,) * 2       # plain arrays are cut to in_specs
+    mesh = tinyjax.make_mesh((4, 2), ('b', 'f'), axis_types=auto)
+    x = np.arange(8 * 6, dtype=np.float32).reshape(8, 6) / 10
+
+    @tinyjax.remat
+    def block(v):
+        return lax.psum_scatter(jnp.sin(v), 'f', scatter_dimension=1, tiled=True)
+
+    # v is the same on both 'f' devices, so the psum_scatter sums two equal halves.
+    f = tinyjax.shard_map(lambda v: lax.psum(block(v).sum(), ('b', 'f')), mesh=mesh,
+                          in_specs=P('b', None), out_specs=P())
+    np.testing.assert_allclose(np.asarray(f(x)), 2 * np.sum(np.sin(x)), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(tinyjax.jit(f)(x)), 2 * np.sum(np.sin(x)), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(tinyjax.jit(tinyjax.grad(f))(x)), 2 * np.cos(x),
+                               rtol=1e-5, atol=1e-6)

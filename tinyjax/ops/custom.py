@@ -34,13 +34,17 @@ def _graph_eager(*args, graph, **params):
 
 def _batch_graph_prim(p):
     """Batch a graph-holding primitive by batching its graph (outputs mapped at axis 0)."""
-    def rule(args, dims, graph, **params):
-        size = common.batch_size(args, dims)
+    def rule(args, dims, graph, frame_name=None, size=None, **params):
+        if all(d is None for d in dims):
+            if frame_name is None:       # nothing batched, no named axis to reduce over
+                return p.bind(*args, graph=graph, **params), [None] * len(graph.outvars)
+        else:
+            size = common.batch_size(args, dims)
         moved = [common.move_batch_axis(x, d, 0) if d is not None else x for x, d in zip(args, dims)]
         dims0 = [0 if d is not None else None for d in dims]
 
-        def f(*xs):
-            outs, od = batch_eval(graph, xs, dims0, size)
+        def f(*xs):     # under the vmap's name: collectives inside reduce over its axis
+            outs, od = batch_eval(graph, xs, dims0, size, axis_name=frame_name)
             return [common.move_batch_axis(o, d, 0, size) for o, d in zip(outs, od)]
         avals = [common.aval_of(x) for x in moved]
         g, _ = make_graph(f, avals, name=p.name)
@@ -87,6 +91,7 @@ custom_jvp_call_p.eager = _graph_eager
 custom_jvp_call_p.jvp_reads_values = True
 custom_jvp_call_p.inline_graph = True
 custom_jvp_call_p.batch = _batch_graph_prim(custom_jvp_call_p)
+custom_jvp_call_p.needs_axis = True
 
 
 # custom_vjp: forward-mode pushes tangents into `custom_lin`, whose transpose calls bwd.
@@ -116,6 +121,7 @@ custom_vjp_call_p.eager = _graph_eager
 custom_vjp_call_p.jvp_reads_values = True
 custom_vjp_call_p.inline_graph = True
 custom_vjp_call_p.batch = _batch_graph_prim(custom_vjp_call_p)
+custom_vjp_call_p.needs_axis = True
 # Inside a shard_map body a call's outputs have the types its graph was traced to, and its
 # operands are left as they are (the graph was typed on them).
 for _p in (custom_jvp_call_p, custom_vjp_call_p):

@@ -127,5 +127,6 @@ remat_p = common.define('checkpoint', _graph_abstract, None, _remat_jvp, _remat_
                         multiple_results=True)
 remat_p.eager = _graph_eager
 remat_p.batch = _batch_graph_prim(remat_p)
+remat_p.needs_axis = True
 remat_p.varying = custom_jvp_call_p.varying     # its graph's types (shard_map)
 remat_p.quiet_params = ('policy',)
