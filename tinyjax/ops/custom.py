@@ -1,6 +1,7 @@
 """stop_gradient, and the primitives behind custom_jvp / custom_vjp (checkpoint is in
 remat.py)."""
 from tinyjax import dtypes, tree_util
+from tinyjax.core.ir import Graph
 from tinyjax.core.trace import eval_graph, make_graph
 from tinyjax.interpreters.ad import jvp_eval
 from tinyjax.interpreters.batching import batch_eval
@@ -32,11 +33,25 @@ def _graph_eager(*args, graph, **params):
     return eval_graph(graph, *args)
 
 
+def _uses_axis(graph, name):
+    """Whether a collective of graph (or of a graph it holds) works over the axis `name`."""
+    if name is None:
+        return False
+    for e in graph.eqns:
+        for k, v in e.params.items():
+            if k == 'axis_name' and getattr(e.prim, 'spmd', None) is not None and \
+                    name in (v if isinstance(v, tuple) else (v,)):
+                return True
+            if isinstance(v, Graph) and _uses_axis(v, name):
+                return True
+    return False
+
+
 def _batch_graph_prim(p):
     """Batch a graph-holding primitive by batching its graph (outputs mapped at axis 0)."""
     def rule(args, dims, graph, frame_name=None, size=None, **params):
         if all(d is None for d in dims):
-            if frame_name is None:       # nothing batched, no named axis to reduce over
+            if not _uses_axis(graph, frame_name):    # nothing batched, nothing to reduce
                 return p.bind(*args, graph=graph, **params), [None] * len(graph.outvars)
         else:
             size = common.batch_size(args, dims)
