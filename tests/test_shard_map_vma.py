@@ -63,6 +63,7 @@ def test_pvary_pcast_and_typeof():
         v = lax.pvary(w, 'i')
         seen['w'], seen['v'], seen['x'] = jax.typeof(w).vma, jax.typeof(v).vma, jax.typeof(x).vma
         seen['mat'] = jax.typeof(lax.pcast(w, ('i',), to='varying')).mat.varying
+        seen['mat_long'] = jax.typeof(x).manual_axis_type.varying    # JAX 0.10.2's name
         with pytest.raises(ValueError, match='already varies along'):
             lax.pvary(x, 'i')
         with pytest.raises(ValueError, match="to='varying'"):
@@ -71,7 +72,7 @@ def test_pvary_pcast_and_typeof():
     out = jax.shard_map(body, mesh=_mesh1(), in_specs=(P(), P('i')), out_specs=P('i'))(
         np.ones(2, np.float32), np.ones(8, np.float32))
     np.testing.assert_array_equal(np.asarray(out), np.full(8, 2.0))
-    assert seen == {'w': frozenset(), 'v': {'i'}, 'x': {'i'}, 'mat': {'i'}}
+    assert seen == {'w': frozenset(), 'v': {'i'}, 'x': {'i'}, 'mat': {'i'}, 'mat_long': {'i'}}
 
 
 def test_psum_of_a_replicated_value_and_mixed_axes():

@@ -26,7 +26,8 @@ class ShapedArray:
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: math.prod(self.shape))
-    mat = property(lambda self: ManualAxisType(self.vma, frozenset(), frozenset()))
+    mat = manual_axis_type = property(
+        lambda self: ManualAxisType(self.vma, frozenset(), frozenset()))
 
     def update(self, shape=None, dtype=None, weak_type=None, vma=None):
         return ShapedArray(self.shape if shape is None else shape,
