@@ -231,8 +231,10 @@ def _sharding_constraint(p, e, vals, specs):
         return [(p.relayout(x, s, back), back)]
     p.before[token] = s
     if want.mesh != p.mesh:
-        raise ValueError(f'with_sharding_constraint: its sharding is on the mesh {want.mesh!r}, '
-                         f'but the jit computation runs on {p.mesh!r}; use one mesh')
+        what = 'with_sharding_constraint' if e.params['check'] else 'reshard'
+        raise ValueError(f'{what}: its sharding is on the mesh {want.mesh!r}, but the jit '
+                         f'computation runs on {p.mesh!r}; moving values between meshes inside '
+                         'jit is not supported: use one mesh, or reshard outside jit')
     want = _normal(want.spec, len(s))
     err = e.params['check'] and layout.mismatch(s, want, p.explicit)
     if err:
