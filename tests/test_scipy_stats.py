@@ -151,3 +151,12 @@ def test_jit_and_vmap_agree_with_eager():
     f = lambda v: tsp.stats.gamma.cdf(v, 2.5) + tsp.special.digamma(v) + tsp.stats.norm.logcdf(-v)  # noqa: E731
     np.testing.assert_allclose(np.asarray(tinyjax.jit(f)(x)), np.asarray(f(x)), rtol=2e-6)
     np.testing.assert_allclose(np.asarray(tinyjax.vmap(f)(x)), np.asarray(f(x)), rtol=2e-6)
+
+
+def test_poisson_entropy_derivative_and_shape_match_jax():
+    # Recorded from JAX 0.10.2: grad(poisson.entropy)(3.0) and the broadcast over loc.
+    np.testing.assert_allclose(float(tinyjax.grad(tsp.stats.poisson.entropy)(3.0)),
+                               0.18243074, rtol=1e-5)
+    out = tsp.stats.poisson.entropy(jnp.array([1.0, 10.0]), jnp.zeros((3, 1)))
+    assert out.shape == (3, 2)
+    np.testing.assert_allclose(np.asarray(out[2]), [1.3048419, 2.561407], rtol=1e-5)

@@ -47,6 +47,7 @@ CASES = [
     ('stats.bernoulli.ppf', [[0.0, 0.5, 0.7, 0.71, 1.0], 0.3]),
     ('stats.poisson.logpmf', [COUNTS, 3.5]), ('stats.poisson.pmf', [COUNTS, 3.5]),
     ('stats.poisson.cdf', [COUNTS + [2.5], 3.5]),
+    ('stats.poisson.entropy', [[0.0, 0.3, 1.0, 5.0, 10.0, 55.0, 99.0, 100.0, 400.0, -1.0]]),
 ]
 
 MVN = dict(x=[[0.3, -1.0, 2.0], [1.0, 0.5, -0.5]], mean=[0.1, 0.2, -0.3],
