@@ -9,13 +9,16 @@ from tinyjax import dtypes
 
 
 class ShapedArray:
-    """The abstract value of an array: its shape, dtype and whether it is weakly typed."""
-    __slots__ = ('shape', 'dtype', 'weak_type')
+    """The abstract value of an array: its shape, dtype and whether it is weakly typed.
+    `sharding` is set only on what jax.typeof returns (the sharding type, see api.typeof);
+    it is no part of equality."""
+    __slots__ = ('shape', 'dtype', 'weak_type', 'sharding')
 
-    def __init__(self, shape, dtype, weak_type=False):
+    def __init__(self, shape, dtype, weak_type=False, sharding=None):
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
+        self.sharding = sharding
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: math.prod(self.shape))

@@ -3,7 +3,7 @@ import numpy as np
 
 from tinyjax import dtypes, errors, lax
 from tinyjax.core.array import Array
-from tinyjax.numpy.conversion import asarray, broadcast_to, _dtype_of
+from tinyjax.numpy.conversion import asarray, broadcast_to, convert, _dtype_of
 from tinyjax.numpy.ufuncs import where
 
 
@@ -48,14 +48,23 @@ def empty(shape, dtype=None, *, device=None):
 
 
 def _like(x, dtype, shape):
+    """(dtype, shape, weak) of the result: without a dtype it keeps x's weak type, as in
+    JAX (jnp.zeros_like(1.0) is a weakly typed float32)."""
     if not (hasattr(x, 'shape') and hasattr(x, 'dtype')):    # a ShapeDtypeStruct will do
         x = asarray(x)
-    return (_dt(dtype, dtypes.canonicalize(x.dtype)), tuple(x.shape) if shape is None else shape)
+    weak = dtype is None and bool(getattr(x, 'weak_type', False))
+    return (_dt(dtype, dtypes.canonicalize(x.dtype)), tuple(x.shape) if shape is None else shape,
+            weak)
 
 
 def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
-    dt, shape = _like(a, dtype, shape)
-    return full(shape, fill_value, dt)
+    dt, shape, weak = _like(a, dtype, shape)
+    if not weak:
+        return full(shape, fill_value, dt)
+    fv = asarray(fill_value)
+    if fv.dtype != dt or not fv.weak_type:
+        fv = convert(fv, dt, weak=True)
+    return broadcast_to(fv, _shape(shape, 'full_like'), 'full_like')
 
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):
