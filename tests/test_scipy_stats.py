@@ -136,6 +136,14 @@ def test_xlogy_derivative_matches_jax():
     (lambda x, a, b: tsp.stats.beta.logpdf(x, a, b), (0.4, 2.2, 1.5)),
     (lambda x, df: tsp.stats.t.logpdf(x, df), (0.9, 3.5)),
     (lambda mu: tsp.stats.poisson.logpmf(3.0, mu), (2.5,)),
+    (lambda x, s: tsp.stats.expon.logcdf(x, 0.2, s), (1.3, 0.8)),
+    (lambda x, s: tsp.stats.gumbel_r.logsf(x, 0.1, s), (0.7, 1.3)),
+    (lambda x, s: tsp.stats.gumbel_l.logcdf(x, 0.1, s), (0.7, 1.3)),
+    (lambda x, b: tsp.stats.pareto.logcdf(x, b), (2.3, 1.7)),
+    (lambda n, p: tsp.stats.binom.logpmf(3.0, n, p), (7.5, 0.3)),
+    (lambda n, p: tsp.stats.nbinom.logpmf(4.0, n, p), (2.5, 0.3)),
+    (lambda a, b: tsp.stats.betabinom.logpmf(3.0, 8.0, a, b), (1.5, 2.5)),
+    (lambda x, df: tsp.stats.chi2.logsf(x, df), (2.3, 3.0)),
 ])
 def test_check_grads(fn, args):
     # Derivatives with respect to shape parameters (a, b) too: JAX has none for betainc's.
