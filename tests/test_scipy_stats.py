@@ -168,3 +168,17 @@ def test_poisson_entropy_derivative_and_shape_match_jax():
     out = tsp.stats.poisson.entropy(jnp.array([1.0, 10.0]), jnp.zeros((3, 1)))
     assert out.shape == (3, 2)
     np.testing.assert_allclose(np.asarray(out[2]), [1.3048419, 2.561407], rtol=1e-5)
+
+
+def test_multinomial_matches_jax():
+    # Recorded from JAX 0.10.2 (float32); the count check is over the whole array, so a
+    # stack of count vectors gives -inf, as there.
+    mn, p = tsp.stats.multinomial, jnp.array([0.2, 0.5, 0.3])
+    np.testing.assert_allclose(float(mn.logpmf(jnp.array([1, 2, 0]), 3, p)), -1.8971199, rtol=1e-6)
+    np.testing.assert_allclose(float(mn.pmf(jnp.array([1, 1, 1]), 3, p)), 0.18000016, rtol=1e-6)
+    assert float(mn.logpmf(jnp.array([1, 1, 0]), 3, p)) == -np.inf
+    assert np.all(np.asarray(mn.logpmf(jnp.array([[1, 2, 0], [0, 3, 0]]), 3, p)) == -np.inf)
+    g = tinyjax.grad(lambda q: mn.logpmf(jnp.array([1, 2, 0]), 3, q))(p)
+    np.testing.assert_allclose(np.asarray(g), [5.0, 4.0, 0.0], rtol=1e-6)
+    with pytest.raises(ValueError, match='integer'):
+        mn.logpmf(jnp.array([1.0, 2.0, 0.0]), 3, p)

@@ -69,6 +69,9 @@ CASES = [
     ('stats.chi2.logpdf', [POS + [0.0, -1.0], 3.0]), ('stats.chi2.pdf', [POS, 2.0, 0.5, 2.0]),
     ('stats.chi2.cdf', [POS + [0.0, -1.0], 4.0]), ('stats.chi2.logcdf', [POS, 4.0]),
     ('stats.chi2.sf', [POS + [0.0, -1.0], 1.5]), ('stats.chi2.logsf', [POS, 7.0]),
+    ('stats.wrapcauchy.logpdf', [[-0.5, 0.0, 0.5, 1.0, 3.0, 6.2, 6.3], 0.4]),
+    ('stats.wrapcauchy.pdf', [[0.5, 2.0], 1.2]),
+    ('stats.gennorm.logpdf', [X, 1.5]), ('stats.gennorm.pdf', [X, 3.0]), ('stats.gennorm.cdf', [X, 0.8]),
 ]
 
 MVN = dict(x=[[0.3, -1.0, 2.0], [1.0, 0.5, -0.5]], mean=[0.1, 0.2, -0.3],

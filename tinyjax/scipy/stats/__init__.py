@@ -2,5 +2,6 @@
 gamma.cdf, ...) built from jnp and tinyjax.scipy.special, so they differentiate, batch
 and jit like any other composition."""
 from tinyjax.scipy.stats import (  # noqa: F401
-    bernoulli, beta, betabinom, binom, cauchy, chi2, dirichlet, expon, gamma, geom, gumbel_l,
-    gumbel_r, laplace, logistic, multivariate_normal, nbinom, norm, pareto, poisson, t, uniform)
+    bernoulli, beta, betabinom, binom, cauchy, chi2, dirichlet, expon, gamma, gennorm, geom,
+    gumbel_l, gumbel_r, laplace, logistic, multinomial, multivariate_normal, nbinom, norm,
+    pareto, poisson, t, uniform, wrapcauchy)
