@@ -55,15 +55,16 @@ KNOWN_CYCLES = [
 ]
 
 # Imports inside functions: optional dependencies only.
-LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn')
+LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'absl')
 
 # Lines of the core, the compiler and the CUDA backend together (tinygrad keeps such a
 # budget): growth there should be a decision.
 # 3400 at issue 17; +60 (issue 18): vector row folds, column kernels; +240 as issues 15,
 # 16 and 14 landed together (the jaxpr object model in core/ir, call inlining and exact
 # fma in passes, core/varying for shard_map, the SIMT module build, the cubin reader);
-# +180 (issue 19): per-thread tracing state, the bounded and self-healing kernel cache.
-LINE_BUDGET = 3950
+# +180 (issue 19): per-thread tracing state, the bounded and self-healing kernel cache;
+# +10 (issue 15): the emitter's if/else branches (concatenate computes one piece).
+LINE_BUDGET = 3960
 BUDGETED = ['core/*.py', 'compiler/*.py', 'backends/cuda.py']
 
 

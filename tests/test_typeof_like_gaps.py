@@ -96,3 +96,18 @@ def test_typeof_sharding_of_sharded_arrays(eight_cpus):
     assert s.mesh.axis_types == (AxisType.Explicit,) * 2 and s.mesh == explicit.abstract_mesh
     c = jax.device_put(jnp.ones((8, 4)), NamedSharding(explicit, P(('x', 'y'))))
     assert jax.typeof(c).sharding.spec == P(('x', 'y'), None)
+
+
+def test_config_with_absl_defines_flags_that_set_the_options():
+    # JAX's examples call jax.config.config_with_absl() before absl.app.run(main).
+    flags = pytest.importorskip('absl.flags')
+    jax.config.config_with_absl()
+    jax.config.config_with_absl()            # a second call defines nothing twice
+    try:
+        flags.FLAGS(['prog', '--jax_enable_x64', '--jax_default_matmul_precision=float32'])
+        assert jax.config.jax_enable_x64 and jnp.ones(2).dtype == np.float64
+        assert jax.config.jax_default_matmul_precision == 'float32'
+    finally:
+        flags.FLAGS(['prog', '--nojax_enable_x64', '--jax_default_matmul_precision='])
+    assert jax.config.jax_default_matmul_precision is None
+    assert not jax.config.jax_enable_x64

@@ -223,25 +223,19 @@ class Emitter:
         return self.scopes.pop()[0]
 
     def branches(self, ct, cases):
-        """A value computed by only the case that applies: `cases` is a list of
-        (C condition, or None for the last, function emitting the case's value). Each
-        case is emitted in its own scope inside if/else, so an operand of another case
-        (a concatenate's other pieces) costs nothing. Returns the result's name, or None
-        where the kernel hoists values out of an inner loop (row kernels), which could
-        move a case's statements out of its branch; the caller then selects instead."""
+        """A value only its applying case computes: cases are (C condition, or None for
+        the last; a function emitting the case's value), each emitted in its own scope
+        inside if/else. None in row kernels, whose hoisting out of the inner loop could
+        move a case's statements out of its branch (the caller then selects)."""
         if self.inner_pattern is not None:
             return None
-        name = self._tmp()
-        lines = self.scopes[-1][0]
+        name, lines = self._tmp(), self.scopes[-1][0]
         self._declare(self.scopes[-1], name, f'{ct} {name};')
         for k, (cond, emit) in enumerate(cases):
             self.push()
             v = emit()
-            body = self.pop()
-            lines.append(('if' if k == 0 else '} else if') + f' ({cond}) {{'
-                         if cond is not None else '} else {')
-            lines.extend('  ' + b for b in body)
-            lines.append(f'  {name} = {v};')
+            lines += [('if' if k == 0 else '} else if') + f' ({cond}) {{' if cond else '} else {',
+                      *self.pop(), f'{name} = {v};']
         lines.append('}')
         return name
 

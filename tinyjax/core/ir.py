@@ -9,9 +9,7 @@ from tinyjax import dtypes
 
 
 class ShapedArray:
-    """The abstract value of an array: its shape, dtype and whether it is weakly typed.
-    `sharding` is set only on what jax.typeof returns (the sharding type, see api.typeof);
-    it is no part of equality."""
+    """An array's shape, dtype and weak type (`sharding`: set by jax.typeof only)."""
     __slots__ = ('shape', 'dtype', 'weak_type', 'sharding')
 
     def __init__(self, shape, dtype, weak_type=False, sharding=None):
