@@ -287,3 +287,24 @@ def test_every_differentiable_primitive_has_rules():
         if name in linear:
             assert p.transpose is not None, f'{name} lacks a transpose rule'
         assert p.batch is not None or name in ('iota', 'custom_lin'), f'{name} lacks a batching rule'
+
+
+def test_custom_jvp_rule_runs_batched_under_vmap_then_differentiated():
+    # The score-matching tutorial's loss: vmap(jacfwd(net)) with softplus (a custom_jvp)
+    # inside, then grad. The rule, written for one example, must run batched. Recorded
+    # from JAX 0.10.2 (x64).
+    def f(x):
+        return jax.nn.softplus(x * jnp.arange(1., 4.)) + jnp.logaddexp(x, 0.5)
+    with jax.enable_x64():
+        x = jnp.linspace(-1, 1, 6).reshape(2, 3)
+        jac = jax.vmap(jax.jacfwd(f))(x)
+        np.testing.assert_allclose(np.asarray(jac), [
+            [[0.45136694517635145, 0, 0], [0, 0.712690327406847, 0], [0, 0, 1.3948433091544474]],
+            [[0.975391480500819, 0, 0], [0, 2.0620287544769753, 0], [0, 0, 3.4801817116691542]]],
+            rtol=1e-12)
+        g = jax.grad(lambda x: jax.vmap(jax.jacfwd(f))(x).sum())(x)
+        np.testing.assert_allclose(np.asarray(g), [
+            [0.3457583853118147, 0.8989476421347433, 2.2807710374030243],
+            [0.4919748844026058, 0.9609538027801148, 0.6415936497798034]], rtol=1e-12)
+        jr = jax.vmap(jax.jacrev(f))(x)
+        np.testing.assert_allclose(np.asarray(jr), np.asarray(jac), rtol=1e-12)
