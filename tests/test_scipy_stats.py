@@ -102,6 +102,11 @@ POS = [0.05, 0.3, 0.9, 1.0, 1.7, 4.0, 12.5, 40.0]
     ('log_ndtr', lambda x: tsp.special.log_ndtr(x), [[-40.0, -12.0, -3.0, 0.0, 4.0, 9.0]]),
     ('norm_logcdf', lambda x: tsp.stats.norm.logcdf(x),
      [[-3.0, -1.2, -0.3, 0.0, 0.4, 1.0, 2.5, 7.0]]),
+    ('i0e', lambda x: tsp.special.i0e(x), [[-31.0, -2.0, 0.0, 0.5, 3.0, 29.0, 30.0, 45.0]]),
+    ('i1e', lambda x: tsp.special.i1e(x), [[-31.0, -2.0, 0.0, 0.5, 3.0, 29.0, 30.0, 45.0]]),
+    ('i1', lambda x: tsp.special.i1(x), [[-31.0, -2.0, 0.0, 0.5, 3.0, 29.0, 30.0]]),
+    ('vonmises_kappa', lambda x, k: tsp.stats.vonmises.logpdf(x, k),
+     [[-3.0, -1.2, -0.3, 0.0, 0.4, 1.0, 2.5, 7.0], [0.05, 0.3, 0.9, 1.0, 1.7, 4.0, 12.5, 40.0]]),
 ])
 def test_derivatives_match_jax(name, fn, args):
     with tinyjax.enable_x64():

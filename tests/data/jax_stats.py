@@ -9,6 +9,7 @@ import numpy as np
 X = [-3.0, -1.2, -0.3, 0.0, 0.4, 1.0, 2.5, 7.0]
 POS = [0.05, 0.3, 0.9, 1.0, 1.7, 4.0, 12.5, 40.0]
 UNIT = [0.0, 0.001, 0.1, 0.35, 0.5, 0.77, 0.999, 1.0]
+BESSEL = [-31.0, -2.0, 0.0, 0.5, 3.0, 29.0, 30.0, 45.0]
 COUNTS = [-1.0, 0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0]
 
 # (function path, args); list args are float32 arrays, numbers stay Python scalars.
@@ -72,6 +73,10 @@ CASES = [
     ('stats.wrapcauchy.logpdf', [[-0.5, 0.0, 0.5, 1.0, 3.0, 6.2, 6.3], 0.4]),
     ('stats.wrapcauchy.pdf', [[0.5, 2.0], 1.2]),
     ('stats.gennorm.logpdf', [X, 1.5]), ('stats.gennorm.pdf', [X, 3.0]), ('stats.gennorm.cdf', [X, 0.8]),
+    ('special.i0e', [X + [12.0, 29.5, 30.0, 35.0, -50.0]]), ('special.i0', [X + [12.0, -29.0, 33.0]]),
+    ('special.i1e', [X + [12.0, 29.5, 30.0, 35.0, -50.0]]), ('special.i1', [X + [12.0, -29.0, 33.0]]),
+    ('stats.vonmises.logpdf', [X, 2.5]), ('stats.vonmises.pdf', [X, 0.3]),
+    ('stats.vonmises.logpdf', [[0.1, 3.0], [0.0, -1.0]]), ('stats.vonmises.logpdf', [[0.1, 2.0], 60.0]),
 ]
 
 MVN = dict(x=[[0.3, -1.0, 2.0], [1.0, 0.5, -0.5]], mean=[0.1, 0.2, -0.3],
@@ -129,6 +134,10 @@ def main():
         'log_ndtr': _out(jax.vmap(jax.grad(sp.log_ndtr))(jnp.array([-40.0, -12.0, -3.0, 0.0, 4.0, 9.0]))),
         'xlogy': _out(jnp.stack(jax.vmap(jax.grad(sp.xlogy, (0, 1)))(jnp.array([0.0, 1.5]), jnp.array([2.0, 3.0])))),
         'norm_logcdf': _out(jax.vmap(jax.grad(st.norm.logcdf))(jnp.array(X))),
+        'i0e': _out(jax.vmap(jax.grad(sp.i0e))(jnp.array(BESSEL))),
+        'i1e': _out(jax.vmap(jax.grad(sp.i1e))(jnp.array(BESSEL))),
+        'i1': _out(jax.vmap(jax.grad(sp.i1))(jnp.array(BESSEL[:-1]))),
+        'vonmises_kappa': _out(jax.vmap(jax.grad(st.vonmises.logpdf, 1))(jnp.array(X), jnp.array(POS))),
     }
     print(json.dumps(out, indent=0))
 
