@@ -187,3 +187,41 @@ def test_multinomial_matches_jax():
     np.testing.assert_allclose(np.asarray(g), [5.0, 4.0, 0.0], rtol=1e-6)
     with pytest.raises(ValueError, match='integer'):
         mn.logpmf(jnp.array([1.0, 2.0, 0.0]), 3, p)
+
+
+def test_mode_rankdata_sem_match_jax():
+    # Recorded from JAX 0.10.2 (float32).
+    st = tsp.stats
+    a = jnp.array([[3., 1., 2., 2.], [1., 1., 5., 5.], [3., 7., 5., 2.]])
+    m = st.mode(a)
+    assert np.asarray(m.mode).tolist() == [3.0, 1.0, 5.0, 2.0]
+    assert np.asarray(m.count).tolist() == [2, 2, 2, 2]
+    assert np.asarray(st.mode(a, axis=1).mode).tolist() == [2.0, 1.0, 2.0]
+    assert np.asarray(st.mode(a, axis=1, keepdims=True).count).tolist() == [[2], [2], [1]]
+    assert float(st.mode(a, axis=None).mode) == 1.0
+    assert np.asarray(st.mode(a, axis=None, keepdims=True).count).tolist() == [[3]]
+    mi = st.mode(jnp.array([4, 4, 2, 2, 9]))
+    assert int(mi.mode) == 2 and mi.count.dtype == np.int32
+    v = jnp.array([4., 1., 4., 2., 9., 1., 4.])
+    want = {'average': [5.0, 1.5, 5.0, 3.0, 7.0, 1.5, 5.0], 'min': [4, 1, 4, 3, 7, 1, 4],
+            'max': [6, 2, 6, 3, 7, 2, 6], 'dense': [3, 1, 3, 2, 4, 1, 3],
+            'ordinal': [4, 1, 5, 3, 7, 2, 6]}
+    for method, w in want.items():
+        r = st.rankdata(v, method)
+        assert r.dtype == np.float32 and np.asarray(r).tolist() == w, method
+    assert np.asarray(st.rankdata(a, axis=1)).tolist() == [
+        [4.0, 1.0, 2.5, 2.5], [1.5, 1.5, 3.5, 3.5], [2.0, 4.0, 3.0, 1.0]]
+    assert np.isnan(np.asarray(st.rankdata(jnp.array([1., np.nan, 2.])))).all()
+    assert np.asarray(st.rankdata(jnp.array([3, 1, 3]))).tolist() == [2.5, 1.0, 2.5]
+    np.testing.assert_allclose(np.asarray(st.sem(a)), [0.6666666, 2.0, 1.0, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(float(st.sem(a, axis=None)), 0.5701984, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(st.sem(a, axis=1, ddof=0, keepdims=True)),
+                               [[0.35355338], [1.0], [0.9601432]], rtol=1e-6)
+    np.testing.assert_allclose(float(st.sem(jnp.array([1., np.nan, 3., 4.]), nan_policy='omit')),
+                               0.8819171, rtol=1e-6)
+    with pytest.raises(ValueError, match='method'):
+        st.rankdata(v, 'bogus')
+    with pytest.raises(ValueError, match='nan_policy'):
+        st.mode(a, nan_policy='omit')
+    # Under jit too.
+    np.testing.assert_array_equal(np.asarray(tinyjax.jit(st.rankdata)(v)), want['average'])
