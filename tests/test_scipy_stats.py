@@ -149,6 +149,8 @@ def test_xlogy_derivative_matches_jax():
     (lambda n, p: tsp.stats.nbinom.logpmf(4.0, n, p), (2.5, 0.3)),
     (lambda a, b: tsp.stats.betabinom.logpmf(3.0, 8.0, a, b), (1.5, 2.5)),
     (lambda x, df: tsp.stats.chi2.logsf(x, df), (2.3, 3.0)),
+    (lambda x, a: tsp.stats.truncnorm.logcdf(x, a, 2.5), (0.7, -0.4)),
+    (lambda x, b: tsp.stats.truncnorm.logsf(x, 5.0, b), (6.1, 8.0)),
 ])
 def test_check_grads(fn, args):
     # Derivatives with respect to shape parameters (a, b) too: JAX has none for betainc's.

@@ -77,7 +77,10 @@ CASES = [
     ('special.i1e', [X + [12.0, 29.5, 30.0, 35.0, -50.0]]), ('special.i1', [X + [12.0, -29.0, 33.0]]),
     ('stats.vonmises.logpdf', [X, 2.5]), ('stats.vonmises.pdf', [X, 0.3]),
     ('stats.vonmises.logpdf', [[0.1, 3.0], [0.0, -1.0]]), ('stats.vonmises.logpdf', [[0.1, 2.0], 60.0]),
-]
+] + [(f'stats.truncnorm.{f}', [X + [5.5, 7.9], a, b] + extra)
+     for f in ('logpdf', 'pdf', 'logcdf', 'cdf', 'logsf', 'sf')
+     for a, b, extra in ((-1.0, 2.0, []), (0.5, 3.0, [0.2, 1.5]), (-4.0, -0.5, []), (5.0, 8.0, []),
+                         (-10.0, 10.0, []))]
 
 MVN = dict(x=[[0.3, -1.0, 2.0], [1.0, 0.5, -0.5]], mean=[0.1, 0.2, -0.3],
            cov=[[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 1.5]])
