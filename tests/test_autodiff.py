@@ -308,3 +308,17 @@ def test_custom_jvp_rule_runs_batched_under_vmap_then_differentiated():
             [0.4919748844026058, 0.9609538027801148, 0.6415936497798034]], rtol=1e-12)
         jr = jax.vmap(jax.jacrev(f))(x)
         np.testing.assert_allclose(np.asarray(jr), np.asarray(jac), rtol=1e-12)
+
+
+def test_tangent_of_a_scalar_operand_broadcasts_to_the_output():
+    # lax's add/sub/mul take a 0-d operand beside an array; when only the 0-d one has a
+    # tangent, the output's tangent must still have the output's shape (here, the
+    # broadcast after it failed). Recorded from JAX 0.10.2.
+    def f(s):
+        t = jnp.zeros((5, 1)) + s - jnp.ones((5, 7))
+        return jax.scipy.special.logsumexp(t, axis=0).sum()
+    np.testing.assert_allclose(float(jax.grad(f)(jnp.float32(2.0))), 7.0000005, rtol=1e-6)
+    g = jax.grad(lambda s: (lax.mul(jnp.ones((2, 3)), s) ** 2).sum())(jnp.asarray(1.5))
+    np.testing.assert_allclose(float(g), 18.0, rtol=1e-6)
+    g = jax.grad(lambda s: (jnp.exp(lax.add(jnp.ones((2, 3)), s)) * jnp.arange(3.)).sum())
+    np.testing.assert_allclose(float(g(jnp.asarray(0.3))), 6 * np.exp(1.3), rtol=1e-6)

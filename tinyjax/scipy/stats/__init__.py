@@ -6,3 +6,4 @@ from tinyjax.scipy.stats import (  # noqa: F401
     gumbel_l, gumbel_r, laplace, logistic, multinomial, multivariate_normal, nbinom, norm,
     pareto, poisson, t, truncnorm, uniform, vonmises, wrapcauchy)
 from tinyjax.scipy.stats.descriptive import ModeResult, mode, rankdata, sem  # noqa: F401
+from tinyjax.scipy.stats.kde import gaussian_kde  # noqa: F401
