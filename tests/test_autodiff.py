@@ -287,3 +287,38 @@ def test_every_differentiable_primitive_has_rules():
         if name in linear:
             assert p.transpose is not None, f'{name} lacks a transpose rule'
         assert p.batch is not None or name in ('iota', 'custom_lin'), f'{name} lacks a batching rule'
+
+
+def test_custom_jvp_rule_runs_batched_under_vmap_then_differentiated():
+    # The score-matching tutorial's loss: vmap(jacfwd(net)) with softplus (a custom_jvp)
+    # inside, then grad. The rule, written for one example, must run batched. Recorded
+    # from JAX 0.10.2 (x64).
+    def f(x):
+        return jax.nn.softplus(x * jnp.arange(1., 4.)) + jnp.logaddexp(x, 0.5)
+    with jax.enable_x64():
+        x = jnp.linspace(-1, 1, 6).reshape(2, 3)
+        jac = jax.vmap(jax.jacfwd(f))(x)
+        np.testing.assert_allclose(np.asarray(jac), [
+            [[0.45136694517635145, 0, 0], [0, 0.712690327406847, 0], [0, 0, 1.3948433091544474]],
+            [[0.975391480500819, 0, 0], [0, 2.0620287544769753, 0], [0, 0, 3.4801817116691542]]],
+            rtol=1e-12)
+        g = jax.grad(lambda x: jax.vmap(jax.jacfwd(f))(x).sum())(x)
+        np.testing.assert_allclose(np.asarray(g), [
+            [0.3457583853118147, 0.8989476421347433, 2.2807710374030243],
+            [0.4919748844026058, 0.9609538027801148, 0.6415936497798034]], rtol=1e-12)
+        jr = jax.vmap(jax.jacrev(f))(x)
+        np.testing.assert_allclose(np.asarray(jr), np.asarray(jac), rtol=1e-12)
+
+
+def test_tangent_of_a_scalar_operand_broadcasts_to_the_output():
+    # lax's add/sub/mul take a 0-d operand beside an array; when only the 0-d one has a
+    # tangent, the output's tangent must still have the output's shape (here, the
+    # broadcast after it failed). Recorded from JAX 0.10.2.
+    def f(s):
+        t = jnp.zeros((5, 1)) + s - jnp.ones((5, 7))
+        return jax.scipy.special.logsumexp(t, axis=0).sum()
+    np.testing.assert_allclose(float(jax.grad(f)(jnp.float32(2.0))), 7.0000005, rtol=1e-6)
+    g = jax.grad(lambda s: (lax.mul(jnp.ones((2, 3)), s) ** 2).sum())(jnp.asarray(1.5))
+    np.testing.assert_allclose(float(g), 18.0, rtol=1e-6)
+    g = jax.grad(lambda s: (jnp.exp(lax.add(jnp.ones((2, 3)), s)) * jnp.arange(3.)).sum())
+    np.testing.assert_allclose(float(g(jnp.asarray(0.3))), 6 * np.exp(1.3), rtol=1e-6)

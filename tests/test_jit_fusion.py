@@ -172,3 +172,24 @@ def test_nn_softmax_is_one_kernel_despite_stop_gradient():
     np.testing.assert_allclose(np.asarray(g),
                                np.asarray(jax.grad(lambda v: jax.nn.softmax(v)[:, 0].sum())(x)),
                                rtol=1e-5, atol=1e-7)
+
+
+def test_concatenate_in_a_kernel_computes_only_the_piece_each_element_lies_in():
+    # mnist_vae's image grid: a vstack of hstacks of transposed, sampled images. Every
+    # piece is fused into the one kernel; each element must take only its own piece's
+    # branch (the grid of 6 pieces had cost 6 pieces' random bits per element).
+    def grid(key, logits):
+        imgs = iter(jax.random.bernoulli(key, jax.nn.sigmoid(logits)).reshape(-1, 4, 5))
+        return jnp.vstack([jnp.hstack([next(imgs).T for _ in range(3)][::-1])
+                           for _ in range(2)]).T
+    key = jax.random.key(3)
+    logits = jnp.asarray(np.linspace(-2, 2, 120, dtype=np.float32).reshape(6, 20))
+    want = np.asarray(grid(key, logits))
+    lowered = jax.jit(grid).lower(key, logits)
+    src = lowered.program.source()
+    assert src.count('} else {') >= 2 and src.count('} else if (') >= 2
+    np.testing.assert_array_equal(np.asarray(jax.jit(grid)(key, logits)), want)
+    imgs = np.asarray(jax.random.bernoulli(key, jax.nn.sigmoid(logits))).reshape(-1, 4, 5)
+    rows = [np.hstack([imgs[3 * r + c].T for c in range(3)][::-1]) for r in range(2)]
+    np.testing.assert_array_equal(want, np.vstack(rows).T)
+

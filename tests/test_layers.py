@@ -55,7 +55,7 @@ KNOWN_CYCLES = [
 ]
 
 # Imports inside functions: optional dependencies only.
-LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'mpi4py')
+LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'mpi4py', 'absl')
 
 # Lines of the core, the compiler and the CUDA backend together (tinygrad keeps such a
 # budget): growth there should be a decision.
@@ -63,8 +63,9 @@ LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'mpi4py')
 # 16 and 14 landed together (the jaxpr object model in core/ir, call inlining and exact
 # fma in passes, core/varying for shard_map, the SIMT module build, the cubin reader);
 # +180 (issue 19): per-thread tracing state, the bounded and self-healing kernel cache;
-# +30 (issue 18, second round): row kernels store a costly operand for their epilogue.
-LINE_BUDGET = 3980
+# +30 (issue 18, second round): row kernels store a costly operand for their epilogue;
+# +10 (issue 15): the emitter's if/else branches (concatenate computes one piece).
+LINE_BUDGET = 3990
 BUDGETED = ['core/*.py', 'compiler/*.py', 'backends/cuda.py']
 
 

@@ -109,3 +109,18 @@ def test_misc_math():
     close(frac, [0.5, -0.25])
     close(whole, [1.0, -2.0])
     assert jax.jacobian(jnp.sin)(0.5) == pytest.approx(np.cos(0.5))
+
+
+def test_cov_weights_match_jax():
+    # Recorded from JAX 0.10.2 (NumPy's weighted covariance).
+    x = jnp.array([[1., 2., 4., 7.], [0.5, -1., 3., 2.]])
+    aw, fw = jnp.array([1., 2., 0.5, 1.]), jnp.array([1, 2, 3, 1])
+    np.testing.assert_allclose(np.asarray(jnp.cov(x, aweights=aw)),
+                               [[7.2142859, 3.3035715], [3.3035715, 3.1696429]], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jnp.cov(x, fweights=fw)),
+                               [[3.9523811, 2.3214285], [2.3214285, 3.3928571]], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jnp.cov(x, fweights=fw, aweights=aw, ddof=0)),
+                               [[3.3955557, 2.0933335], [2.0933335, 2.74]], rtol=1e-6)
+    np.testing.assert_allclose(float(jnp.cov(x[0], aweights=aw)), 7.2142859, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jnp.cov(np.asarray(x), aweights=np.asarray(aw))),
+                               np.cov(np.asarray(x), aweights=np.asarray(aw)), rtol=1e-5)

@@ -10,7 +10,8 @@ from tinyjax.core.ir import ClosedJaxpr, ShapeDtypeStruct, ShapedArray  # noqa: 
 from tinyjax.ops import common
 from tinyjax.sharding import arrays as sharded_arrays
 from tinyjax.ops.layout import reshard  # noqa: F401 (jax.reshard)
-from tinyjax.sharding.specs import NamedSharding, PartitionSpec, Sharding, named_sharding
+from tinyjax.sharding.specs import (
+    AbstractMesh, NamedSharding, PartitionSpec, Sharding, _normal, named_sharding, to_spec)
 from tinyjax.transforms.tracing import trace_to_graph, with_positions
 
 
@@ -20,13 +21,35 @@ def _abstract(x):
     return common.aval_of(x)
 
 
+def _sharding_type(x, ndim):
+    """A NamedSharding on the abstract mesh of x's sharding whose spec keeps only the
+    Explicit mesh axes (JAX's sharding in types): the empty mesh for a single-device
+    value. Traces here carry no sharding types (a sharded jit is partitioned after
+    tracing), so a tracer gets the empty one too."""
+    sharding = getattr(x, 'sharding', None) if isinstance(x, ArrayImpl) else None
+    if not isinstance(sharding, NamedSharding):
+        return NamedSharding(AbstractMesh(), PartitionSpec(*[None] * ndim))
+    explicit = sharding.explicit_axes()
+    keep = [tuple(n for n in names if n in explicit) for names in _normal(sharding.spec, ndim)]
+    return NamedSharding(sharding.mesh.abstract_mesh, to_spec(keep) if any(keep) else
+                         PartitionSpec(*[None] * ndim))
+
+
 def typeof(x):
-    """The abstract value (ShapedArray: shape, dtype, weak type) of an array, tracer,
-    scalar or ShapeDtypeStruct, as JAX's `jax.typeof`."""
-    return _abstract(x)
+    """The abstract value (ShapedArray: shape, dtype, weak type, and `.sharding`) of an
+    array, tracer, scalar or ShapeDtypeStruct, as JAX's `jax.typeof`."""
+    aval = _abstract(x)
+    if not isinstance(aval, ShapedArray):        # a Ref's type
+        return aval
+    return ShapedArray(aval.shape, aval.dtype, aval.weak_type, aval.vma,
+                       sharding=_sharding_type(x, aval.ndim))
 
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
+    if not callable(fun):
+        raise TypeError(f'make_jaxpr: the first argument must be callable, got {fun!r} '
+                        f'({type(fun).__name__}); pass the function to trace, then call the '
+                        'result with example arguments: make_jaxpr(f)(x)')
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     def wrapped(*args, **kwargs):

@@ -66,6 +66,25 @@ class Config:
     def read(self, name):
         return _values[_ALIASES.get(name, name)]
 
+    def config_with_absl(self):
+        """Define an absl flag per option (--jax_enable_x64 and so on), as JAX does for
+        programs run with `absl.app.run(main)`: each flag's value is applied when absl
+        parses the command line (through a validator, which absl runs on every set)."""
+        from absl import flags   # lazy: absl is optional, wanted only by absl programs
+        define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer}
+        for name, value in _values.items():
+            if name in flags.FLAGS or name == 'jax_default_device':
+                continue
+            kind = define.get(type(value), flags.DEFINE_string)
+            kind(name, value, f'tinyjax config option {name} (jax.config.update)')
+            flags.register_validator(name, lambda v, name=name: self._from_flag(name, v))
+
+    def _from_flag(self, name, value):
+        value = None if value == '' else value     # an empty string option: unset
+        if value != _values[name]:
+            self.update(name, value)
+        return True
+
     def __getattr__(self, name):
         if _ALIASES.get(name, name) in _values:
             return _values[_ALIASES.get(name, name)]

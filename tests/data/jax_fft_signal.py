@@ -37,6 +37,11 @@ def run(jax):
         'irfftn': lambda: fft.irfftn(half), 'fftfreq': lambda: fft.fftfreq(7, 0.5),
         'rfftfreq': lambda: fft.rfftfreq(8), 'fftshift': lambda: fft.fftshift(x),
         'ifftshift_axis': lambda: fft.ifftshift(jnp.arange(7.0), axes=0),
+        'hfft': lambda: fft.hfft(half), 'hfft_n7_axis0': lambda: fft.hfft(c, 7, axis=0),
+        'hfft_ortho': lambda: fft.hfft(half, norm='ortho'),
+        'hfft_forward_n12': lambda: fft.hfft(half, 12, norm='forward'),
+        'ihfft': lambda: fft.ihfft(x), 'ihfft_n5_axis0_ortho': lambda: fft.ihfft(x, 5, 0, 'ortho'),
+        'ihfft_forward': lambda: fft.ihfft(x, norm='forward'),
     }
     for name, f in cases.items():
         out['fft'][name] = _flat(f())
@@ -58,6 +63,8 @@ def run(jax):
         spec = fft.rfft(v) * fft.rfft(jnp.flip(v, -1))
         return jnp.sum(fft.irfft(spec, 8) ** 2) + jnp.sum(fft.irfft2(fft.rfft2(v) * 0.5) * v)
     out['grad']['rfft_irfft'] = _flat(jax.grad(loss)(x))
+    out['grad']['hfft_ihfft'] = _flat(jax.grad(
+        lambda v: jnp.sum(fft.hfft(fft.ihfft(v) * (1 + 0.5j)) ** 2))(x))
     out['grad']['fftconvolve'] = _flat(jax.grad(
         lambda v: jnp.sum(signal.fftconvolve(v, b2, 'same') ** 2))(a2))
     out['grad']['convolve2d'] = _flat(jax.grad(

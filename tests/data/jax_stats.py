@@ -9,6 +9,7 @@ import numpy as np
 X = [-3.0, -1.2, -0.3, 0.0, 0.4, 1.0, 2.5, 7.0]
 POS = [0.05, 0.3, 0.9, 1.0, 1.7, 4.0, 12.5, 40.0]
 UNIT = [0.0, 0.001, 0.1, 0.35, 0.5, 0.77, 0.999, 1.0]
+BESSEL = [-31.0, -2.0, 0.0, 0.5, 3.0, 29.0, 30.0, 45.0]
 COUNTS = [-1.0, 0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0]
 
 # (function path, args); list args are float32 arrays, numbers stay Python scalars.
@@ -47,7 +48,39 @@ CASES = [
     ('stats.bernoulli.ppf', [[0.0, 0.5, 0.7, 0.71, 1.0], 0.3]),
     ('stats.poisson.logpmf', [COUNTS, 3.5]), ('stats.poisson.pmf', [COUNTS, 3.5]),
     ('stats.poisson.cdf', [COUNTS + [2.5], 3.5]),
-]
+    ('stats.poisson.entropy', [[0.0, 0.3, 1.0, 5.0, 10.0, 55.0, 99.0, 100.0, 400.0, -1.0]]),
+    ('stats.expon.logpdf', [X, -0.5, 2.0]), ('stats.expon.pdf', [X]), ('stats.expon.cdf', [X, 0.3]),
+    ('stats.expon.logcdf', [X]), ('stats.expon.sf', [X]), ('stats.expon.logsf', [X, 0.0, 0.5]),
+    ('stats.expon.ppf', [UNIT + [-0.1, 1.5], 1.0, 2.0]),
+    ('stats.geom.logpmf', [COUNTS, 0.3]), ('stats.geom.pmf', [COUNTS, 0.6, -1.0]),
+    ('stats.gumbel_r.logpdf', [X, 0.5, 2.0]), ('stats.gumbel_r.pdf', [X]), ('stats.gumbel_r.cdf', [X]),
+    ('stats.gumbel_r.logcdf', [X]), ('stats.gumbel_r.sf', [X, 1.0, 0.5]), ('stats.gumbel_r.logsf', [X]),
+    ('stats.gumbel_r.ppf', [UNIT, 1.0, 3.0]), ('stats.gumbel_r.logpdf', [X, 0.0, -1.0]),
+    ('stats.gumbel_l.logpdf', [X, 0.5, 2.0]), ('stats.gumbel_l.pdf', [X]), ('stats.gumbel_l.cdf', [X]),
+    ('stats.gumbel_l.logcdf', [X]), ('stats.gumbel_l.sf', [X, 1.0, 0.5]), ('stats.gumbel_l.logsf', [X]),
+    ('stats.gumbel_l.ppf', [UNIT, 1.0, 3.0]),
+    ('stats.pareto.logpdf', [POS, 2.5]), ('stats.pareto.pdf', [POS, 1.5, -0.5, 2.0]),
+    ('stats.pareto.cdf', [POS, 2.5]), ('stats.pareto.logcdf', [POS, 2.5]), ('stats.pareto.sf', [POS, 2.5]),
+    ('stats.pareto.logsf', [POS, 0.7, 0.0, 0.5]), ('stats.pareto.ppf', [UNIT + [-0.1], 2.5, 1.0, 2.0]),
+    ('stats.binom.logpmf', [COUNTS, 10.0, 0.35]), ('stats.binom.pmf', [COUNTS, 5.0, 0.8]),
+    ('stats.binom.logpmf', [[0.0, 1.0, 3.0, 4.0], 3.0, 0.0]), ('stats.binom.logpmf', [[0.0, 2.0, 3.0], 3.0, 1.0]),
+    ('stats.nbinom.logpmf', [COUNTS, 3.0, 0.4]), ('stats.nbinom.pmf', [COUNTS, 2.5, 0.7, 1.0]),
+    ('stats.betabinom.logpmf', [COUNTS, 10.0, 2.0, 3.0]), ('stats.betabinom.pmf', [COUNTS + [2.5], 6.0, 0.5, 1.5]),
+    ('stats.betabinom.logpmf', [[0.0, 1.0], 0.0, 2.0, 3.0]),
+    ('stats.chi2.logpdf', [POS + [0.0, -1.0], 3.0]), ('stats.chi2.pdf', [POS, 2.0, 0.5, 2.0]),
+    ('stats.chi2.cdf', [POS + [0.0, -1.0], 4.0]), ('stats.chi2.logcdf', [POS, 4.0]),
+    ('stats.chi2.sf', [POS + [0.0, -1.0], 1.5]), ('stats.chi2.logsf', [POS, 7.0]),
+    ('stats.wrapcauchy.logpdf', [[-0.5, 0.0, 0.5, 1.0, 3.0, 6.2, 6.3], 0.4]),
+    ('stats.wrapcauchy.pdf', [[0.5, 2.0], 1.2]),
+    ('stats.gennorm.logpdf', [X, 1.5]), ('stats.gennorm.pdf', [X, 3.0]), ('stats.gennorm.cdf', [X, 0.8]),
+    ('special.i0e', [X + [12.0, 29.5, 30.0, 35.0, -50.0]]), ('special.i0', [X + [12.0, -29.0, 33.0]]),
+    ('special.i1e', [X + [12.0, 29.5, 30.0, 35.0, -50.0]]), ('special.i1', [X + [12.0, -29.0, 33.0]]),
+    ('stats.vonmises.logpdf', [X, 2.5]), ('stats.vonmises.pdf', [X, 0.3]),
+    ('stats.vonmises.logpdf', [[0.1, 3.0], [0.0, -1.0]]), ('stats.vonmises.logpdf', [[0.1, 2.0], 60.0]),
+] + [(f'stats.truncnorm.{f}', [X + [5.5, 7.9], a, b] + extra)
+     for f in ('logpdf', 'pdf', 'logcdf', 'cdf', 'logsf', 'sf')
+     for a, b, extra in ((-1.0, 2.0, []), (0.5, 3.0, [0.2, 1.5]), (-4.0, -0.5, []), (5.0, 8.0, []),
+                         (-10.0, 10.0, []))]
 
 MVN = dict(x=[[0.3, -1.0, 2.0], [1.0, 0.5, -0.5]], mean=[0.1, 0.2, -0.3],
            cov=[[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 1.5]])
@@ -104,6 +137,10 @@ def main():
         'log_ndtr': _out(jax.vmap(jax.grad(sp.log_ndtr))(jnp.array([-40.0, -12.0, -3.0, 0.0, 4.0, 9.0]))),
         'xlogy': _out(jnp.stack(jax.vmap(jax.grad(sp.xlogy, (0, 1)))(jnp.array([0.0, 1.5]), jnp.array([2.0, 3.0])))),
         'norm_logcdf': _out(jax.vmap(jax.grad(st.norm.logcdf))(jnp.array(X))),
+        'i0e': _out(jax.vmap(jax.grad(sp.i0e))(jnp.array(BESSEL))),
+        'i1e': _out(jax.vmap(jax.grad(sp.i1e))(jnp.array(BESSEL))),
+        'i1': _out(jax.vmap(jax.grad(sp.i1))(jnp.array(BESSEL[:-1]))),
+        'vonmises_kappa': _out(jax.vmap(jax.grad(st.vonmises.logpdf, 1))(jnp.array(X), jnp.array(POS))),
     }
     print(json.dumps(out, indent=0))
 

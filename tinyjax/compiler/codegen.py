@@ -222,6 +222,23 @@ class Emitter:
     def pop(self):
         return self.scopes.pop()[0]
 
+    def branches(self, ct, cases):
+        """A value only its applying case computes: cases are (C condition, or None for
+        the last; a function emitting the case's value), each emitted in its own scope
+        inside if/else. None in row kernels, whose hoisting out of the inner loop could
+        move a case's statements out of its branch (the caller then selects)."""
+        if self.inner_pattern is not None:
+            return None
+        name, lines = self._tmp(), self.scopes[-1][0]
+        self._declare(self.scopes[-1], name, f'{ct} {name};')
+        for k, (cond, emit) in enumerate(cases):
+            self.push()
+            v = emit()
+            lines += [('if' if k == 0 else '} else if') + f' ({cond}) {{' if cond else '} else {',
+                      *self.pop(), f'{name} = {v};']
+        lines.append('}')
+        return name
+
     def _lookup(self, key):
         for _, memo in reversed(self.scopes):
             if key in memo:

@@ -13,16 +13,17 @@ ManualAxisType = collections.namedtuple('ManualAxisType', 'varying unreduced red
 
 
 class ShapedArray:
-    """The abstract value of an array: its shape, dtype, whether it is weakly typed, and
-    (inside a shard_map body) `vma`, the mesh axes along which it may differ between
-    devices (JAX's varying manual axes, also `.mat.varying`)."""
-    __slots__ = ('shape', 'dtype', 'weak_type', 'vma')
+    """An array's shape, dtype, weak type, `vma` (inside a shard_map body: the mesh axes it
+    may differ along, JAX's varying manual axes) and `sharding` (a jit argument's layout,
+    and what jax.typeof reports; no part of equality)."""
+    __slots__ = ('shape', 'dtype', 'weak_type', 'vma', 'sharding')
 
-    def __init__(self, shape, dtype, weak_type=False, vma=frozenset()):
+    def __init__(self, shape, dtype, weak_type=False, vma=frozenset(), sharding=None):
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
         self.vma = frozenset(vma)
+        self.sharding = sharding
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: math.prod(self.shape))

@@ -23,8 +23,13 @@ def _conv_out_shape(lhs_shape, rhs_shape, dn, spatial_sizes):
     return tuple(out)
 
 
-def _spatial(lhs_shape, rhs_shape, dimension_numbers):
+def _spatial(lhs_shape, rhs_shape, dimension_numbers, what):
     """(dimension numbers, input spatial sizes, kernel spatial sizes)."""
+    if dimension_numbers is None:
+        # Unlike conv_general_dilated, JAX's shape tuples have no default layout: None is
+        # a TypeError there too.
+        raise TypeError(f'{what}: dimension_numbers is required, e.g. '
+                        "('NCHW', 'OIHW', 'NCHW') or ('NHWC', 'HWIO', 'NHWC'); got None")
     dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
     return (dn, [lhs_shape[a] for a in dn.lhs_spec[2:]],
             [rhs_shape[a] for a in dn.rhs_spec[2:]])
@@ -33,7 +38,7 @@ def _spatial(lhs_shape, rhs_shape, dimension_numbers):
 def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
                              dimension_numbers):
     lhs_shape, rhs_shape = tuple(lhs_shape), tuple(rhs_shape)
-    dn, ins, ks = _spatial(lhs_shape, rhs_shape, dimension_numbers)
+    dn, ins, ks = _spatial(lhs_shape, rhs_shape, dimension_numbers, 'conv_general_shape_tuple')
     if len(window_strides) != len(ins):
         raise ValueError(f'conv_general_shape_tuple: window_strides={tuple(window_strides)} '
                          f'needs one entry per spatial dimension ({len(ins)})')
@@ -47,7 +52,7 @@ def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
 def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
                                dimension_numbers):
     lhs_shape, rhs_shape = tuple(lhs_shape), tuple(rhs_shape)
-    dn, ins, ks = _spatial(lhs_shape, rhs_shape, dimension_numbers)
+    dn, ins, ks = _spatial(lhs_shape, rhs_shape, dimension_numbers, 'conv_transpose_shape_tuple')
     pads = ([_transpose_padding(k, s, padding) for k, s in zip(ks, window_strides)]
             if isinstance(padding, str) else _pairs(padding, 'conv_transpose_shape_tuple'))
     # conv_transpose is a stride-1 convolution of the input dilated by the strides.

@@ -3,7 +3,7 @@ import numpy as np
 
 from tinyjax import dtypes, errors, lax
 from tinyjax.core.array import Array
-from tinyjax.numpy.conversion import asarray, broadcast_to, _dtype_of
+from tinyjax.numpy.conversion import asarray, broadcast_to, convert, _dtype_of
 from tinyjax.numpy.ufuncs import where
 from tinyjax.ops.layout import takes_out_sharding
 
@@ -53,15 +53,25 @@ def empty(shape, dtype=None, *, device=None):
 
 
 def _like(x, dtype, shape):
+    """(dtype, shape, weak) of the result: without a dtype it keeps x's weak type, as in
+    JAX (jnp.zeros_like(1.0) is a weakly typed float32)."""
     if not (hasattr(x, 'shape') and hasattr(x, 'dtype')):    # a ShapeDtypeStruct will do
         x = asarray(x)
-    return (_dt(dtype, dtypes.canonicalize(x.dtype)), tuple(x.shape) if shape is None else shape)
+    weak = dtype is None and bool(getattr(x, 'weak_type', False))
+    return (_dt(dtype, dtypes.canonicalize(x.dtype)), tuple(x.shape) if shape is None else shape,
+            weak)
 
 
 @takes_out_sharding
 def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
-    dt, shape = _like(a, dtype, shape)
-    out = full(shape, fill_value, dt)
+    dt, shape, weak = _like(a, dtype, shape)
+    if not weak:
+        out = full(shape, fill_value, dt)
+    else:
+        fv = asarray(fill_value)
+        if fv.dtype != dt or not fv.weak_type:
+            fv = convert(fv, dt, weak=True)
+        out = broadcast_to(fv, _shape(shape, 'full_like'), 'full_like')
     # Inside a shard_map body the result varies along the mesh axes `a` does, as in JAX.
     vma = getattr(getattr(a, 'aval', None), 'vma', None)
     return lax.pvary(out, tuple(sorted(vma, key=str))) if vma else out

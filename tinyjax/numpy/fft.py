@@ -119,6 +119,37 @@ fftn, ifftn = _n_axes('FFT', 'fftn', None), _n_axes('IFFT', 'ifftn', None)
 rfftn, irfftn = _n_axes('RFFT', 'rfftn', None), _n_axes('IRFFT', 'irfftn', None)
 
 
+# hfft / ihfft: the transforms of a signal with Hermitian symmetry in time. hfft is the
+# inverse real transform of conj(a) and ihfft the conjugated real transform, each with the
+# opposite normalisation ('backward' scales ihfft by 1/n, hfft not at all).
+_OPPOSITE_NORM = {None: 'forward', 'backward': 'forward', 'ortho': 'ortho', 'forward': 'backward'}
+
+
+def _opposite(norm, op):
+    if norm not in _OPPOSITE_NORM:
+        raise ValueError(f'jnp.fft.{op}: norm must be one of {_NORMS}, got {norm!r}')
+    return _OPPOSITE_NORM[norm]
+
+
+def hfft(a, n=None, axis=-1, norm=None):
+    """numpy.fft.hfft: the real spectrum of a Hermitian-symmetric signal given its first
+    half a (n defaults to 2 * (len - 1))."""
+    a = conversion.asarray(a)
+    if n is None:
+        ax = axis if -a.ndim <= axis < a.ndim else _bad_axis(axis, a, 'hfft')
+        n = 2 * (a.shape[ax] - 1)
+    conj = lax.conj(_to_complex(a))
+    return _transform(conj, 'IRFFT', (n,), (axis,), _opposite(norm, 'hfft'), 'hfft')
+
+
+def ihfft(a, n=None, axis=-1, norm=None):
+    """numpy.fft.ihfft: the inverse of hfft, from a real signal to half a Hermitian
+    spectrum."""
+    out = _transform(a, 'RFFT', None if n is None else (n,), (axis,),
+                     _opposite(norm, 'ihfft'), 'ihfft')
+    return lax.conj(out)
+
+
 def fftfreq(n, d=1.0, *, dtype=None, device=None):
     """Sample frequencies: [0, 1, ..., (n-1)//2, -(n//2), ..., -1] / (d n)."""
     n = int(n)

@@ -25,16 +25,13 @@ SlogdetResult = collections.namedtuple('SlogdetResult', ['sign', 'logabsdet'])
 
 
 # --- argument checks ---------------------------------------------------------------------
-def _float(x, op, complex_ok=False):
-    """x as a float32/float64 array (complex64/complex128 kept where complex_ok): integers
-    and bools promote to the default float as in JAX; half precision computes in float32
-    (LAPACK has no half routines)."""
+def _float(x, op):
+    """x as a float32/float64/complex64/complex128 array: integers and bools promote to
+    the default float as in JAX; half precision computes in float32 (LAPACK has no half
+    routines)."""
     x = asarray(x)
-    if dtypes.is_complex(x.dtype) and complex_ok:
-        return x
     if dtypes.is_complex(x.dtype):
-        raise TypeError(f'{op}: complex input ({x.dtype.name}) is not supported by tinyjax yet; '
-                        'pass a real matrix.')
+        return x
     if not dtypes.is_inexact(x.dtype):
         return lax.convert_element_type(x, dtypes.default_float())
     if x.dtype not in (dtypes.float32, dtypes.float64):
@@ -42,8 +39,8 @@ def _float(x, op, complex_ok=False):
     return x
 
 
-def _square(x, op, complex_ok=False):
-    x = _float(x, op, complex_ok)
+def _square(x, op):
+    x = _float(x, op)
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f'{op}: argument must have shape (..., n, n) (a square matrix or a '
                          f'stack of them), got {x.shape}.')
@@ -63,9 +60,14 @@ def _same_dtype(a, b):
     return lax.convert_element_type(a, dt), lax.convert_element_type(b, dt)
 
 
+def _H(x):
+    """The conjugate transpose of a matrix (or stack of them); the transpose for real x."""
+    return ufuncs.conjugate(matrix_transpose(x))
+
+
 def _symmetrize(x):
     """(x + x^H) / 2: the Hermitian part (symmetric for real x)."""
-    return ufuncs.divide(ufuncs.add(x, ufuncs.conjugate(matrix_transpose(x))), ufuncs._const(x, 2))
+    return ufuncs.divide(ufuncs.add(x, _H(x)), ufuncs._const(x, 2))
 
 
 def _eye_like(x):
@@ -74,11 +76,11 @@ def _eye_like(x):
 
 # --- decompositions ----------------------------------------------------------------------
 def cholesky(a, *, upper=False, symmetrize_input=True):
-    a = _square(a, 'cholesky', complex_ok=True)
+    a = _square(a, 'cholesky')
     if symmetrize_input:
         a = _symmetrize(a)
     L = dec.cholesky(a)
-    return ufuncs.conjugate(matrix_transpose(L)) if upper else L
+    return _H(L) if upper else L
 
 
 def qr(a, mode='reduced'):
@@ -236,10 +238,29 @@ def _cofactor_solve(a, b):
 
 def slogdet(a, *, method=None):
     a = _square(a, 'slogdet')
+    return SlogdetResult(*_slogdet(a))
+
+
+@custom_jvp
+def _slogdet(a):
     d, parity = _lu_det_parts(a)
+    # sign(d) is d / |d| for complex pivots (a unit complex number), as in JAX.
     sign = ufuncs.multiply(parity, reductions.prod(ufuncs.sign(d), axis=-1))
-    logabs = reductions.sum(ufuncs.log(ufuncs.abs(d)), axis=-1)
-    return SlogdetResult(sign, logabs)
+    return sign, reductions.sum(ufuncs.log(ufuncs.abs(d)), axis=-1)
+
+
+@_slogdet.defjvp
+def _slogdet_jvp(primals, tangents):
+    # d log det(a) = tr(a^-1 da): its real part moves log|det|, its imaginary part turns
+    # the sign (a real sign does not move), as in JAX.
+    (a,), (t,) = primals, tangents
+    sign, logabs = _slogdet(a)
+    dlog = _trace(solve(a, t), 0, -2, -1)
+    if not dtypes.is_complex(a.dtype):
+        return (sign, logabs), (ufuncs.multiply(sign, ufuncs._const(sign, 0)), dlog)
+    dlog_re = ufuncs.real(dlog)
+    return (sign, logabs), (ufuncs.multiply(ufuncs.subtract(dlog, dlog_re.astype(dlog.dtype)), sign),
+                            dlog_re)
 
 
 def matrix_power(a, n):
@@ -291,8 +312,7 @@ def pinv(a, rtol=None, hermitian=False, *, rcond=None):
     # Where a value is cut off, divide by 1 instead so its derivative stays finite.
     safe = ufuncs.where(keep, s, ufuncs._const(s, 1))
     s_inv = ufuncs.where(keep, ufuncs.reciprocal(safe), ufuncs._const(s, 0))
-    return matmul(ufuncs.multiply(matrix_transpose(vt), expand_dims(s_inv, -2)),
-                  matrix_transpose(u))
+    return matmul(ufuncs.multiply(_H(vt), expand_dims(s_inv.astype(a.dtype), -2)), _H(u))
 
 
 def lstsq(a, b, rcond=None, *, numpy_resid=False):
@@ -312,9 +332,8 @@ def lstsq(a, b, rcond=None, *, numpy_resid=False):
     rank = reductions.sum(keep).astype(np.int32)
     safe = ufuncs.where(keep, s, ufuncs._const(s, 1))
     s_inv = ufuncs.where(keep, ufuncs.reciprocal(safe), ufuncs._const(s, 0))
-    x = matmul(matrix_transpose(vt), ufuncs.multiply(expand_dims(s_inv, -1),
-                                                      matmul(matrix_transpose(u), b)))
-    resid = reductions.sum(ufuncs.square(ufuncs.subtract(b, matmul(a, x))), axis=0)
+    x = matmul(_H(vt), ufuncs.multiply(expand_dims(s_inv.astype(a.dtype), -1), matmul(_H(u), b)))
+    resid = reductions.sum(ufuncs.square(ufuncs.abs(ufuncs.subtract(b, matmul(a, x)))), axis=0)
     if numpy_resid and (int(rank) < n or m <= n):
         resid = asarray(np.zeros((0,), a.dtype))
     return (x[:, 0] if vector else x), resid, rank, s
@@ -365,23 +384,22 @@ def _matrix_norm(x, ord, axis, keepdims):
                                                    if i not in (r, c)))
 
 
-def _abs_if_complex(x, ord, axis, op):
+def _abs_if_complex(x, ord, axis):
     """Norms other than the spectral and nuclear ones depend only on |x|: a complex
-    input is replaced by its absolute value (real, and differentiable as in JAX)."""
+    input is replaced by its absolute value (real, and differentiable as in JAX); the
+    spectral and nuclear norms take the complex matrix's singular values."""
     x = asarray(x)
     if not dtypes.is_complex(x.dtype):
         return x
     matrix = (axis is None and x.ndim == 2 and ord is not None) or \
         (axis is not None and np.ndim(axis) == 1 and len(axis) == 2)
     if matrix and ord in (2, -2, 'nuc'):
-        raise TypeError(f'{op}: ord={ord!r} of a complex matrix needs a complex SVD, which '
-                        'tinyjax does not have; use ord=\'fro\', 1 or inf, or pass abs(x) '
-                        'for the real matrix of magnitudes')
+        return x     # the singular values of the complex matrix itself
     return ufuncs.absolute(x)
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
-    x = _float(_abs_if_complex(x, ord, axis, 'norm'), 'norm')
+    x = _float(_abs_if_complex(x, ord, axis), 'norm')
     if axis is None:
         if ord is None:
             return _vector_norm(reshape(x, (-1,)), None, 0, False) if not keepdims else \
@@ -404,7 +422,7 @@ def _bad_axis(a, ndim):
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
-    x = _float(_abs_if_complex(x, None, None, 'vector_norm'), 'vector_norm')
+    x = _float(_abs_if_complex(x, None, None), 'vector_norm')
     if axis is None:
         out = _vector_norm(reshape(x, (-1,)), ord, 0, False)
         return reshape(out, (1,) * x.ndim) if keepdims else out

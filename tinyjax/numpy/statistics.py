@@ -138,7 +138,7 @@ def median(a, axis=None, keepdims=False):
     return quantile(a, 0.5, axis, keepdims=keepdims)
 
 
-def cov(m, y=None, rowvar=True, bias=False, ddof=None):
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None):
     x = manipulation.atleast_2d(asarray(m))
     if not rowvar and x.shape[0] != 1:
         x = x.T
@@ -151,9 +151,30 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None):
         x = x.astype(dtypes.default_float())
     ddof = (0 if bias else 1) if ddof is None else ddof
     n = x.shape[1]
-    xc = ufuncs.subtract(x, reductions.mean(x, axis=1, keepdims=True))
-    c = ufuncs.divide(dot(xc, xc.T), n - ddof)
-    return manipulation.squeeze(c)
+    if fweights is None and aweights is None:
+        xc = ufuncs.subtract(x, reductions.mean(x, axis=1, keepdims=True))
+        return manipulation.squeeze(ufuncs.divide(dot(xc, xc.T), n - ddof))
+    # NumPy's weighted form: w = fweights * aweights, the mean weighted by w, and the
+    # normaliser v1 - ddof * sum(w * aweights) / v1 (v1 - ddof without aweights).
+    w = None
+    for name, v in (('fweights', fweights), ('aweights', aweights)):
+        if v is not None:
+            v = asarray(v).astype(x.dtype)
+            if v.shape != (n,):
+                raise ValueError(f'cov: {name} must be one-dimensional of length {n} (the '
+                                 f'number of observations), got shape {v.shape}')
+            w = v if w is None else ufuncs.multiply(w, v)
+    v1 = reductions.sum(w)
+    xc = ufuncs.subtract(x, ufuncs.divide(dot(x, w), v1)[:, None])
+    if ddof == 0:
+        fact = v1
+    elif aweights is None:
+        fact = ufuncs.subtract(v1, ddof)
+    else:
+        aw = asarray(aweights).astype(x.dtype)
+        fact = ufuncs.subtract(v1, ufuncs.divide(ufuncs.multiply(ddof, reductions.sum(
+            ufuncs.multiply(w, aw))), v1))
+    return manipulation.squeeze(ufuncs.divide(dot(ufuncs.multiply(xc, w), xc.T), fact))
 
 
 def corrcoef(x, y=None, rowvar=True):

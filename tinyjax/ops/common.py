@@ -4,7 +4,7 @@ import numpy as np
 from tinyjax.core.array import aval_of  # noqa: F401 (the ops' name for it)
 from tinyjax.core.primitive import primitive
 from tinyjax.interpreters.base_ops import (  # noqa: F401 (the ops' names for them)
-    add_any, full, move_batch_axis, scalar, zeros)
+    add_any, broadcast_in_dim, full, move_batch_axis, scalar, zeros)
 from tinyjax.interpreters.batching import (  # noqa: F401 (the ops' names for them)
     align_elementwise_batch, batch_size)
 

@@ -109,6 +109,40 @@ custom_jvp_call_p.batch = _batch_graph_prim(custom_jvp_call_p)
 custom_jvp_call_p.needs_axis = True
 
 
+def _per_example(x, d):
+    a = common.aval_of(x)
+    return a if d is None else a.update(shape=a.shape[:d] + a.shape[d + 1:])
+
+
+def _cjvp_batch_params(params, dims, size):
+    """The user's rule is written for one example: once the call is batched its rule
+    runs batched too (as under jax.vmap), on primals mapped at `dims` and tangents mapped
+    at axis 0 where they carry the batch axis."""
+    jvp_fn, in_tree = params['jvp_fn'], params['in_tree']
+
+    def batched(primals, tangents):
+        ps, ts = tree_util.tree_leaves(primals), tree_util.tree_leaves(tangents)
+        tdims = [0 if common.aval_of(t).ndim > _per_example(p, d).ndim else None
+                 for p, t, d in zip(ps, ts, dims)]
+        xs, xdims, out_tree = ps + ts, list(dims) + tdims, []
+
+        def flat(*ys):
+            res = jvp_fn(tuple(tree_util.tree_unflatten(in_tree, list(ys[:len(ps)]))),
+                         tuple(tree_util.tree_unflatten(in_tree, list(ys[len(ps):]))))
+            leaves, tree = tree_util.tree_flatten(res)
+            out_tree.append(tree)
+            return leaves
+        g, _ = make_graph(flat, [_per_example(x, d) for x, d in zip(xs, xdims)],
+                          name=params['name'])
+        outs, od = batch_eval(g, xs, xdims, size)
+        return tree_util.tree_unflatten(
+            out_tree[0], [common.move_batch_axis(o, d, 0, size) for o, d in zip(outs, od)])
+    return dict(params, jvp_fn=batched)
+
+
+custom_jvp_call_p.batch_params = _cjvp_batch_params
+
+
 # custom_vjp: forward-mode pushes tangents into `custom_lin`, whose transpose calls bwd.
 def _cvjp_jvp(primals, tangents, graph, fwd, bwd, n_nondiff, in_tree, out_tree, name):
     nd, dyn = primals[:n_nondiff], primals[n_nondiff:]

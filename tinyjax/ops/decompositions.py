@@ -3,9 +3,11 @@ helper lu_pivots_to_permutation), each with its rules side by side.
 
 Every primitive works on the last two axes and maps over any leading axes, as NumPy's
 linalg does, so a batching rule only moves the vmapped axis to the front and rebinds.
-Operands are float32 or float64 (the NumPy layer promotes integers); cholesky and
-triangular_solve also take complex matrices (their rules hold for Hermitian input, with
-JAX's unconjugated transposes); the other rules are written for real matrices only.
+Operands are float32, float64, complex64 or complex128 (the NumPy layer promotes
+integers). The rules follow JAX's convention for complex autodiff: a JVP is the complex
+(R-linear) perturbation formula with conjugate transposes where the decomposition has them,
+and transposes pair with Re(sum(a * b)) without conjugation, so a VJP through these rules
+is what JAX's gives. eigh's eigenvalues and svd's singular values are real for complex input.
 
 Derivative rules are the standard ones from the literature (Murray 2016 for Cholesky;
 the usual perturbation formulas for LU, QR, eigh and SVD) and are built only from
@@ -25,17 +27,14 @@ from tinyjax.ops.dot_general import dot_general
 
 
 # --- shape checks shared by every op ---------------------------------------------------
-def _check_float(op, *avals, complex_ok=False):
+def _check_float(op, *avals):
     common.check_same_dtypes(op, avals)
     dt = avals[0].dtype
-    ok = (dtypes.float32, dtypes.float64) + ((dtypes.complex64, dtypes.complex128)
-                                              if complex_ok else ())
-    if dt not in ok:
-        kinds = 'float32, float64, complex64 or complex128' if complex_ok else 'float32 or float64'
-        raise TypeError(f'{op}: dtype {dt.name} is not supported; it takes {kinds} '
-                        f'matrices. Convert with x.astype(jnp.float32), or call the '
-                        f'tinyjax.numpy.linalg / tinyjax.scipy.linalg function, which promotes '
-                        f'integer inputs.')
+    if dt not in (dtypes.float32, dtypes.float64, dtypes.complex64, dtypes.complex128):
+        raise TypeError(f'{op}: dtype {dt.name} is not supported; it takes float32, float64, '
+                        f'complex64 or complex128 matrices. Convert with '
+                        f'x.astype(jnp.float32), or call the tinyjax.numpy.linalg / '
+                        f'tinyjax.scipy.linalg function, which promotes integer inputs.')
 
 
 def _check_matrix(op, a, square=True):
@@ -106,6 +105,20 @@ def _conj(x):
     return complex_parts.conj(x) if dtypes.is_complex(common.aval_of(x).dtype) else x
 
 
+def _H(x):
+    """Conjugate transpose over the last two axes (the plain transpose for real x)."""
+    return _conj(_T(x))
+
+
+def _real(x):
+    return complex_parts.real(x) if dtypes.is_complex(common.aval_of(x).dtype) else x
+
+
+def _as(x, dtype):
+    """A real value x in dtype (complex dtypes get a zero imaginary part)."""
+    return x if common.aval_of(x).dtype == dtype else ew.convert(x, dtype)
+
+
 def _sym_from_lower(t):
     """The symmetric (Hermitian, for complex) matrix a routine reading only the lower
     triangle sees."""
@@ -135,7 +148,7 @@ def _call_batched(xp, fn, a, n_out):
 
 # --- cholesky --------------------------------------------------------------------------
 def _chol_abstract(a):
-    _check_float('cholesky', a, complex_ok=True)
+    _check_float('cholesky', a)
     _check_matrix('cholesky', a)
     return _out(a.shape, a.dtype)
 
@@ -182,7 +195,7 @@ def cholesky(a):
 # --- triangular_solve ------------------------------------------------------------------
 def _tri_abstract(a, b, left_side, lower, transpose_a, unit_diagonal):
     op = 'triangular_solve'
-    _check_float(op, a, b, complex_ok=True)
+    _check_float(op, a, b)
     _check_matrix(op, a)
     m = a.shape[-1]
     if b.ndim != a.ndim or b.shape[:-2] != a.shape[:-2] or \
@@ -297,9 +310,11 @@ def _lu_impl(xp, a):
     idx = xp.arange(nb)
     piv = xp.zeros((nb, k), np.int32)
     perm = xp.tile(xp.arange(m, dtype=np.int32), (nb, 1))
+    # getrf picks the pivot by |re| + |im| for complex matrices (LAPACK's cabs1).
+    size = (lambda c: xp.abs(c.real) + xp.abs(c.imag)) if dtypes.is_complex(a.dtype) else xp.abs
     with np.errstate(divide='ignore', invalid='ignore'):
         for j in range(k):
-            p = j + xp.argmax(xp.abs(lu[:, j:, j]), axis=1)
+            p = j + xp.argmax(size(lu[:, j:, j]), axis=1)
             piv[:, j] = p
             row_j, row_p = lu[idx, j].copy(), lu[idx, p].copy()
             lu[idx, j], lu[idx, p] = row_p, row_j
@@ -409,12 +424,17 @@ def _qr_jvp(primals, tangents, full_matrices):
         raise NotImplementedError(f'qr: derivatives need m >= n and reduced mode (or a square '
                                   f'matrix), got shape {common.aval_of(a).shape} with '
                                   f'full_matrices={full_matrices}')
-    # With C = Q^T dA R^-1: Q^T dQ = Omega (skew, from C's strict lower part), and
-    # dR R^-1 = C - Omega (upper triangular).
+    # With C = Q^H dA R^-1: Q^H dQ = Omega (skew-Hermitian, from C's strict lower part
+    # and, for complex input, the imaginary part of C's diagonal, which makes R's
+    # diagonal stay real), and dR R^-1 = C - Omega (upper triangular).
     da_rinv = triangular_solve(r, da, left_side=False, lower=False)
-    c = _mm(_T(q), da_rinv)
+    c = _mm(_H(q), da_rinv)
     low = _band(c, -1, True)
-    omega = ew.sub(low, _T(low))
+    omega = ew.sub(low, _H(low))
+    if dtypes.is_complex(common.aval_of(c).dtype):
+        aval = common.aval_of(c)
+        imag_diag = ew.sub(c, _as(_real(c), aval.dtype))
+        omega = ew.add(omega, ew.mul(_eye(aval.shape, aval.dtype), imag_diag))
     dq = ew.add(_mm(q, ew.sub(omega, c)), da_rinv)
     dr = _mm(ew.sub(c, omega), r)
     return [q, r], [dq, dr]
@@ -432,7 +452,7 @@ def qr(a, full_matrices=True):
 def _eigh_abstract(a, lower):
     _check_float('eigh', a)
     _check_matrix('eigh', a)
-    return [_out(a.shape, a.dtype), _out(a.shape[:-1], a.dtype)]
+    return [_out(a.shape, a.dtype), _out(a.shape[:-1], complex_parts.real_dtype(a.dtype))]
 
 
 def _eigh_impl(xp, a, lower):
@@ -446,14 +466,15 @@ def _eigh_jvp(primals, tangents, lower):
     if da is None:
         return [v, w], [None, None]
     da = _sym_from_lower(da) if lower else _T(_sym_from_lower(_T(da)))
-    # dw = diag(V^T dA V); dV = V (F o V^T dA V) with F_ij = 1 / (w_j - w_i) off the
+    # dw = Re diag(V^H dA V); dV = V (F o V^H dA V) with F_ij = 1 / (w_j - w_i) off the
     # diagonal: infinite for repeated eigenvalues, as in JAX.
-    vdv = _mm(_T(v), _mm(da, v))
+    vdv = _mm(_H(v), _mm(da, v))
     shape, dt = common.aval_of(v).shape, common.aval_of(v).dtype
     eye = _eye(shape, dt)
-    gap = ew.add(ew.sub(_row(w, shape), _col(w, shape)), eye)
+    wc = _as(w, dt)
+    gap = ew.add(ew.sub(_row(wc, shape), _col(wc, shape)), eye)
     f = ew.sub(ew.div(common.full(shape, 1, dt), gap), eye)
-    return [v, w], [_mm(v, ew.mul(f, vdv)), _diag(vdv)]
+    return [v, w], [_mm(v, ew.mul(f, vdv)), _diag(_real(vdv))]
 
 
 eigh_p = common.define('eigh', _eigh_abstract, _eigh_impl, _eigh_jvp, multiple_results=True)
@@ -472,7 +493,7 @@ def _svd_abstract(a, full_matrices, compute_uv):
     m, n = a.shape[-2:]
     k = min(m, n)
     b = a.shape[:-2]
-    s = _out(b + (k,), a.dtype)
+    s = _out(b + (k,), complex_parts.real_dtype(a.dtype))
     if not compute_uv:
         return [s]
     ku, kv = (m, n) if full_matrices else (k, k)
@@ -497,30 +518,41 @@ def _svd_jvp(primals, tangents, full_matrices, compute_uv):
                                   f'not implemented for a non-square matrix (shape {(m, n)}); '
                                   'use full_matrices=False')
     s, u, vt = svd_p.bind(a, full_matrices=False, compute_uv=True)
-    v = _T(vt)
-    dp = _mm(_T(u), _mm(da, v))            # U^T dA V, k x k
-    ds = _diag(dp)
+    v = _H(vt)
+    dp = _mm(_H(u), _mm(da, v))            # U^H dA V, k x k
+    ds = _diag(_real(dp))
     if not compute_uv:
         return outs, [ds]
     kshape, dt = common.aval_of(dp).shape, common.aval_of(dp).dtype
     eye = _eye(kshape, dt)
-    sj, si = _row(s, kshape), _col(s, kshape)
+    sc = _as(s, dt)
+    sj, si = _row(sc, kshape), _col(sc, kshape)
     # F_ij = 1 / (s_j^2 - s_i^2) off the diagonal (infinite for repeated values, as JAX).
     gap = ew.add(ew.mul(ew.sub(sj, si), ew.add(sj, si)), eye)
     f = ew.sub(ew.div(common.full(kshape, 1, dt), gap), eye)
     dss, sds = ew.mul(dp, sj), ew.mul(si, dp)
-    du = _mm(u, ew.mul(f, ew.add(dss, _T(dss))))
-    dv = _mm(v, ew.mul(f, ew.add(sds, _T(sds))))
+    du = _mm(u, ew.mul(f, ew.add(dss, _H(dss))))
+    dv = _mm(v, ew.mul(f, ew.add(sds, _H(sds))))
+    if dtypes.is_complex(dt):
+        # The phase of each pair (u_i, v_i) is free; like JAX, U takes the imaginary part
+        # of dp's diagonal over s (zero where s is zero) and V none of it.
+        s_aval = common.aval_of(s).strip_weak()
+        zeros, ones = common.zeros(s_aval), common.full(s_aval.shape, 1, s_aval.dtype)
+        is_zero = ew.eq(s, zeros)
+        s_inv = _as(ew.select_n(is_zero, ew.div(ones, ew.select_n(is_zero, s, ones)), zeros), dt)
+        half = common.scalar(0.5, dt)
+        skew = ew.mul(ew.mul(ew.sub(dp, _H(dp)), half), ew.mul(eye, _row(s_inv, kshape)))
+        du = ew.add(du, _mm(u, skew))
     # A tall (wide) matrix: U (V) also moves out of its span, scaled by 1/s.
     if m > n:
         dav = _mm(da, v)
-        proj = ew.sub(dav, _mm(u, _mm(_T(u), dav)))
-        du = ew.add(du, ew.div(proj, _row(s, common.aval_of(proj).shape)))
+        proj = ew.sub(dav, _mm(u, _mm(_H(u), dav)))
+        du = ew.add(du, ew.div(proj, _row(sc, common.aval_of(proj).shape)))
     if n > m:
-        dau = _mm(_T(da), u)
-        proj = ew.sub(dau, _mm(v, _mm(_T(v), dau)))
-        dv = ew.add(dv, ew.div(proj, _row(s, common.aval_of(proj).shape)))
-    return outs, [ds, du, _T(dv)]
+        dau = _mm(_H(da), u)
+        proj = ew.sub(dau, _mm(v, _mm(_H(v), dau)))
+        dv = ew.add(dv, ew.div(proj, _row(sc, common.aval_of(proj).shape)))
+    return outs, [ds, du, _H(dv)]
 
 
 svd_p = common.define('svd', _svd_abstract, _svd_impl, _svd_jvp, multiple_results=True)

@@ -75,7 +75,12 @@ def _def(name, arity, impl, cuda, kind, jvp, out_dtype=None, linear=None):
         out = p.bind(*primals, **params)
         if jvp is None or all(t is None for t in tangents):
             return out, None
-        return out, jvp(*primals, out, *tangents, **params)
+        t = jvp(*primals, out, *tangents, **params)
+        shape = common.aval_of(out).shape
+        if common.aval_of(t).shape != shape:
+            # Only a 0-d operand moved (x + s with s a scalar): its tangent is 0-d too.
+            t = common.broadcast_in_dim(t, shape, ())
+        return out, t
 
     p = common.define(name, abstract_eval, impl, jvp_rule, linear)
     p.batch = broadcasting_rule(p)

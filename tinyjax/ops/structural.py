@@ -444,14 +444,26 @@ def _lower_concatenate(em, e, idx):
         if n:
             pieces.append((x, start, n))
         start += n
-    expr = None
-    for x, s, n in reversed(pieces):
+    if not pieces:           # every piece is empty: so is the result, never read
+        return c_literal(0, e.outputs[0].aval.dtype)
+
+    def piece(x, s, n):
         local = '0' if n == 1 else em.index_temp(
             f'tj_clampi<{em.itype}>({index_add(idx[d], str(-s))}, 0, {n - 1})')
-        v = em.value(x, tuple(local if k == d else i for k, i in enumerate(idx)))
+        return em.value(x, tuple(local if k == d else i for k, i in enumerate(idx)))
+    if len(pieces) == 1:
+        return piece(*pieces[0])
+    # Only the piece an element lies in is computed (a vstack of hstacks of sampled
+    # images would otherwise compute every piece, random bits and all, per element).
+    name = em.branches(ctype(e.outputs[0].aval.dtype), [
+        (f'{idx[d]} < {s + n}' if k < len(pieces) - 1 else None,
+         lambda x=x, s=s, n=n: piece(x, s, n)) for k, (x, s, n) in enumerate(pieces)])
+    if name is not None:
+        return name
+    expr = None
+    for x, s, n in reversed(pieces):
+        v = piece(x, s, n)
         expr = v if expr is None else f'({idx[d]} < {s + n} ? {v} : {expr})'
-    if expr is None:         # every piece is empty: so is the result, never read
-        return c_literal(0, e.outputs[0].aval.dtype)
     return expr
 
 

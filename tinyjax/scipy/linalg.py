@@ -42,9 +42,13 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     c, lower = c_and_lower
     c = jla._square(c, 'cho_solve')
     c, b, vector = _rhs(c, b, 'cho_solve')
-    # A = L L^T (lower) or U^T U (upper): two triangular solves.
-    y = dec.triangular_solve(c, b, left_side=True, lower=lower, transpose_a=not lower)
-    x = dec.triangular_solve(c, y, left_side=True, lower=lower, transpose_a=lower)
+    # A = L L^H (lower) or U^H U (upper): two triangular solves, the conjugate-transposed
+    # one on conj(c).
+    cc = ufuncs.conjugate(c)
+    y = dec.triangular_solve(c if lower else cc, b, left_side=True, lower=lower,
+                             transpose_a=not lower)
+    x = dec.triangular_solve(cc if lower else c, y, left_side=True, lower=lower,
+                             transpose_a=lower)
     return x[..., 0] if vector else x
 
 
@@ -55,6 +59,8 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     if transpose is None:
         raise ValueError(f"solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
     a, b, vector = _rhs(a, b, 'solve_triangular')
+    if trans in (2, 'C'):
+        a = ufuncs.conjugate(a)     # a^H x = b is conj(a)^T x = b
     x = dec.triangular_solve(a, b, left_side=True, lower=lower, transpose_a=transpose,
                              unit_diagonal=unit_diagonal)
     return x[..., 0] if vector else x
@@ -85,6 +91,8 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
         raise ValueError(f'lu_solve: trans must be 0, 1 or 2, got {trans!r}')
     perm = dec.lu_pivots_to_permutation(asarray(piv), lu.shape[-1])
     lu, b, vector = _rhs(lu, b, 'lu_solve')
+    if trans == 2:
+        lu = ufuncs.conjugate(lu)   # a^H = (P^T conj(L) conj(U))^T
     perm = broadcast_to(perm, lu.shape[:-1])
     x = jla._lu_solve(lu, perm, b, trans=0 if trans == 0 else 1)
     return x[..., 0] if vector else x

@@ -11,6 +11,7 @@ from tinyjax import numpy as jnp
 from tinyjax.nn import logsumexp  # noqa: F401
 from tinyjax.numpy.conversion import promote_inexact
 from tinyjax.ops import special as _prims
+from tinyjax.scipy.bessel import i0, i0e, i1, i1e  # noqa: F401
 from tinyjax.scipy.incomplete import gammainc, gammaincc, betainc  # noqa: F401
 from tinyjax.transforms.custom import custom_jvp
 

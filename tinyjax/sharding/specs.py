@@ -133,6 +133,10 @@ class Mesh:
     def __hash__(self):
         return hash((self.axis_names, self.devices.shape, tuple(id(d) for d in self.devices.flat)))
 
+    @property
+    def abstract_mesh(self):
+        return AbstractMesh(self.axis_sizes, self.axis_names, axis_types=self.axis_types)
+
     def __enter__(self):
         self._ctx.append(set_mesh(self))
         return self
@@ -195,6 +199,38 @@ class AbstractMesh:
         extra = f', device_kind={self.platform}, num_cores=None, platform={self.platform}' \
             if self.platform else ''
         return f'AbstractMesh({_axes_repr(self.axis_names, self.axis_sizes, self.axis_types)}{extra})'
+
+
+class AbstractMesh:
+    """A mesh's axis names, sizes and types without its devices: what an array's type
+    (jax.typeof(x).sharding) records. The empty one stands for no mesh."""
+
+    def __init__(self, axis_sizes=(), axis_names=(), *, axis_types=None):
+        self.axis_sizes, self.axis_names = tuple(axis_sizes), tuple(axis_names)
+        if len(self.axis_sizes) != len(self.axis_names):
+            raise ValueError(f'AbstractMesh: {len(self.axis_sizes)} sizes for '
+                             f'{len(self.axis_names)} axis names')
+        self.axis_types = tuple(axis_types) if axis_types is not None else \
+            (AxisType.Auto,) * len(self.axis_names)
+
+    shape = property(lambda self: dict(zip(self.axis_names, self.axis_sizes)))
+    size = property(lambda self: math.prod(self.axis_sizes))
+    empty = property(lambda self: not self.axis_names)
+    shape_tuple = property(lambda self: tuple(zip(self.axis_names, self.axis_sizes)))
+    abstract_mesh = property(lambda self: self)
+
+    def __eq__(self, other):
+        return isinstance(other, AbstractMesh) and (self.shape_tuple, self.axis_types) == \
+            (other.shape_tuple, other.axis_types)
+
+    def __hash__(self):
+        return hash((self.shape_tuple, self.axis_types))
+
+    def __repr__(self):
+        if self.empty:
+            return 'AbstractMesh((), axis_types=())'
+        shape = ', '.join(f"'{n}': {s}" for n, s in self.shape_tuple)
+        return f"AbstractMesh({shape}, axis_types=({', '.join(t.name for t in self.axis_types)}))"
 
 
 def make_mesh(axis_shapes, axis_names, axis_types=None, *, devices=None):
@@ -334,7 +370,7 @@ class SingleDeviceSharding(Sharding):
 
 class NamedSharding(Sharding):
     def __init__(self, mesh, spec=PartitionSpec(), *, memory_kind=None):
-        if not isinstance(mesh, Mesh):
+        if not isinstance(mesh, (Mesh, AbstractMesh)):
             raise TypeError(f'NamedSharding expects a Mesh, got {type(mesh).__name__}')
         spec = spec if isinstance(spec, PartitionSpec) else PartitionSpec(*spec)
         seen = []
@@ -417,5 +453,7 @@ class NamedSharding(Sharding):
         return hash((self.mesh, _normal(self.spec)))
 
     def __repr__(self):
+        if isinstance(self.mesh, AbstractMesh):     # a type: no devices, no memory
+            return f'NamedSharding(mesh={self.mesh!r}, spec={self.spec!r})'
         return (f'NamedSharding(mesh={self.mesh!r}, spec={self.spec!r}, '
                 f'memory_kind={self.memory_kind or "device"})')

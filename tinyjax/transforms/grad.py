@@ -284,11 +284,17 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
         cts = vmap(lambda *b: vjp_fn(tree_util.tree_unflatten(o_tree, list(b))))(*basis)
         # cts: per input leaf, shape (total, *in_shape); split rows by output leaf.
         in_leaves, in_tree = tree_util.tree_flatten(cts)
+        in_avals = [common.aval_of(x) for x in tree_util.tree_leaves(dyn)]
         per_out = []
         start = 0
         for a in o_avals:
             rows = []
-            for c in in_leaves:
+            for c, ia in zip(in_leaves, in_avals):
+                if not dtypes.is_inexact(ia.dtype):
+                    # An integer input (allow_int) gets zeros of its own dtype, not float0,
+                    # as JAX's jacrev gives.
+                    rows.append(common.zeros(ia.update(shape=a.shape + ia.shape)))
+                    continue
                 ca = common.aval_of(c)
                 piece = lax.slice_in_dim(c, start, start + a.size, 1, 0)
                 rows.append(piece.reshape(a.shape + ca.shape[1:]))
