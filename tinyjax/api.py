@@ -24,9 +24,10 @@ def _abstract(x):
 def _sharding_type(x, ndim):
     """A NamedSharding on the abstract mesh of x's sharding whose spec keeps only the
     Explicit mesh axes (JAX's sharding in types): the empty mesh for a single-device
-    value. Traces here carry no sharding types (a sharded jit is partitioned after
-    tracing), so a tracer gets the empty one too."""
-    sharding = getattr(x, 'sharding', None) if isinstance(x, ArrayImpl) else None
+    value. Under jit the arguments' tracers carry their arrays' shardings; values computed
+    from them do not (a sharded jit is partitioned after tracing) and get the empty one."""
+    sharding = getattr(x, 'sharding', None) if isinstance(x, ArrayImpl) else \
+        getattr(common.aval_of(x), 'sharding', None)      # a jit argument's tracer
     if not isinstance(sharding, NamedSharding):
         return NamedSharding(AbstractMesh(), PartitionSpec(*[None] * ndim))
     explicit = sharding.explicit_axes()

@@ -133,10 +133,6 @@ class Mesh:
     def __hash__(self):
         return hash((self.axis_names, self.devices.shape, tuple(id(d) for d in self.devices.flat)))
 
-    @property
-    def abstract_mesh(self):
-        return AbstractMesh(self.axis_sizes, self.axis_names, axis_types=self.axis_types)
-
     def __enter__(self):
         self._ctx.append(set_mesh(self))
         return self
@@ -165,8 +161,11 @@ class AbstractMesh:
     get_abstract_mesh show). Under use_abstract_mesh a PartitionSpec is placed on the first
     devices, laid out in this shape."""
 
-    def __init__(self, axis_sizes, axis_names, axis_types=None, *, platform=None):
+    def __init__(self, axis_sizes=(), axis_names=(), axis_types=None, *, platform=None):
         self.axis_sizes, self.axis_names = tuple(axis_sizes), tuple(axis_names)
+        if len(self.axis_sizes) != len(self.axis_names):
+            raise ValueError(f'AbstractMesh: {len(self.axis_sizes)} sizes for '
+                             f'{len(self.axis_names)} axis names')
         types = axis_types if axis_types is not None else (AxisType.Auto,) * len(self.axis_names)
         self.axis_types = (types,) if isinstance(types, AxisType) else tuple(types)
         self.platform = platform
@@ -175,6 +174,7 @@ class AbstractMesh:
     size = property(lambda self: math.prod(self.axis_sizes))
     empty = property(lambda self: not self.axis_names)
     shape_tuple = property(lambda self: tuple(zip(self.axis_names, self.axis_sizes)))
+    abstract_mesh = property(lambda self: self)
 
     def update_axis_types(self, types):
         """A copy with the named axes' types replaced ({name: AxisType})."""
@@ -199,38 +199,6 @@ class AbstractMesh:
         extra = f', device_kind={self.platform}, num_cores=None, platform={self.platform}' \
             if self.platform else ''
         return f'AbstractMesh({_axes_repr(self.axis_names, self.axis_sizes, self.axis_types)}{extra})'
-
-
-class AbstractMesh:
-    """A mesh's axis names, sizes and types without its devices: what an array's type
-    (jax.typeof(x).sharding) records. The empty one stands for no mesh."""
-
-    def __init__(self, axis_sizes=(), axis_names=(), *, axis_types=None):
-        self.axis_sizes, self.axis_names = tuple(axis_sizes), tuple(axis_names)
-        if len(self.axis_sizes) != len(self.axis_names):
-            raise ValueError(f'AbstractMesh: {len(self.axis_sizes)} sizes for '
-                             f'{len(self.axis_names)} axis names')
-        self.axis_types = tuple(axis_types) if axis_types is not None else \
-            (AxisType.Auto,) * len(self.axis_names)
-
-    shape = property(lambda self: dict(zip(self.axis_names, self.axis_sizes)))
-    size = property(lambda self: math.prod(self.axis_sizes))
-    empty = property(lambda self: not self.axis_names)
-    shape_tuple = property(lambda self: tuple(zip(self.axis_names, self.axis_sizes)))
-    abstract_mesh = property(lambda self: self)
-
-    def __eq__(self, other):
-        return isinstance(other, AbstractMesh) and (self.shape_tuple, self.axis_types) == \
-            (other.shape_tuple, other.axis_types)
-
-    def __hash__(self):
-        return hash((self.shape_tuple, self.axis_types))
-
-    def __repr__(self):
-        if self.empty:
-            return 'AbstractMesh((), axis_types=())'
-        shape = ', '.join(f"'{n}': {s}" for n, s in self.shape_tuple)
-        return f"AbstractMesh({shape}, axis_types=({', '.join(t.name for t in self.axis_types)}))"
 
 
 def make_mesh(axis_shapes, axis_names, axis_types=None, *, devices=None):

@@ -21,7 +21,7 @@ from tinyjax.compiler import hostcc
 from tinyjax.compiler.program import Program
 from tinyjax.core import trace as core_trace
 from tinyjax.core.array import Array, ArrayImpl, _DeletedBuffer
-from tinyjax.core.ir import ShapeDtypeStruct, pretty_print
+from tinyjax.core.ir import ShapedArray, ShapeDtypeStruct, pretty_print
 from tinyjax.ref import Ref
 from tinyjax.sharding.arrays import GlobalArray
 from tinyjax.sharding.specs import Sharding
@@ -171,7 +171,8 @@ class JitFunction:
     def _prepare(self, args, kwargs):
         # Fast path for the common call: positional arrays only, nothing static. The key
         # skips building and hashing a pytree definition on every call.
-        simple = not kwargs and not self._has_static and all(isinstance(a, Array) for a in args)
+        simple = not kwargs and not self._has_static and all(
+            isinstance(a, Array) and type(a) is not GlobalArray for a in args)
         if simple:
             fast_key = (tuple(a.aval for a in args), trace_context())
             entry = self._fast.get(fast_key)
@@ -191,18 +192,23 @@ class JitFunction:
         arrays = [_leaf_array(x._value if k in refs else x,
                               self._arg_name(dyn_positions, dyn, k)) for k, x in enumerate(leaves)]
         # x64 and the default matmul precision change what tracing produces (default
-        # dtypes, dot_general's precision), so they are part of the key.
-        key = (in_tree, tuple(a.aval for a in arrays), refs, statics, static_kw,
-               trace_context())
+        # dtypes, dot_general's precision), so they are part of the key; so are sharded
+        # arguments' shardings, which their tracers' types carry (jax.typeof(x).sharding,
+        # shard_map's in_specs taken from its arguments).
+        avals = [_typed_aval(a) for a in arrays]
+        key = (in_tree, tuple(avals), tuple(a.sharding for a in avals), refs, statics,
+               static_kw, trace_context())
         entry = self._cache.get(key)
         if entry is None:
             f = self._call_with(statics, static_kw, dyn_positions, len(args))
             store = []
             flat = _with_refs(flatten_fun(f, in_tree, store), refs)
-            graph, _ = core_trace.make_graph(flat, [a.aval for a in arrays],
+            shard_maps = partition.manual_traces()
+            graph, _ = core_trace.make_graph(flat, avals,
                                              name=getattr(self.fun, '__name__', 'fun'))
             cacheable = not any(isinstance(c, core_trace.Tracer) for c in graph.consts)
             entry = _Entry(graph, store[0], cacheable, refs)
+            entry.manual = partition.manual_traces() != shard_maps   # traced a shard_map
             if cacheable:
                 self._cache[key] = entry
         donated = self._donated_leaves(dyn_positions, dyn, len(leaves))
@@ -363,6 +369,14 @@ def _check_hashable(v):
             f'to hash an object of type {type(v)}, {v!r}. The error was:\nTypeError: {e}\n'
             'Pass it as a tuple, or as a dynamic (array) argument.') from None
     return v
+
+
+def _typed_aval(a):
+    """An argument's abstract value, carrying its sharding when it is laid out on a mesh."""
+    if type(a) is not GlobalArray:
+        return a.aval
+    v = a.aval
+    return ShapedArray(v.shape, v.dtype, v.weak_type, v.vma, sharding=a.sharding)
 
 
 def _ref_positions(leaves, name):

@@ -253,6 +253,17 @@ def _shard_map(p, e, vals, specs):
     return list(zip(outs, e.params['out_specs']))
 
 
+_manual_traces = [0]      # how many shard_maps have been traced (see run_sharded)
+
+
+def note_manual_region():
+    _manual_traces[0] += 1
+
+
+def manual_traces():
+    return _manual_traces[0]
+
+
 def graph_meshes(graph):
     """The meshes of the graph's shard_map equations (a jit of one runs on its mesh)."""
     return {e.params['mesh'] for e in graph.eqns if e.prim is shard_map_p}
@@ -434,10 +445,12 @@ _RULES[shard_map_p] = _shard_map
 _ALWAYS = {layout.sharding_constraint_p, shard_map_p}   # rules for unsplit operands too
 
 
-def partition(graph, in_specs, mesh, out_specs=None):
+def partition(graph, in_specs, mesh, out_specs=None, explicit=None):
     """(per-device graph, result specs) for `graph` whose inputs are laid out by in_specs
     (a tuple of mesh-axis-name tuples per dimension, per input)."""
     p = Partitioner(mesh)
+    if explicit is not None:
+        p.explicit = explicit
     local = [v.aval.update(shape=p.local_shape(v.aval.shape, s))
              for v, s in zip(graph.invars, in_specs)]
     box = []
@@ -477,10 +490,14 @@ def run_sharded(entry, arrays, in_shardings=None, out_shardings=None):
     outs_want = None if out_shardings is None else tuple(
         None if s is None else _normal(s.spec, a.ndim)
         for s, a in zip(out_shardings, entry.graph.out_avals))
-    key = (mesh, specs, outs_want, explicit_axes(mesh))
+    # A graph holding the global form of a shard_map (grad or vmap of one inlined it) is
+    # partitioned as on Auto axes: what the body computes per device is manual, and its
+    # batched products and operands may meet in layouts Explicit mode would refuse.
+    explicit = frozenset() if getattr(entry, 'manual', False) else explicit_axes(mesh)
+    key = (mesh, specs, outs_want, explicit)
     hit = entry.sharded.get(key)
     if hit is None:
-        local, out_specs = partition(entry.graph, specs, mesh, outs_want)
+        local, out_specs = partition(entry.graph, specs, mesh, outs_want, explicit)
         devs = list(mesh.devices.flat)
         hit = entry.sharded[key] = (
             SpmdProgram(local, DeviceGrid(mesh.shape_tuple, devs), local_devices(NamedSharding(mesh))),

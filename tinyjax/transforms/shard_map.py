@@ -33,6 +33,7 @@ from tinyjax.ops import common, structural
 from tinyjax.ops.custom import shard_map_p
 from tinyjax.sharding.specs import Mesh, NamedSharding, PartitionSpec, _normal, get_mesh
 from tinyjax.transforms import batching
+from tinyjax.transforms import partition
 from tinyjax.transforms.jit import _shared_caches
 from tinyjax.transforms.spmd import DeviceGrid, SpmdProgram, trace_for_grid
 from tinyjax.transforms.tracing import flatten_fun, prefix_leaves
@@ -96,12 +97,21 @@ class ShardMapped:
     def _in_specs(self, args, leaves):
         if self.in_specs is not None:
             return _spec_leaves(self.in_specs, args, 'in_specs')
-        # Without in_specs each argument's own layout is its spec (a plain array's: unsplit).
-        if any(isinstance(x, core_trace.Tracer) for x in leaves):
-            raise ValueError('shard_map: in_specs were not given, and traced arguments carry no '
-                             'sharding to take them from here; pass in_specs=')
-        return [x.sharding.spec if isinstance(x, GlobalArray) else
-                PartitionSpec(*[None] * common.aval_of(x).ndim) for x in leaves]
+        # Without in_specs each argument's own layout is its spec (a plain array's: unsplit;
+        # a jit argument's tracer carries its array's).
+        specs = []
+        for x in leaves:
+            if isinstance(x, GlobalArray):
+                specs.append(x.sharding.spec)
+            elif not isinstance(x, core_trace.Tracer):
+                specs.append(PartitionSpec(*[None] * common.aval_of(x).ndim))
+            elif isinstance(getattr(x.aval, 'sharding', None), NamedSharding):
+                specs.append(x.aval.sharding.spec)
+            else:
+                raise ValueError('shard_map: in_specs were not given, and a traced argument '
+                                 f'({x.aval.str_short()}, computed inside the trace) carries no '
+                                 'sharding to take them from; pass in_specs=')
+        return specs
 
     def _trace(self, mesh, in_tree, local):
         """The body's graph for one block, typed with the axes each value varies along
@@ -243,6 +253,8 @@ def _as_nested_vmaps(graph, mesh, leaves, specs, out_tree, out_specs):
 def _traced(body, mesh, leaves, specs, out_tree, out_specs):
     """shard_map inside a trace: one shard_map equation holding its global form (nested
     vmaps) for every transformation and the body with its specs for the partitioner."""
+    partition.note_manual_region()
+
     def global_form(*xs):
         return tree_util.tree_leaves(_as_nested_vmaps(body, mesh, xs, specs, out_tree, out_specs))
     graph, _ = core_trace.make_graph(global_form, [common.aval_of(x) for x in leaves],
