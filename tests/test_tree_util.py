@@ -219,9 +219,12 @@ def test_flatten_and_unflatten_leave_no_reference_cycle():
         leaves, treedef = tu.tree_flatten(tree)
         again = tu.tree_unflatten(treedef, leaves)
         tu.tree_map(lambda a, b: a, tree, again)
+        tu.tree_flatten_with_path(tree)
         refs = [weakref.ref(leaf) for leaf in leaves if leaf is not None]
         tinyjax.block_until_ready(tree)
-        del tree, leaves, again
+        out = tinyjax.vmap(lambda v: v['a'] * 2, in_axes=({'a': 0},))({'a': np.ones((2, 3))})
+        refs.append(weakref.ref(out))      # vmap's axes prefix walk held its outputs
+        del tree, leaves, again, out
         assert [r() for r in refs] == [None] * len(refs)
     finally:
         gc.enable()
