@@ -122,8 +122,10 @@ TJ_DEV tj_vec<Acc, TJ_RV> tj_columns(FV pv, F p1, I v, bool vec) {
 // length rounded up, so that a short row does not pay for a wide combine): the loop over
 // a stretch of w columns has no dependence between iterations and vectorises, and the w
 // accumulators combine pairwise at the end. A fixed assignment and a fixed combine order,
-// so a host result is reproducible too.
-#define TJ_HOST_ACCS 256
+// so a host result is reproducible too. 64 (8 AVX2 registers): with 256 the accumulators
+// lived in memory, a load and a store per vector, and layernorm's folds and softmax's max
+// ran 1.2-1.4x slower (one thread, 512x4096).
+#define TJ_HOST_ACCS 64
 template <typename Acc, typename I, typename Op, typename FV, typename F>
 TJ_DEV Acc tj_fold(I begin, I end, I t, I nt, Acc init, Op op, bool vec, FV pv, F p1) {
     (void)t; (void)nt; (void)vec; (void)pv;

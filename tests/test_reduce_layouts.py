@@ -8,6 +8,7 @@ import pytest
 
 import tinyjax
 import tinyjax.numpy as jnp
+from tinyjax.backends import simt
 from tinyjax.compiler import codegen_reduce
 
 
@@ -133,6 +134,24 @@ def test_softmax_computes_exp_once_with_the_same_bits(cols, monkeypatch):
     np.testing.assert_array_equal(got, np.asarray(_without_stash(_softmax, monkeypatch, x)))
     e = np.exp(x.astype(np.float64) - x.max(1, keepdims=True))
     np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=2e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize('cols', [300, 1030, 5001])        # warp rows, block rows, tails
+def test_division_by_a_row_value_is_one_reciprocal_per_row(cols):
+    # x / b with b the same across a row: 1/b once per row, then a multiply per element,
+    # which is what JAX 0.10.2's jit gives bit for bit here (its x / broadcast(b)); a
+    # true division differs from it in about a third of the elements.
+    x = np.random.default_rng(cols).standard_normal((7, cols)).astype(np.float32)
+    f = lambda v: v / jnp.max(jnp.abs(v), axis=-1, keepdims=True)
+    (k,) = _kernels(f, jnp.asarray(x))
+    _, epilogue = re.split(r'tj_(?:warp_)?row_for\(', k.source)
+    assert 'tj_div' not in epilogue and re.search(r'\(float\)1 / red0;', k.source)
+    m = np.abs(x).max(1, keepdims=True)
+    want = x * (np.float32(1) / m)
+    assert np.mean(want != x / m) > 0.2
+    np.testing.assert_array_equal(np.asarray(tinyjax.jit(f)(jnp.asarray(x))), want)
+    dev = simt.SimtDevice(checked=True, target=simt.H200)     # the GPU variant
+    np.testing.assert_array_equal(np.asarray(tinyjax.jit(f)(tinyjax.device_put(x, dev))), want)
 
 
 def test_stash_only_where_it_saves_a_math_call(monkeypatch):

@@ -1,5 +1,7 @@
 """tinyjax.tree_util against JAX's behaviour (expected values taken from JAX 0.10.2)."""
 import collections
+import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -204,3 +206,25 @@ def test_tree_module_short_names():
     assert tinyjax.tree.unflatten(treedef, leaves) == tree
     assert tinyjax.tree.reduce(lambda a, b: a + b, tree) == 6
     assert tinyjax.tree.all(tree)
+
+
+def test_flatten_and_unflatten_leave_no_reference_cycle():
+    # A leaf must be freed as soon as its last reference goes: a recursive closure in
+    # flatten kept block_until_ready(f(x))'s outputs alive until the cyclic GC ran, and
+    # every call of a jitted function then faulted in fresh pages for its buffers.
+    tree = {'a': [np.ones(3), (np.zeros(2), None)], 'b': Point(np.ones(1), np.ones(2))}
+    gc.collect()
+    gc.disable()
+    try:
+        leaves, treedef = tu.tree_flatten(tree)
+        again = tu.tree_unflatten(treedef, leaves)
+        tu.tree_map(lambda a, b: a, tree, again)
+        tu.tree_flatten_with_path(tree)
+        refs = [weakref.ref(leaf) for leaf in leaves if leaf is not None]
+        tinyjax.block_until_ready(tree)
+        out = tinyjax.vmap(lambda v: v['a'] * 2, in_axes=({'a': 0},))({'a': np.ones((2, 3))})
+        refs.append(weakref.ref(out))      # vmap's axes prefix walk held its outputs
+        del tree, leaves, again, out
+        assert [r() for r in refs] == [None] * len(refs)
+    finally:
+        gc.enable()

@@ -69,6 +69,7 @@ def tree_flatten_with_path(tree, is_leaf=None, is_leaf_takes_path=False):
         keys = _child_keys(x, kind, aux, children)
         return PyTreeDef(kind, aux, [go(c, path + (k,)) for k, c in zip(keys, children)])
     treedef = go(tree, ())
+    del go     # the self-calling closure is a cycle holding the leaves (tree_util._flatten)
     return pairs, treedef
 
 

@@ -117,18 +117,23 @@ def _sorted_keys(d):
 
 def tree_flatten(tree, is_leaf=None):
     leaves = []
+    return leaves, _flatten(tree, is_leaf, leaves)
 
-    def go(x):
-        if is_leaf is not None and is_leaf(x):
-            leaves.append(x)
-            return PyTreeDef('leaf', None, ())
-        node = _node_children(x)
-        if node is None:
-            leaves.append(x)
-            return PyTreeDef('leaf', None, ())
-        kind, aux, children = node
-        return PyTreeDef(kind, aux, [go(c) for c in children])
-    return leaves, go(tree)
+
+# The recursions below are module functions, not closures: a nested function that calls
+# itself is a reference cycle (function -> cell -> function) holding what it captured
+# (the leaves) until the cyclic GC runs, so each block_until_ready(f(x)) kept f's
+# outputs alive and the next call's buffers came from freshly faulted pages.
+def _flatten(x, is_leaf, leaves):
+    if is_leaf is not None and is_leaf(x):
+        leaves.append(x)
+        return PyTreeDef('leaf', None, ())
+    node = _node_children(x)
+    if node is None:
+        leaves.append(x)
+        return PyTreeDef('leaf', None, ())
+    kind, aux, children = node
+    return PyTreeDef(kind, aux, [_flatten(c, is_leaf, leaves) for c in children])
 
 
 def tree_unflatten(treedef, leaves):
@@ -137,27 +142,27 @@ def tree_unflatten(treedef, leaves):
         few = 'few' if len(leaves) < treedef.num_leaves else 'many'
         raise ValueError(f'Too {few} leaves for PyTreeDef; expected {treedef.num_leaves}, '
                          f'got {len(leaves)}.')
-    it = iter(leaves)
+    return _build(treedef, iter(leaves))
 
-    def build(t):
-        if t.kind == 'leaf':
-            return next(it)
-        if t.kind == 'none':
-            return None
-        children = [build(c) for c in t.children]
-        if t.kind == 'tuple':
-            return tuple(children)
-        if t.kind == 'list':
-            return children
-        if t.kind == 'namedtuple':
-            return t.aux(*children)
-        if t.kind == 'dict':
-            cls, keys, factory = t.aux
-            if cls is collections.defaultdict:
-                return collections.defaultdict(factory, zip(keys, children))
-            return cls(zip(keys, children))
-        return _registry[t.kind][1](t.aux, children)
-    return build(treedef)
+
+def _build(t, it):
+    if t.kind == 'leaf':
+        return next(it)
+    if t.kind == 'none':
+        return None
+    children = [_build(c, it) for c in t.children]
+    if t.kind == 'tuple':
+        return tuple(children)
+    if t.kind == 'list':
+        return children
+    if t.kind == 'namedtuple':
+        return t.aux(*children)
+    if t.kind == 'dict':
+        cls, keys, factory = t.aux
+        if cls is collections.defaultdict:
+            return collections.defaultdict(factory, zip(keys, children))
+        return cls(zip(keys, children))
+    return _registry[t.kind][1](t.aux, children)
 
 
 def tree_leaves(tree, is_leaf=None):
@@ -179,27 +184,28 @@ def tree_map(f, tree, *rest, is_leaf=None):
 def flatten_up_to(treedef, tree):
     """Leaves of `tree` taken at the leaf positions of `treedef` (a prefix of tree)."""
     out = []
-
-    def go(t, x):
-        if t.kind == 'leaf':
-            out.append(x)
-            return
-        node = _node_children(x)
-        if node is None or node[0] != t.kind:
-            what = 'a leaf' if node is None else f'a subtree of type {type(x)}'
-            raise ValueError(f'pytree structure error: different types: expected {_show(t)}, '
-                             f'got {what}: {x!r}')
-        kind, aux, children = node
-        if len(children) != len(t.children):
-            raise ValueError(f'pytree structure error: different numbers of children: '
-                             f'expected {_show(t)}, got {x!r}')
-        if _hashable(aux) != _hashable(t.aux):
-            raise ValueError(f'pytree structure error: different pytree metadata: expected '
-                             f'{_show(t)}, got {x!r}')
-        for c, xc in zip(t.children, children):
-            go(c, xc)
-    go(treedef, tree)
+    _up_to(treedef, tree, out)
     return out
+
+
+def _up_to(t, x, out):
+    if t.kind == 'leaf':
+        out.append(x)
+        return
+    node = _node_children(x)
+    if node is None or node[0] != t.kind:
+        what = 'a leaf' if node is None else f'a subtree of type {type(x)}'
+        raise ValueError(f'pytree structure error: different types: expected {_show(t)}, '
+                         f'got {what}: {x!r}')
+    kind, aux, children = node
+    if len(children) != len(t.children):
+        raise ValueError(f'pytree structure error: different numbers of children: '
+                         f'expected {_show(t)}, got {x!r}')
+    if _hashable(aux) != _hashable(t.aux):
+        raise ValueError(f'pytree structure error: different pytree metadata: expected '
+                         f'{_show(t)}, got {x!r}')
+    for c, xc in zip(t.children, children):
+        _up_to(c, xc, out)
 
 
 def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):

@@ -211,6 +211,10 @@ class Emitter:
                 return self.scopes[-1]
         return self.scopes[0]
 
+    def _per_row(self, text):
+        """Whether `text` is computed outside the inner loop (once per row)."""
+        return len(self.scopes) > 1 and self._scope_for(text) is self.scopes[0]
+
     def _declare(self, scope, name, text):
         scope[0].append(text)
         if scope is not self.scopes[0]:
@@ -344,6 +348,11 @@ class Emitter:
         args = [self.value(a, idx if a.aval.ndim else ()) for a in e.inputs]
         self.flops += 1
         low = lowering_template(e, var)
+        if (e.prim.lowering.reciprocal and out.dtype in (dtypes.float32, dtypes.float64)
+                and isinstance(e.inputs[1], Var) and self._per_row(args[1])
+                and not self._per_row(args[0])):   # rows: one divide each, then multiplies
+            r = self._bind(('1/', args[1]), oct_, f'({oct_})1 / {args[1]}', args[1])
+            return oct_, f'({args[0]} * {r})'
         if low == 'select':
             which, cases = args[0], args[1:]
             expr = cases[0]

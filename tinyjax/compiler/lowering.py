@@ -18,12 +18,14 @@ class Elementwise:
     (convert_element_type). `header`: a kernels/ header the code needs. `cheap`: cheap
     enough to recompute in each consumer rather than store. `half_ok=False`: computing
     on a half value in float would be wrong (nextafter steps by a float ulp). `named`:
-    whether kernel names mention it."""
+    whether kernel names mention it. `reciprocal` (division): a float operand {1} the
+    same across a row becomes one 1/{1} per row and a multiply (XLA's bits for x / b)."""
 
     def __init__(self, expr=None, *, outputs=None, statement=None, header=None, cheap=False,
-                 half_ok=True, named=True):
+                 half_ok=True, named=True, reciprocal=False):
         self.expr, self.outputs, self.statement = expr, outputs, statement
         self.header, self.cheap, self.half_ok, self.named = header, cheap, half_ok, named
+        self.reciprocal = reciprocal
 
     def template(self, eqn, var):
         """The template for output `var` of eqn."""

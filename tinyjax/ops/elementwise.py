@@ -85,7 +85,7 @@ def _def(name, arity, impl, cuda, kind, jvp, out_dtype=None, linear=None):
     p = common.define(name, abstract_eval, impl, jvp_rule, linear)
     p.batch = broadcasting_rule(p)
     p.lowering = None if cuda is None else Elementwise(
-        cuda, cheap=name in _CHEAP, half_ok=name != 'nextafter')
+        cuda, cheap=name in _CHEAP, half_ok=name != 'nextafter', reciprocal=name == 'div')
     p.kind, p.arity = kind, arity
     return p
 

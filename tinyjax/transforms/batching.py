@@ -31,6 +31,7 @@ def _broadcast_prefix(prefix, tree, what):
         for pc, tc in zip(pk[2], tk[2]):
             go(pc, tc)
     go(prefix, tree)
+    del go     # the self-calling closure is a cycle holding `tree` (tree_util._flatten)
     return out
 
 

@@ -67,5 +67,6 @@ def prefix_leaves(prefix, tree, is_leaf, what, default=None):
         for pc, tc in zip(pk[2], tk[2]):
             go(pc, tc)
     go(prefix, tree)
+    del go     # the self-calling closure is a cycle holding `tree` (tree_util._flatten)
     return out
 
