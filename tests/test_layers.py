@@ -61,11 +61,14 @@ LAZY_OK = ('cupy', 'cupyx', 'cupy_backends', 'matplotlib', 'sklearn', 'mpi4py', 
 # budget): growth there should be a decision.
 # 3400 at issue 17; +60 (issue 18): vector row folds, column kernels; +240 as issues 15,
 # 16 and 14 landed together (the jaxpr object model in core/ir, call inlining and exact
-# fma in passes, core/varying for shard_map, the SIMT module build, the cubin reader);
+# fma in passes, core/varying for shard_map (since replaced by vma types), the SIMT
+# module build, the cubin reader);
 # +180 (issue 19): per-thread tracing state, the bounded and self-healing kernel cache;
 # +30 (issue 18, second round): row kernels store a costly operand for their epilogue;
-# +10 (issue 15): the emitter's if/else branches (concatenate computes one piece).
-LINE_BUDGET = 3990
+# +10 (issue 15): the emitter's if/else branches (concatenate computes one piece);
+# +10 (issues 16 and 18): ops on sharded arrays outside jit, jit arguments' shardings in
+# their types, a row's divisor as one reciprocal.
+LINE_BUDGET = 4000
 BUDGETED = ['core/*.py', 'compiler/*.py', 'backends/cuda.py']
 
 
