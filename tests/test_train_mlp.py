@@ -53,17 +53,21 @@ def test_bad_checkpoints_are_refused(tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith('.ckpt-')]
 
 
-def test_data_parallel_matches_single_device(capsys):
-    # pmean of the shards' gradients is the gradient of the whole batch: the same curve.
-    # Full float32 matmuls: on a GPU, TF32 rounding lets the two runs drift apart.
+def _single_and_parallel(epochs, *flags):
+    """The trainer on one device and with `flags` over 4 CPU devices, same seed. Full
+    float32 matmuls: on a GPU, TF32 rounding lets the two runs drift apart."""
+    common = ['--epochs', str(epochs), '--hidden', '64', '--quiet', '--seed', '1']
     jax.config.update('jax_num_cpu_devices', 4)
     with jax.default_matmul_precision('highest'):
         try:
-            one = train_mlp.train(['--epochs', '3', '--hidden', '64', '--quiet', '--seed', '1'])
-            four = train_mlp.train(['--epochs', '3', '--hidden', '64', '--quiet', '--seed', '1',
-                                    '--devices', '4'])
+            return train_mlp.train(common), train_mlp.train(common + list(flags))
         finally:
             jax.config.update('jax_num_cpu_devices', 1)
+
+
+def test_data_parallel_matches_single_device(capsys):
+    # pmean of the shards' gradients is the gradient of the whole batch: the same curve.
+    one, four = _single_and_parallel(3, '--devices', '4')
     np.testing.assert_allclose(four['history']['loss'], one['history']['loss'], rtol=1e-3)
     for a, b in zip(jax.tree_util.tree_leaves(four['params']), jax.tree_util.tree_leaves(one['params'])):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
@@ -73,15 +77,7 @@ def test_data_parallel_matches_single_device(capsys):
 def test_mesh_data_parallel_matches_single_device():
     # --mesh data=4: one jit step on a batch split over a mesh axis, parameters replicated;
     # the partitioned step all-reduces the gradients, so the curve is the single device's.
-    # Full float32 matmuls: on a GPU, TF32 rounding lets the two runs drift apart.
-    jax.config.update('jax_num_cpu_devices', 4)
-    with jax.default_matmul_precision('highest'):
-        try:
-            one = train_mlp.train(['--epochs', '2', '--hidden', '64', '--quiet', '--seed', '1'])
-            mesh = train_mlp.train(['--epochs', '2', '--hidden', '64', '--quiet', '--seed', '1',
-                                    '--mesh', 'data=4'])
-        finally:
-            jax.config.update('jax_num_cpu_devices', 1)
+    one, mesh = _single_and_parallel(2, '--mesh', 'data=4')
     np.testing.assert_allclose(mesh['history']['loss'], one['history']['loss'], rtol=1e-4)
     for a, b in zip(jax.tree_util.tree_leaves(mesh['params']),
                     jax.tree_util.tree_leaves(one['params'])):

@@ -257,11 +257,9 @@ class JitFunction:
                     prog, consts, unflatten = hit
                     return unflatten(prog(leaves, consts))
         entry, arrays, donated = self._prepare(args, kwargs)
-        if entry.refs:
-            return self._call_with_refs(entry, arrays, donated, args, kwargs)
         if (any(isinstance(a, core_trace.Tracer) for a in arrays) or not entry.cacheable):
             outs = core_trace.eval_graph(entry.graph, *arrays)
-            return tree_util.tree_unflatten(entry.out_tree, outs)
+            return self._results(entry, outs, args, kwargs)
         for a in arrays:
             if a.is_deleted():
                 raise RuntimeError(f'Array has been deleted with shape={a.aval.str_short()}: '
@@ -269,7 +267,7 @@ class JitFunction:
         if self._shardings is not None or entry.meshes or \
                 any(type(a) is GlobalArray for a in arrays):
             outs = partition.run_sharded(entry, arrays, *self._leaf_shardings(args, kwargs, entry))
-            return tree_util.tree_unflatten(entry.out_tree, outs)
+            return self._results(entry, outs, args, kwargs)
         dev = self._device_for(arrays)
         prog = self._program(entry, dev, donated)
         outs = prog(arrays, entry.graph.consts)
@@ -279,23 +277,18 @@ class JitFunction:
                 and len(leaves) == len(arrays) and all(
                     a is b and a.device is dev for a, b in zip(leaves, arrays))):
             self._direct[key] = (prog, entry.graph.consts, _unflattener(entry.out_tree))
-        return tree_util.tree_unflatten(entry.out_tree, outs)
+        return self._results(entry, outs, args, kwargs)
 
-    def _call_with_refs(self, entry, arrays, donated, args, kwargs):
-        """A call with Ref arguments: the graph's last outputs are the refs' final values,
-        written back into the caller's Refs."""
-        refs = [x for x in tree_util.tree_leaves((args, kwargs)) if isinstance(x, Ref)]
-        if any(isinstance(a, core_trace.Tracer) for a in arrays) or not entry.cacheable:
-            outs = core_trace.eval_graph(entry.graph, *arrays)
-        elif self._shardings is not None or entry.meshes or \
-                any(type(a) is GlobalArray for a in arrays):
-            outs = partition.run_sharded(entry, arrays, *self._leaf_shardings(args, kwargs, entry))
-        else:
-            outs = self._program(entry, self._device_for(arrays), donated)(arrays, entry.graph.consts)
-        n = len(outs) - len(refs)
-        for r, v in zip(refs, outs[n:]):
-            r._value = v
-        return tree_util.tree_unflatten(entry.out_tree, outs[:n])
+    def _results(self, entry, outs, args, kwargs):
+        """The call's results; with Ref arguments the graph's last outputs are the refs'
+        final values, written back into the caller's Refs."""
+        if entry.refs:
+            refs = [x for x in tree_util.tree_leaves((args, kwargs)) if isinstance(x, Ref)]
+            n = len(outs) - len(refs)
+            for r, v in zip(refs, outs[n:]):
+                r._value = v
+            outs = outs[:n]
+        return tree_util.tree_unflatten(entry.out_tree, outs)
 
     def _leaf_shardings(self, args, kwargs, entry):
         """in_shardings and out_shardings, one entry (a Sharding or None) per leaf."""
