@@ -72,6 +72,40 @@ def test_binary_within_4_ulp(name, f, ref):
     assert int(ulps(got, want).max()) <= MAX_ULP
 
 
+def _dense(lo_bits, hi_bits, n, rng):
+    """n float32 spread evenly over the bit patterns [lo_bits, hi_bits], both signs."""
+    b = rng.integers(lo_bits, hi_bits + 1, n, dtype=np.int64).astype(np.uint32)
+    b[::2] |= np.uint32(0x80000000)
+    return b.view(np.float32)
+
+
+SPECIALS = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 1e-40, -1e-40,
+                     1.1754942e-38, -1.1754942e-38, 1.0, -1.0], np.float32)
+
+
+# The host kernels' own tanh (kernels/tj_host_shim.h): bench/ulp_exhaustive.cpp found every
+# float32 input within 1 ulp of the float64 result rounded. On a GPU, CUDA's tanhf and its
+# documented 2 ulp.
+@pytest.mark.parametrize('name,f,ref,top,edges', [
+    ('tanh', jnp.tanh, np.tanh, 10.5, (0.5, 9.0, 9.02, 10.0))])
+def test_inline_functions_within_proven_bound(name, f, ref, top, edges):
+    rng = np.random.default_rng(3)
+    top_bits = int(np.float32(top).view(np.int32))
+    near = [np.float32(e) + np.arange(-2000, 2000, dtype=np.float32) * np.spacing(np.float32(e))
+            for e in edges]
+    x = np.concatenate([SPECIALS, _dense(0, 0x007fffff, 1 << 14, rng),      # denormals
+                        _dense(0, top_bits, 1 << 20, rng), *near, *(-e for e in near),
+                        np.linspace(-top, top, 1 << 18, dtype=np.float32)])
+    got = np.asarray(tinyjax.jit(f)(jnp.asarray(x)))
+    with np.errstate(over='ignore'):
+        want = ref(x.astype(np.float64)).astype(np.float32)
+    bound = 1 if tinyjax.default_backend() == 'cpu' else 2
+    d = ulps(got, want)
+    assert int(d.max()) <= bound, f'{name}({x[d.argmax()]!r}): {got[d.argmax()]!r}, want {want[d.argmax()]!r}'
+    assert np.array_equal(np.signbit(got[want == 0]), np.signbit(want[want == 0]))   # -0 stays -0
+    assert np.isnan(got[np.isnan(x)]).all()
+
+
 def test_vector_and_tail_elements_agree_with_one_another():
     # Elements in a loop's vector body and in its scalar tail go through different
     # variants; each stays within the bound, so a value's neighbours do not matter.
