@@ -24,13 +24,15 @@
 //
 // With TJ_HOST_MVEC (hostcc.py defines it where glibc's libmvec is installed, and links
 // it), the functions libmvec has are declared `simd`: g++ then vectorises a loop that
-// calls them, calling libmvec's 4- or 8-lane variants (_ZGVdN8v_tanhf ...) instead of
+// calls them, calling libmvec's 4- or 8-lane variants (_ZGVdN8v_expf ...) instead of
 // the scalar function once per element. Measured on the bench's gelu_tanh over 2^20
 // float32 (one thread, AVX2): 20.3 -> 1.05 ms. libmvec's float functions are within 4
 // ulp of the correctly rounded result (glibc's documented bound; tests/test_host_math.py
 // measures each against float64 and NumPy), so a kernel's transcendental may differ
 // from NumPy's float32 result by a few ulp, and an element in a loop's scalar tail goes
-// through the scalar function (also within glibc's bound) instead.
+// through the scalar function (also within glibc's bound) instead. Float tanh is the
+// exception: an inline function below (tj_tanhf), the same bits in a loop's vector body
+// and its tail.
 #ifdef TJ_HOST_MVEC
 #define TJ_SIMD __attribute__((__simd__("notinbranch")))
 #else

@@ -28,6 +28,7 @@ lanes), with `-ffp-contract=off` so that g++ never fuses a multiply and an add t
 generated code wrote apart (NumPy rounds both). Where glibc's libmvec is installed its
 vector math is linked and the shim declares those functions `simd` (TJ_HOST_MVEC, see
 kernels/tj_host_shim.h): that, not the arithmetic, was most of a fused chain's time.
+Float tanh is the shim's own inline function instead, vectorised in the loop itself.
 """
 import _ctypes
 import atexit
