@@ -17,13 +17,17 @@ def gemm():
     return hostcc.gemm_slot[0]
 
 
-def test_thread_counts(monkeypatch):
+@pytest.mark.parametrize('load', [0.0, 3.5, 4.0])
+def test_thread_counts(monkeypatch, load):
+    """One thread for a small product or a busy machine, every usable CPU otherwise."""
     monkeypatch.delenv('TINYJAX_BLAS_THREADS', raising=False)
     monkeypatch.setattr(blas, 'usable_cpus', lambda: 4)
-    assert blas.blas.threads_for(blas.SMALL_FLOPS - 1) == 1
-    assert blas.blas.threads_for(2 * 512 ** 3) == 4
+    monkeypatch.setattr(blas.os, 'getloadavg', lambda: (load, load, load))
+    b = blas.Blas()
+    assert b.threads_for(blas.SMALL_FLOPS - 1) == 1
+    assert b.threads_for(2 * 512 ** 3) == (1 if load >= 4 else 4)
     monkeypatch.setenv('TINYJAX_BLAS_THREADS', '3')
-    assert blas.blas.threads_for(10) == 3
+    assert b.threads_for(10) == 3
 
 
 def _layouts(rng, nb, m, k, n, dtype):

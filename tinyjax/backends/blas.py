@@ -2,22 +2,26 @@
 
 OpenBLAS splits a GEMM over all cores in fixed shares and waits for its slowest thread.
 On a shared machine, when another process holds one of the cores, that wait is a
-scheduler time slice: measured on a 2-core VM with two busy processes beside it, a
-compiled MLP step (784-512-512-10, batch 128) took 17 ms against 3.1 ms on the quiet
-machine, and jax.jit's 8 ms. Choosing the thread count from the load average (what this
-module did before) came too late: the 1-minute average lags the load by tens of seconds.
+scheduler time slice: measured on a 2-core VM with two busy loops beside it, a compiled
+MLP step (784-512-512-10, batch 128) took 36-113 ms on two OpenBLAS threads against
+6-12 ms on one.
 
-So OpenBLAS runs on one thread, and a product of at least SMALL_FLOPS is cut into
-slices (matrices of a batch, else rows or columns of the output) that the calling
+So OpenBLAS always runs on one thread, and a product of at least SMALL_FLOPS is cut
+into slices (matrices of a batch, else rows or columns of the output) that the calling
 thread and the launcher's pool threads (kernels/tj_pylaunch.cpp, `gemm`) take in turn,
-each slice one gemm call: a thread that loses its core leaves its slices to the others,
-as the host kernels' blocks do. Slicing the output's columns re-packs the left operand
-for each slice and slicing its rows the right one, so the smaller is cut. Each output
-element is computed by the same microkernel over the same K order whichever slice holds
-it, so the result has the same bits as one call (tests/test_blas.py). The pool has one
-thread per usable CPU; a product smaller than SMALL_FLOPS (or one the sliced path cannot
-take: other dtypes, a layout BLAS cannot read, the launcher not built yet) is one NumPy
-call on one thread. TINYJAX_BLAS_THREADS=N fixes the thread count.
+each slice one gemm call: a thread that loses its core leaves the slices it has not
+taken to the others, as the host kernels' blocks do (the same step, same two busy
+loops: 6.0-6.3 ms). A slice already taken by a preempted thread still holds the product
+up, so while the machine is busy (the 1-minute load average at least the usable CPUs,
+read at most once a second) a product runs on the calling thread alone; when the load
+comes suddenly, before the average shows it, the slicing keeps the step from
+collapsing. Slicing the output's columns re-packs the left operand for each slice and
+slicing its rows the right one, so the smaller is cut. The slices depend on the shape
+and the usable CPUs only, never on the load or on which thread runs them, so a product
+has the same bits run after run (tests/test_blas.py); they may differ in the last place
+from one NumPy call over the whole product (OpenBLAS picks its kernels by size). A
+product the sliced path cannot take (other dtypes, a layout BLAS cannot read, a vector,
+the launcher not built yet) is one NumPy call. TINYJAX_BLAS_THREADS=N fixes the count.
 
 The library is found among the shared objects this process has loaded (NumPy's bundled
 scipy-openblas, or a system OpenBLAS); with another BLAS, NumPy's matmul runs as it is.
@@ -25,6 +29,7 @@ scipy-openblas, or a system OpenBLAS); with another BLAS, NumPy's matmul runs as
 import ctypes
 import os
 import threading
+import time
 
 import numpy as np
 
@@ -74,6 +79,7 @@ class Blas:
     def __init__(self):
         self._found, self._lib = False, None
         self._current = None
+        self._load, self._load_at = 0.0, -1.0
         self._lock = threading.Lock()
 
     def library(self):
@@ -83,11 +89,23 @@ class Blas:
                     self._lib, self._found = _find_library(), True
         return self._lib
 
+    def busy(self):
+        now = time.monotonic()
+        if now - self._load_at > 1.0:
+            try:
+                self._load = os.getloadavg()[0]
+            except OSError:
+                self._load = 0.0
+            self._load_at = now
+        return self._load >= usable_cpus()
+
     def threads_for(self, flops):
         forced = os.environ.get('TINYJAX_BLAS_THREADS')
         if forced:
             return max(1, int(forced))
-        return 1 if flops < SMALL_FLOPS else usable_cpus()
+        if flops < SMALL_FLOPS or self.busy():
+            return 1
+        return usable_cpus()
 
     def set(self, n):
         """OpenBLAS's own thread count."""
