@@ -15,7 +15,9 @@
 #include <mutex>
 #include <thread>
 
-// How long a launch spins waiting for its helpers before it sleeps (see wait_helpers).
+// How long a launch spins waiting for its helpers before it sleeps (see wait_helpers),
+// and a helper waiting for the next launch: the kernels and matmuls of a step follow
+// each other within tens of us, and a sleeping helper takes tens of us to wake on a VM.
 #ifndef TJ_POOL_SPIN_US
 #define TJ_POOL_SPIN_US 50
 #endif
@@ -25,6 +27,7 @@ template <typename Job> struct tj_thread_pool {
     std::condition_variable wake;
     Job* job = nullptr;
     unsigned long long posted = 0;
+    std::atomic<unsigned long long> posted_now{0};   // `posted`, readable without m
     int threads = 0, wanted = 0;
     std::atomic<int> running{0};     // pool threads inside job->run()
     std::mutex done_m;
@@ -36,6 +39,14 @@ template <typename Job> struct tj_thread_pool {
         unsigned long long seen = 0;
         std::unique_lock<std::mutex> lock(m);
         for (;;) {
+            if (posted == seen) {               // spin a while for the next launch first
+                lock.unlock();
+                const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(TJ_POOL_SPIN_US);
+                while (posted_now.load(std::memory_order_acquire) == seen &&
+                       std::chrono::steady_clock::now() < until)
+                    std::this_thread::yield();
+                lock.lock();
+            }
             wake.wait(lock, [&] { return job != nullptr && posted != seen; });
             seen = posted;
             if (wanted == 0) continue;          // it has the threads it wants
@@ -60,7 +71,7 @@ template <typename Job> struct tj_thread_pool {
             std::lock_guard<std::mutex> lock(m);
             for (; threads < helpers; ++threads) std::thread(&tj_thread_pool::work, this).detach();
             job = &j, wanted = helpers;
-            ++posted;
+            posted_now.store(++posted, std::memory_order_release);
         }
         wake.notify_all();
         j.run();

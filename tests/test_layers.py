@@ -35,6 +35,8 @@ LAYERS = [
 ALLOWED_UPWARD = {
     ('tinyjax.backends.cpu', 'tinyjax.compiler.hostcc'):
         'the host kernel launcher (kernels/tj_pylaunch.cpp) is built by the host compiler',
+    ('tinyjax.backends.blas', 'tinyjax.compiler.hostcc'):
+        'big matmuls run on the host launcher\'s pool (its gemm), built by the host compiler',
     ('tinyjax.backends.simt', 'tinyjax.compiler.hostcc'):
         'the SIMT runtime and the modules it loads are built by the host compiler',
     ('tinyjax.backends.simt', 'tinyjax.compiler.headers'):

@@ -1,16 +1,30 @@
-"""How many threads NumPy's BLAS may use for one matmul on the CPU.
+"""Matrix products on the CPU: NumPy's BLAS, one slice at a time on the host thread pool.
 
-OpenBLAS splits every GEMM over all cores and waits for its slowest thread. On a shared
-machine, when another process holds one of the cores, that wait is a scheduler time
-slice: measured on a 2-core VM at load average 8, a compiled MLP step (784-512-512-10,
-batch 128) took 158 ms with 2 BLAS threads and 26 ms with one (batch 512: 305 vs 81 ms).
-So a matmul runs on one thread when it is small (below SMALL_FLOPS, where a second
-thread saves less than waking it costs) or when the machine is busy (the 1-minute load
-average at least the CPUs this process may use, read at most once a second), and on
-every usable CPU otherwise. TINYJAX_BLAS_THREADS=N fixes the count.
+OpenBLAS splits a GEMM over all cores in fixed shares and waits for its slowest thread.
+On a shared machine, when another process holds one of the cores, that wait is a
+scheduler time slice: measured on a 2-core VM with two busy loops beside it, a compiled
+MLP step (784-512-512-10, batch 128) took 36-113 ms on two OpenBLAS threads against
+6-12 ms on one.
+
+So OpenBLAS always runs on one thread, and a product of at least SMALL_FLOPS is cut
+into slices (matrices of a batch, else rows or columns of the output) that the calling
+thread and the launcher's pool threads (kernels/tj_pylaunch.cpp, `gemm`) take in turn,
+each slice one gemm call: a thread that loses its core leaves the slices it has not
+taken to the others, as the host kernels' blocks do (the same step, same two busy
+loops: 6.0-6.3 ms). A slice already taken by a preempted thread still holds the product
+up, so while the machine is busy (the 1-minute load average at least the usable CPUs,
+read at most once a second) a product runs on the calling thread alone; when the load
+comes suddenly, before the average shows it, the slicing keeps the step from
+collapsing. Slicing the output's columns re-packs the left operand for each slice and
+slicing its rows the right one, so the smaller is cut. The slices depend on the shape
+and the usable CPUs only, never on the load or on which thread runs them, so a product
+has the same bits run after run (tests/test_blas.py); they may differ in the last place
+from one NumPy call over the whole product (OpenBLAS picks its kernels by size). A
+product the sliced path cannot take (other dtypes, a layout BLAS cannot read, a vector,
+the launcher not built yet) is one NumPy call. TINYJAX_BLAS_THREADS=N fixes the count.
 
 The library is found among the shared objects this process has loaded (NumPy's bundled
-scipy-openblas, or a system OpenBLAS); with another BLAS the policy does nothing.
+scipy-openblas, or a system OpenBLAS); with another BLAS, NumPy's matmul runs as it is.
 """
 import ctypes
 import os
@@ -19,12 +33,22 @@ import time
 
 import numpy as np
 
+from tinyjax.backends.cpu import usable_cpus
+from tinyjax.compiler import hostcc
+
 SMALL_FLOPS = 1 << 24
-_SETTERS = ('scipy_openblas_set_num_threads64_', 'scipy_openblas_set_num_threads',
-            'openblas_set_num_threads64_', 'openblas_set_num_threads')
+SLICES_PER_THREAD = 2   # slices a product is cut into per thread (fewer re-pack less)
+ALIGN = 16              # slice boundaries at multiples of this many rows or columns
+NO_TRANS, TRANS = 111, 112   # CBLAS's enums
+# (thread setter, sgemm, dgemm, 64-bit integers) as each OpenBLAS build names them
+_NAMES = (('scipy_openblas_set_num_threads64_', 'scipy_cblas_sgemm64_', 'scipy_cblas_dgemm64_', 1),
+          ('scipy_openblas_set_num_threads', 'scipy_cblas_sgemm', 'scipy_cblas_dgemm', 0),
+          ('openblas_set_num_threads64_', 'cblas_sgemm64_', 'cblas_dgemm64_', 1),
+          ('openblas_set_num_threads', 'cblas_sgemm', 'cblas_dgemm', 0))
 
 
-def _find_setter():
+def _find_library():
+    """(set_num_threads, {dtype: gemm address}, ilp64) of the loaded OpenBLAS, or None."""
     try:
         with open('/proc/self/maps') as f:
             paths = {line.split()[-1] for line in f if 'openblas' in line.lower()}
@@ -35,28 +59,35 @@ def _find_setter():
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for name in _SETTERS:
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.argtypes, fn.restype = [ctypes.c_int], None
-                return fn
+        for setter, sgemm, dgemm, ilp64 in _NAMES:
+            fn = getattr(lib, setter, None)
+            if fn is None:
+                continue
+            fn.argtypes, fn.restype = [ctypes.c_int], None
+            gemms = {}
+            for dtype, name in ((np.float32, sgemm), (np.float64, dgemm)):
+                g = getattr(lib, name, None)
+                if g is not None:
+                    gemms[np.dtype(dtype)] = ctypes.cast(g, ctypes.c_void_p).value
+            return fn, gemms, ilp64
     return None
 
 
-class BlasThreads:
-    """The thread count of the process's OpenBLAS, set only when it changes."""
+class Blas:
+    """The process's OpenBLAS: its thread count (set only when it changes) and gemms."""
 
     def __init__(self):
-        self._setter, self._found = None, False
+        self._found, self._lib = False, None
         self._current = None
         self._load, self._load_at = 0.0, -1.0
         self._lock = threading.Lock()
 
-    def _cpus(self):
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:
-            return os.cpu_count() or 1
+    def library(self):
+        if not self._found:
+            with self._lock:
+                if not self._found:
+                    self._lib, self._found = _find_library(), True
+        return self._lib
 
     def busy(self):
         now = time.monotonic()
@@ -66,7 +97,7 @@ class BlasThreads:
             except OSError:
                 self._load = 0.0
             self._load_at = now
-        return self._load >= self._cpus()
+        return self._load >= usable_cpus()
 
     def threads_for(self, flops):
         forced = os.environ.get('TINYJAX_BLAS_THREADS')
@@ -74,26 +105,76 @@ class BlasThreads:
             return max(1, int(forced))
         if flops < SMALL_FLOPS or self.busy():
             return 1
-        return self._cpus()
+        return usable_cpus()
 
     def set(self, n):
+        """OpenBLAS's own thread count."""
         if n == self._current:
             return
+        lib = self.library()
         with self._lock:
-            if not self._found:
-                self._setter, self._found = _find_setter(), True
-            if self._setter is not None:
-                self._setter(n)
+            if lib is not None:
+                lib[0](n)
             self._current = n
 
 
-blas_threads = BlasThreads()
+blas = Blas()
+
+
+def _operand(x):
+    """(CBLAS transpose flag, leading dimension, batch stride), in elements, of a
+    (batch, rows, cols) view that BLAS can read as it is, else None."""
+    _, r, c = x.shape
+    st = [s // x.itemsize for s in x.strides]
+    if any(s % x.itemsize or s < 0 for s in x.strides):
+        return None
+    if c == 1 or st[2] == 1:                  # rows of contiguous elements
+        ld = st[1] if r > 1 else c
+        if ld >= c:
+            return NO_TRANS, ld, st[0]
+    if r == 1 or st[1] == 1:                  # the transpose of such rows
+        ld = st[2] if c > 1 else r
+        if ld >= r:
+            return TRANS, ld, st[0]
+    return None
+
+
+def _sliced(gemm, address, ilp64, a, b, threads, pool=True):
+    """a @ b for (batch, m, k) @ (batch, k, n) views through the launcher's gemm, cut
+    for `threads` threads (run by the calling thread alone unless `pool`), or None when
+    BLAS cannot read a layout."""
+    nb, m, k = a.shape
+    n = b.shape[2]
+    la, lb = _operand(a), _operand(b)
+    if la is None or lb is None or min(m, n, k) == 0 or m == 1 or n == 1:
+        return None                           # (NumPy calls gemv for a vector)
+    out = np.empty((nb, m, n), a.dtype)
+    want = threads * SLICES_PER_THREAD
+    split_n = m <= n                          # re-pack the smaller operand per slice
+    length = n if split_n else m
+    chunks = 1 if nb >= want else -(-want // nb)
+    step = -(-length // chunks)
+    step = min(length, -(-step // ALIGN) * ALIGN)
+    chunks = -(-length // step)
+    ints = (a.itemsize, ilp64, la[0], lb[0], m, n, k, la[1], lb[1], n, la[2], lb[2], m * n,
+            nb, chunks, int(split_n), step)
+    gemm(address, (a, b, out), ints, threads if pool else 1)
+    return out
 
 
 def host_matmul(flops):
-    """np.matmul for a product of `flops` floating-point operations, run with the BLAS
-    thread count chosen for it."""
+    """np.matmul for (batch, m, k) @ (batch, k, n) arrays, a product of `flops`
+    floating-point operations: sliced over the host threads when it is big enough."""
     def matmul(a, b):
-        blas_threads.set(blas_threads.threads_for(flops))
+        threads = blas.threads_for(flops)
+        gemm, lib = hostcc.gemm_slot[0], blas.library()
+        if threads > 1 and gemm is not None and lib is not None and a.dtype == b.dtype:
+            address = lib[1].get(a.dtype)
+            if address is not None:
+                blas.set(1)
+                out = _sliced(gemm, address, lib[2], a, b, threads)
+                if out is not None:
+                    return out
+        blas.set(1)
         return np.matmul(a, b)
     return matmul

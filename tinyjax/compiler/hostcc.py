@@ -247,7 +247,9 @@ def _compiled(k, full, flags, name, prefix=(), link=None, libs=(), rebuild=False
 
 # launch_slot[0] is the launcher's launch function once it is loaded; host kernel
 # callers read it on every call (backends/cpu.py), so they switch to it when it arrives.
+# gemm_slot[0] is its gemm function (backends/blas.py), loaded with it.
 launch_slot = [None]
+gemm_slot = [None]
 
 
 def launcher(wait=False, start=True):
@@ -266,7 +268,8 @@ def launcher(wait=False, start=True):
 
     def build(prefix=()):
         try:
-            launch_slot[0] = _load_extension(_compiled(k, full, flags, 'tj_pylaunch', prefix))
+            module = _load_extension(_compiled(k, full, flags, 'tj_pylaunch', prefix))
+            gemm_slot[0], launch_slot[0] = module.gemm, module.launch
         except (errors.CompileError, ImportError, OSError) as e:
             warnings.warn(f'tinyjax: the host kernel launcher could not be built ({e}); '
                           'compiled programs call kernels through ctypes instead',
@@ -283,4 +286,4 @@ def _load_extension(path):
     spec = importlib.util.spec_from_file_location('tj_pylaunch', str(path), loader=loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
-    return module.launch
+    return module

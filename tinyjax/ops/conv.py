@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from tinyjax import dtypes
+from tinyjax.backends import blas
 from tinyjax.core.ir import ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, structural
@@ -138,7 +139,8 @@ def _conv_prepare(xp, lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilat
     ksize, osize = math.prod(ksp), math.prod(osp)
     out_perm = tuple(int(a) for a in np.argsort(os_))
     canon_out = (nb, o) + osp
-    matmul = xp.matmul
+    flops = 2 * groups * nb * osize * cg * ksize * og
+    matmul = xp.matmul if xp is not np else blas.host_matmul(flops)
 
     def run(x, w):
         if math.prod(canon_out) == 0 or ksize * cg == 0:

@@ -1,0 +1,89 @@
+"""Matrix products on the CPU (tinyjax/backends/blas.py): OpenBLAS on one thread, a big
+product sliced over the host pool, the same bits whatever the pool's threads do, and
+NumPy's answer to float rounding."""
+import numpy as np
+import pytest
+
+import tinyjax
+import tinyjax.numpy as jnp
+from tinyjax.backends import blas
+from tinyjax.compiler import hostcc
+
+
+@pytest.fixture
+def gemm():
+    if hostcc.launcher(wait=True) is None or blas.blas.library() is None:
+        pytest.skip('no host launcher or no OpenBLAS in this process')
+    return hostcc.gemm_slot[0]
+
+
+@pytest.mark.parametrize('load', [0.0, 3.5, 4.0])
+def test_thread_counts(monkeypatch, load):
+    """One thread for a small product or a busy machine, every usable CPU otherwise."""
+    monkeypatch.delenv('TINYJAX_BLAS_THREADS', raising=False)
+    monkeypatch.setattr(blas, 'usable_cpus', lambda: 4)
+    monkeypatch.setattr(blas.os, 'getloadavg', lambda: (load, load, load))
+    b = blas.Blas()
+    assert b.threads_for(blas.SMALL_FLOPS - 1) == 1
+    assert b.threads_for(2 * 512 ** 3) == (1 if load >= 4 else 4)
+    monkeypatch.setenv('TINYJAX_BLAS_THREADS', '3')
+    assert b.threads_for(10) == 3
+
+
+def _layouts(rng, nb, m, k, n, dtype):
+    """(a, b) in every layout BLAS reads: plain, transposed, and a strided slice."""
+    a = rng.standard_normal((nb, m, k)).astype(dtype)
+    b = rng.standard_normal((nb, k, n)).astype(dtype)
+    at = np.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1)
+    bt = np.ascontiguousarray(b.transpose(0, 2, 1)).transpose(0, 2, 1)
+    wide = np.zeros((nb, m, k + 5), dtype)
+    wide[:, :, 2:k + 2] = a
+    return [(a, b), (at, b), (a, bt), (at, bt), (wide[:, :, 2:k + 2], bt)]
+
+
+SHAPES = [(1, 128, 784, 512), (1, 784, 128, 512), (1, 128, 512, 10), (3, 100, 37, 250),
+          (2, 1000, 17, 33), (8, 64, 64, 64), (1, 17, 5000, 19)]
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('shape', SHAPES)
+def test_sliced_products(gemm, shape, dtype):
+    """Every layout and split: within rounding of the float64 product, and the same bits
+    when one thread runs all the slices (the pool busy) as when the pool shares them."""
+    rng = np.random.default_rng(sum(shape))
+    lib = blas.blas.library()
+    address = lib[1][np.dtype(dtype)]
+    blas.blas.set(1)
+    for a, b in _layouts(rng, *shape, dtype):
+        assert blas._operand(a) is not None and blas._operand(b) is not None
+        shared = blas._sliced(gemm, address, lib[2], a, b, threads=4)
+        alone = blas._sliced(gemm, address, lib[2], a, b, threads=4, pool=False)
+        np.testing.assert_array_equal(shared, alone)
+        want = a.astype(np.float64) @ b.astype(np.float64)
+        tol = 1e-5 if dtype == np.float32 else 1e-13
+        scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+        assert np.all(np.abs(shared - want) <= tol * scale), shape
+
+
+def test_layouts_blas_cannot_read():
+    x = np.zeros((2, 6, 8), np.float32)
+    assert blas._operand(x[:, :, ::2]) is None           # neither axis unit-stride
+    assert blas._operand(x[:, ::-1]) is None             # negative stride
+    assert blas._operand(x.transpose(0, 2, 1))[0] == blas.TRANS
+    assert blas._operand(x[:, :1, :])[:2] == (blas.NO_TRANS, 8)
+
+
+def test_jit_products_on_any_thread_count(monkeypatch):
+    """A jitted product through the sliced path (big enough) and through one NumPy call
+    agree with NumPy to float32 rounding; odd layouts (a transposed operand) included."""
+    hostcc.launcher(wait=True)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((300, 200), dtype=np.float32)
+    b = rng.standard_normal((100, 200), dtype=np.float32)
+    f = tinyjax.jit(lambda a, b: jnp.tanh(a @ b.T))
+    want = np.tanh(a.astype(np.float64) @ b.T.astype(np.float64))
+    for n in ('1', '2', '3'):
+        monkeypatch.setenv('TINYJAX_BLAS_THREADS', n)
+        got = np.asarray(f(jnp.asarray(a), jnp.asarray(b)))
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+    assert blas.blas._current == 1
