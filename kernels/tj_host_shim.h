@@ -63,50 +63,31 @@ extern "C" double fma(double, double, double) noexcept;
 extern "C" float fmaf(float, float, float) noexcept;
 static inline float fma(float x, float y, float z) { return fmaf(x, y, z); }
 // float tanh, inline so that g++ vectorises it 8 lanes wide inside a kernel's loop in
-// place of a call to libmvec's tanhf. It reduces 2|x| = k ln2 + r, k an integer,
-// |r| <= ln2 / 2, and takes expm1(r) = r + r^2 P(r), P fitted for minimax relative error
-// (bench/fit_poly.py: 0.14 ulp with these float32 coefficients). bench/ulp_exhaustive.cpp
-// checks every float32 input against float64 tanh rounded to float32: within 1 ulp.
-// No branches: g++ keeps a loop scalar when a ?: has arithmetic on either side (that
-// would be speculated, and may trap), so the clamp is an integer min on the bits and the
-// choice a bit mask. (An inline exp of the same make, also within 1 ulp, measured slower
-// than libmvec's expf in selu and softmax: bench/results/2026-12-02-cpu-speed-3.md.)
+// place of a call to libmvec's tanhf. With a = |x| and t = tanh(a / 2),
+// tanh a = 2t / (1 + t^2): that step divides t's relative error by cosh a, so t needs
+// full precision only for small a, and s = 2t = a + a v R(v) / Q(v), v = a^2, with R and
+// Q of degree 2, fitted for minimax error weighted by 1 / cosh a (bench/fit_poly.py).
+// bench/ulp_exhaustive.cpp checks every float32 input against float64 tanh rounded to
+// float32: within 2 ulp, CUDA's documented bound for tanhf (0.02% of inputs are 2 ulp
+// off, from the roundings of s and of 1 + t^2). It replaced an expm1-based tanh within
+// 1 ulp that took twice as long (bench/results/2026-12-02-cpu-speed-4.md). No branches:
+// g++ keeps a loop scalar when a ?: has arithmetic on either side, so |x| is clamped at
+// 9.5 (tanh rounds to 1 from 9.02) by an integer min on the bits that keeps a NaN; the
+// sign comes back by copysign, so -0 stays -0, and a denormal x comes out as x.
 static inline unsigned int tj_bits(float f) { unsigned int u; __builtin_memcpy(&u, &f, 4); return u; }
 static inline float tj_float(unsigned int u) { float f; __builtin_memcpy(&f, &u, 4); return f; }
-static inline float tj_choose(unsigned int mask, float a, float b) {   // mask ? a : b
-    return tj_float((tj_bits(a) & mask) | (tj_bits(b) & ~mask));
-}
-// expm1(r) for y = k ln2 + r; *s holds k in its low mantissa bits (k + 0x4b400000).
-static inline float tj_expm1_reduced(float y, float* s) {
-    const float shift = 12582912.0f;                     // 1.5 * 2^23: adding it rounds
-    *s = __builtin_fmaf(y, 0x1.715476p+0f, shift);       // y / ln2 to an integer
-    float k = *s - shift;
-    float r = __builtin_fmaf(-k, 0x1.62e430p-1f, y);     // y - k ln2, ln2 in two parts
-    r = __builtin_fmaf(-k, -0x1.05c610p-29f, r);
-    float p = __builtin_fmaf(0x1.6bec08p-10f, r, 0x1.122768p-7f);
-    p = __builtin_fmaf(p, r, 0x1.555674p-5f);
-    p = __builtin_fmaf(p, r, 0x1.5554b0p-3f);
-    p = __builtin_fmaf(p, r, 0x1.fffffep-2f);
-    return __builtin_fmaf(r * r, p, r);
-}
-// tanh|x| = q / (q + 2), q = expm1(2|x|) = 2^k (1 + expm1(r)) - 1; below 0.5, where
-// q + 2's rounding would cost up to 3 ulp, a + a^3 R(a^2) instead. |x| is clamped at
-// 9.5 (tanh rounds to 1 from 9.02) but a NaN is kept; the sign comes back by copysign,
-// so -0 stays -0 and a denormal x comes out as x.
 static inline float tj_tanhf(float x) {
     unsigned int ai = tj_bits(x) & 0x7fffffffu;
     ai = (ai < 0x41180000u ? ai : 0x41180000u) | (ai & -(unsigned int)(ai > 0x7f800000u));
-    float a = tj_float(ai), s;
-    float m = tj_expm1_reduced(a + a, &s);
-    float t = tj_float((tj_bits(s) + 127u) << 23);       // 2^k
-    float q = __builtin_fmaf(t, m, t - 1.0f);
-    float u = a * a;
-    float v = __builtin_fmaf(-0x1.b3a64ep-8f, u, 0x1.5cf23ep-6f);
-    v = __builtin_fmaf(v, u, -0x1.b98accp-5f);
-    v = __builtin_fmaf(v, u, 0x1.110f22p-3f);
-    v = __builtin_fmaf(v, u, -0x1.555552p-2f);
-    float small = __builtin_fmaf(a * u, v, a);
-    return __builtin_copysignf(tj_choose(-(unsigned int)(a < 0.5f), small, q / (q + 2.0f)), x);
+    float a = tj_float(ai);
+    float v = a * a;
+    float r = __builtin_fmaf(-0x1.2697c6p-24f, v, -0x1.fe37acp-11f);
+    r = __builtin_fmaf(r, v, -0x1.555542p-4f);
+    float q = __builtin_fmaf(0x1.132f6ep-10f, v, 0x1.c96decp-4f);
+    q = __builtin_fmaf(q, v, 1.0f);
+    float s = __builtin_fmaf(a * v, r / q, a);
+    float d = __builtin_fmaf(0.25f * s, s, 1.0f);
+    return __builtin_copysignf(s / d, x);
 }
 static inline float tanh(float x) { return tj_tanhf(x); }
 extern "C" double tanh(double) noexcept TJ_SIMD;
