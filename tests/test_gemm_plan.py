@@ -32,7 +32,8 @@ def test_plan_computes_dot_general(batch, l_last, r_first, dtype):
     g = gemm.plan(ShapedArray(lhs.shape, dtype), ShapedArray(rhs.shape, dtype), dn)
     assert g is not None
     got = gemm.reference(g, rhs.ravel(), lhs.ravel())
-    want = np.asarray(lax.dot_general(jnp.asarray(lhs), jnp.asarray(rhs), dn))
+    cpu = jax.devices('cpu')[0]     # on a GPU, float32 products default to TF32
+    want = np.asarray(lax.dot_general(jnp.asarray(lhs, device=cpu), jnp.asarray(rhs, device=cpu), dn))
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
@@ -66,7 +67,9 @@ def test_layouts_it_leaves_to_the_general_rule():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize('l_last,r_first', list(itertools.product([True, False], repeat=2)))
-def test_gpu_prepared_gemm_matches_numpy(l_last, r_first):
+def test_gpu_prepared_gemm_matches_numpy(l_last, r_first, x64):
+    # x64: without it the float64 case runs in float32, and 1e-12 would ask the GPU's
+    # summation order to match the CPU BLAS's bit for bit
     rng = np.random.default_rng(7)
     for batch, dtype, tol in (((), np.float64, 1e-12), ((3,), np.float32, 1e-5)):
         lhs, rhs, dn = _case(rng, batch, 65, 33, 17, l_last, r_first, dtype)
