@@ -224,6 +224,16 @@ template <typename I> TJ_DEV tj_span<I> tj_host_share(I n) {
 }
 template <typename I> TJ_DEV tj_span<I> tj_grid_span(I n) { return tj_host_share(n); }
 template <typename I> TJ_DEV tj_span<I> tj_block_span(I n) { return tj_host_share(n); }
+// A loop kernel's host share of [0, n) walked as rows of `cols` elements: row(r, jb, je)
+// for each row r the share touches, with its columns [jb, je) (codegen._host_rows).
+template <typename I, typename F> TJ_DEV void tj_host_rows(I n, I cols, F row) {
+    const tj_span<I> s = tj_grid_span(n);
+    const I r_end = s.begin < s.end ? (s.end - 1) / cols + 1 : 0;   // no overflow past n
+    for (I r = s.begin / cols; r < r_end; ++r) {
+        const I base = r * cols;
+        row(r, base > s.begin ? (I)0 : s.begin - base, s.end - base < cols ? s.end - base : cols);
+    }
+}
 #else
 template <typename I> TJ_DEV tj_span<I> tj_grid_span(I n) {
     return {(I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x, n, (I)blockDim.x * (I)gridDim.x};

@@ -85,6 +85,34 @@ def test_loop_kernels_match_numpy_on_every_thread_count(monkeypatch, threads_use
     assert same_bits(results[0], results[1]) and same_bits(results[0], results[2])
 
 
+def _bcast(x, m, b, t):
+    # a row broadcast (m), a column broadcast (b), a transposed read (t) and math calls
+    return jnp.exp(x - m) * b + t.T - jnp.tanh(x * b)
+
+
+def _np_bcast(x, m, b, t):
+    return np.exp(x - m) * b + t.T - np.tanh(x * b)
+
+
+# rows of a multiple of 8 columns (at least 16) walk row by row on the host
+# (codegen._host_rows); the others keep the flat loop
+@pytest.mark.parametrize('shape', [(5, 8), (3, 16), (37, 1000), (2, 24), (1025, 40), (7, 4101),
+                                   (300, 4104)])
+def test_broadcast_kernels_match_numpy_on_every_thread_count(monkeypatch, threads_used, shape):
+    rows, cols = shape
+    rng = np.random.default_rng(cols)
+    x = rng.standard_normal(shape).astype(np.float32)
+    m = rng.standard_normal((rows, 1)).astype(np.float32)
+    b = rng.standard_normal(cols).astype(np.float32)
+    t = rng.standard_normal((cols, rows)).astype(np.float32)
+    src = jax.jit(_bcast).lower(x, m, b, t).program.kernels[0].source
+    assert ('tj_host_rows' in src) == (cols >= 16 and cols % 8 == 0)
+    results = [run(monkeypatch, n, _bcast, x, m, b, t) for n in (1, 3, 4)]
+    np.testing.assert_allclose(results[0][0], _np_bcast(x, m, b, t), rtol=1e-5, atol=1e-5)
+    assert same_bits(results[0], results[1]) and same_bits(results[0], results[2])
+    assert set(threads_used) == {1, 3, 4}
+
+
 def test_misaligned_views_split_on_the_scalar_path(monkeypatch, threads_used):
     dev = jax.devices()[0]
     base = np.random.default_rng(0).standard_normal(70000).astype(np.float32)

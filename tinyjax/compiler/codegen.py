@@ -451,6 +451,7 @@ def generate_loop(kernel_name, eqns, roots, shape):
     src = [head + ' {', f'  {it} start = 0;']
     if n >= VEC:
         src += indent(_vector_loop(em, roots, body, it), 2)
+    src += indent(_host_rows(em, space, em.scopes[0][0] + stores, it), 2)
     src += [f'  const tj_span<{it}> span = tj_grid_span(n - start);',
             f'  for ({it} i = start + span.begin; i < start + span.end; i += span.step) {{']
     src += indent(body, 4) + ['  }', '}']
@@ -458,6 +459,24 @@ def generate_loop(kernel_name, eqns, roots, shape):
 
 
 VEC = 4     # elements per thread per step on the vector path
+
+
+def _host_rows(em, space, lines, it):
+    """On the host, a kernel that reads an operand broadcast or transposed walks its share
+    row by row (tj_host_rows): that operand's index is then per row or the row's counter,
+    and the inner loop vectorises instead of gathering with a division per element. Rows
+    of a multiple of 8 (the host's lanes) only, so every stretch of a row is whole vectors
+    and an element takes the same path on any thread count. [] where it does not apply."""
+    big = space.big
+    if len(big) < 2 or big[-1] < 16 or big[-1] % 8 or all(v.aval.size == 1 for v in em.scatter_reads):
+        return []
+    # p[i] as (p + r * cols)[j]: the loop counter itself as index (codegen_reduce._row_pointer)
+    text = re.sub(r'\b((?:in|out)\d+)\[i\]', rf'(\1 + r * {big[-1]})[j]', '\n'.join(lines))
+    return (['#ifdef TJ_HOST', f'tj_host_rows(n, ({it}){big[-1]}, [&]({it} r, {it} jb, {it} je) {{']
+            + indent(Space(big[:-1], space.prefix, 'r').declare('r', it), 2)
+            + [f'  for ({it} j = jb; j < je; ++j) {{',
+               f'    const {it} {space.prefix}{len(big) - 1} = j, i = r * {big[-1]} + j;']
+            + indent(text.split('\n'), 4) + ['  }', '});', 'return;', '#endif'])
 
 
 def _vector_loop(em, roots, body, it):
