@@ -117,8 +117,9 @@ static PyObject* tj_launch(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // tinyjax/backends/blas.py): an item is one matrix of a batch, or one slice of the
 // output's rows or columns, each a gemm call of its own, so the threads of the pool share
 // a product the way they share a kernel's blocks, and a thread that loses its core leaves
-// its slices to the others. The slices run the same microkernels over the same K order
-// as one call would: the result is the same bits however it was split.
+// its slices to the others. The slices depend on the shape and blas.py's thread count
+// only, so a product has the same bits whichever threads run them (one gemm call over
+// the whole product may differ from them in the last place: OpenBLAS picks kernels by size).
 struct tj_gemm {
     void* fn;                      // cblas_sgemm or cblas_dgemm
     int size, ilp64, ta, tb;       // element bytes; 64-bit integers; CblasNoTrans/CblasTrans

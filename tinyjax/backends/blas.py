@@ -13,15 +13,17 @@ each slice one gemm call: a thread that loses its core leaves the slices it has 
 taken to the others, as the host kernels' blocks do (the same step, same two busy
 loops: 6.0-6.3 ms). A slice already taken by a preempted thread still holds the product
 up, so while the machine is busy (the 1-minute load average at least the usable CPUs,
-read at most once a second) a product runs on the calling thread alone; when the load
+read at most once a second) the calling thread runs the slices alone; when the load
 comes suddenly, before the average shows it, the slicing keeps the step from
 collapsing. Slicing the output's columns re-packs the left operand for each slice and
 slicing its rows the right one, so the smaller is cut. The slices depend on the shape
-and the usable CPUs only, never on the load or on which thread runs them, so a product
-has the same bits run after run (tests/test_blas.py); they may differ in the last place
-from one NumPy call over the whole product (OpenBLAS picks its kernels by size). A
-product the sliced path cannot take (other dtypes, a layout BLAS cannot read, a vector,
-the launcher not built yet) is one NumPy call. TINYJAX_BLAS_THREADS=N fixes the count.
+and the usable CPUs only, never on the load, on which thread runs them or on whether
+the launcher is built yet (without it, each slice is a NumPy call), so a product has
+the same bits run after run (tests/test_blas.py). They differ in the last place from
+one NumPy call over the whole product in a few % of float32 elements (OpenBLAS picks
+its kernels by size), which is why a busy machine must not fall back to one call. A
+product the sliced path cannot take (other dtypes, a layout BLAS cannot read, a
+vector) is one NumPy call. TINYJAX_BLAS_THREADS=N fixes the count.
 
 The library is found among the shared objects this process has loaded (NumPy's bundled
 scipy-openblas, or a system OpenBLAS); with another BLAS, NumPy's matmul runs as it is.
@@ -100,12 +102,11 @@ class Blas:
         return self._load >= usable_cpus()
 
     def threads_for(self, flops):
+        """The threads a product's slices are cut for (the pool may still run them on one)."""
         forced = os.environ.get('TINYJAX_BLAS_THREADS')
         if forced:
             return max(1, int(forced))
-        if flops < SMALL_FLOPS or self.busy():
-            return 1
-        return usable_cpus()
+        return 1 if flops < SMALL_FLOPS else usable_cpus()
 
     def set(self, n):
         """OpenBLAS's own thread count."""
@@ -142,7 +143,8 @@ def _operand(x):
 def _sliced(gemm, address, ilp64, a, b, threads, pool=True):
     """a @ b for (batch, m, k) @ (batch, k, n) views through the launcher's gemm, cut
     for `threads` threads (run by the calling thread alone unless `pool`), or None when
-    BLAS cannot read a layout."""
+    BLAS cannot read a layout. Without the launcher (gemm None: not built yet, or no
+    compiler) the same slices are NumPy calls, which call the same gemm on them."""
     nb, m, k = a.shape
     n = b.shape[2]
     la, lb = _operand(a), _operand(b)
@@ -156,6 +158,14 @@ def _sliced(gemm, address, ilp64, a, b, threads, pool=True):
     step = -(-length // chunks)
     step = min(length, -(-step // ALIGN) * ALIGN)
     chunks = -(-length // step)
+    if gemm is None:
+        for lo in range(0, length, step):
+            cut = slice(lo, lo + step)
+            if split_n:
+                np.matmul(a, b[:, :, cut], out=out[:, :, cut])
+            else:
+                np.matmul(a[:, cut], b, out=out[:, cut])
+        return out
     ints = (a.itemsize, ilp64, la[0], lb[0], m, n, k, la[1], lb[1], n, la[2], lb[2], m * n,
             nb, chunks, int(split_n), step)
     gemm(address, (a, b, out), ints, threads if pool else 1)
@@ -166,15 +176,14 @@ def host_matmul(flops):
     """np.matmul for (batch, m, k) @ (batch, k, n) arrays, a product of `flops`
     floating-point operations: sliced over the host threads when it is big enough."""
     def matmul(a, b):
-        threads = blas.threads_for(flops)
-        gemm, lib = hostcc.gemm_slot[0], blas.library()
-        if threads > 1 and gemm is not None and lib is not None and a.dtype == b.dtype:
+        threads, lib = blas.threads_for(flops), blas.library()
+        blas.set(1)
+        if threads > 1 and lib is not None and a.dtype == b.dtype:
             address = lib[1].get(a.dtype)
             if address is not None:
-                blas.set(1)
-                out = _sliced(gemm, address, lib[2], a, b, threads)
+                out = _sliced(hostcc.gemm_slot[0], address, lib[2], a, b, threads,
+                              pool=not blas.busy())
                 if out is not None:
                     return out
-        blas.set(1)
         return np.matmul(a, b)
     return matmul
