@@ -84,10 +84,10 @@ def test_jit_products_on_any_thread_count(monkeypatch):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((300, 200), dtype=np.float32)
     b = rng.standard_normal((100, 200), dtype=np.float32)
-    f = tinyjax.jit(lambda a, b: jnp.tanh(a @ b.T))
     want = np.tanh(a.astype(np.float64) @ b.T.astype(np.float64))
-    for n in ('1', '2', '3'):
+    for n in ('1', '2', '3'):      # read when the program is built
         monkeypatch.setenv('TINYJAX_BLAS_THREADS', n)
+        f = tinyjax.jit(lambda a, b: jnp.tanh(a @ b.T))
         got = np.asarray(f(jnp.asarray(a), jnp.asarray(b)))
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
     assert blas.blas._current == 1
@@ -113,3 +113,30 @@ def test_jit_products_keep_their_bits_when_busy_or_before_the_launcher(monkeypat
         got[name] = matmul(a[None], w[None])[0]
     assert got['pool'].tobytes() == got['busy'].tobytes() == got['no launcher'].tobytes()
     np.testing.assert_allclose(got['pool'], a.astype(np.float64) @ w, rtol=1e-4, atol=1e-4)
+
+
+def test_a_program_of_products_alone_loads_the_launcher(tmp_path):
+    """A program with no host kernel, only a product big enough to slice, loads the
+    launcher's gemm as kernels do: a cached build at once, else built after 50 calls.
+    (It never asked for it: such a program ran its slices as NumPy calls on one thread
+    for good, at half the speed on two cores.)"""
+    import os
+    import subprocess
+    import sys
+    code = ('import sys, threading, numpy as np, tinyjax as jax\n'
+            'from tinyjax.compiler import hostcc\n'
+            'a = jax.numpy.ones((128, 784), np.float32)\n'
+            'b = jax.numpy.ones((784, 512), np.float32)\n'
+            'f = jax.jit(lambda a, b: a @ b)\n'
+            'for _ in range(int(sys.argv[1])):\n'
+            '    out = f(a, b)\n'
+            'for t in threading.enumerate():\n'
+            '    if t.name == "tinyjax-launcher":\n'
+            '        t.join()\n'
+            'print(hostcc.gemm_slot[0] is not None, float(np.asarray(out).max()))\n')
+    env = dict(os.environ, TINYJAX_CACHE_DIR=str(tmp_path), TINYJAX_BLAS_THREADS='2')
+    for calls, want in (('60', 'True'), ('1', 'True')):   # an empty cache, then built
+        run = subprocess.run([sys.executable, '-c', code, calls], capture_output=True,
+                             text=True, env=env, timeout=300)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == [want, '784.0'], (calls, run.stdout)

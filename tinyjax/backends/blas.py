@@ -23,7 +23,8 @@ the same bits run after run (tests/test_blas.py). They differ in the last place 
 one NumPy call over the whole product in a few % of float32 elements (OpenBLAS picks
 its kernels by size), which is why a busy machine must not fall back to one call. A
 product the sliced path cannot take (other dtypes, a layout BLAS cannot read, a
-vector) is one NumPy call. TINYJAX_BLAS_THREADS=N fixes the count.
+vector) is one NumPy call. TINYJAX_BLAS_THREADS=N fixes the count (read when a program
+is built).
 
 The library is found among the shared objects this process has loaded (NumPy's bundled
 scipy-openblas, or a system OpenBLAS); with another BLAS, NumPy's matmul runs as it is.
@@ -35,7 +36,7 @@ import time
 
 import numpy as np
 
-from tinyjax.backends.cpu import usable_cpus
+from tinyjax.backends.cpu import launcher_counter, usable_cpus
 from tinyjax.compiler import hostcc
 
 SMALL_FLOPS = 1 << 24
@@ -81,7 +82,7 @@ class Blas:
     def __init__(self):
         self._found, self._lib = False, None
         self._current = None
-        self._load, self._load_at = 0.0, -1.0
+        self._busy, self._load_at = False, -1.0
         self._lock = threading.Lock()
 
     def library(self):
@@ -95,11 +96,11 @@ class Blas:
         now = time.monotonic()
         if now - self._load_at > 1.0:
             try:
-                self._load = os.getloadavg()[0]
+                load = os.getloadavg()[0]
             except OSError:
-                self._load = 0.0
-            self._load_at = now
-        return self._load >= usable_cpus()
+                load = 0.0
+            self._busy, self._load_at = load >= usable_cpus(), now
+        return self._busy
 
     def threads_for(self, flops):
         """The threads a product's slices are cut for (the pool may still run them on one)."""
@@ -140,17 +141,15 @@ def _operand(x):
     return None
 
 
-def _sliced(gemm, address, ilp64, a, b, threads, pool=True):
-    """a @ b for (batch, m, k) @ (batch, k, n) views through the launcher's gemm, cut
-    for `threads` threads (run by the calling thread alone unless `pool`), or None when
-    BLAS cannot read a layout. Without the launcher (gemm None: not built yet, or no
-    compiler) the same slices are NumPy calls, which call the same gemm on them."""
+def _plan(a, b, threads, ilp64):
+    """How a @ b, (batch, m, k) @ (batch, k, n) views, is cut for `threads` threads:
+    (the launcher's integer arguments, split_n, length, step), or None when BLAS cannot
+    read a layout."""
     nb, m, k = a.shape
     n = b.shape[2]
     la, lb = _operand(a), _operand(b)
     if la is None or lb is None or min(m, n, k) == 0 or m == 1 or n == 1:
         return None                           # (NumPy calls gemv for a vector)
-    out = np.empty((nb, m, n), a.dtype)
     want = threads * SLICES_PER_THREAD
     split_n = m <= n                          # re-pack the smaller operand per slice
     length = n if split_n else m
@@ -158,6 +157,27 @@ def _sliced(gemm, address, ilp64, a, b, threads, pool=True):
     step = -(-length // chunks)
     step = min(length, -(-step // ALIGN) * ALIGN)
     chunks = -(-length // step)
+    ints = (a.itemsize, ilp64, la[0], lb[0], m, n, k, la[1], lb[1], n, la[2], lb[2], m * n,
+            nb, chunks, int(split_n), step)
+    return ints, split_n, length, step
+
+
+def _sliced(gemm, address, ilp64, a, b, threads, pool=True, plans=None):
+    """a @ b for (batch, m, k) @ (batch, k, n) views through the launcher's gemm, cut
+    for `threads` threads (run by the calling thread alone unless `pool`), or None when
+    BLAS cannot read a layout. Without the launcher (gemm None: not built yet, or no
+    compiler) the same slices are NumPy calls, which call the same gemm on them.
+    `plans` keeps the cut of each layout seen, for the next call."""
+    key = (a.shape, a.strides, b.shape, b.strides, a.itemsize)
+    plan = plans.get(key, False) if plans is not None else False
+    if plan is False:
+        plan = _plan(a, b, threads, ilp64)
+        if plans is not None:
+            plans[key] = plan
+    if plan is None:
+        return None
+    ints, split_n, length, step = plan
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
     if gemm is None:
         for lo in range(0, length, step):
             cut = slice(lo, lo + step)
@@ -166,24 +186,34 @@ def _sliced(gemm, address, ilp64, a, b, threads, pool=True):
             else:
                 np.matmul(a[:, cut], b, out=out[:, cut])
         return out
-    ints = (a.itemsize, ilp64, la[0], lb[0], m, n, k, la[1], lb[1], n, la[2], lb[2], m * n,
-            nb, chunks, int(split_n), step)
     gemm(address, (a, b, out), ints, threads if pool else 1)
     return out
 
 
 def host_matmul(flops):
     """np.matmul for (batch, m, k) @ (batch, k, n) arrays, a product of `flops`
-    floating-point operations: sliced over the host threads when it is big enough."""
-    def matmul(a, b):
-        threads, lib = blas.threads_for(flops), blas.library()
+    floating-point operations: sliced over the host threads when it is big enough (the
+    thread count is read when the program is built). Loads the launcher, or has it
+    built, as host kernels do (cpu.launcher_counter): a program of products alone
+    would otherwise run its slices as NumPy calls on one thread for good."""
+    threads = blas.threads_for(flops)
+
+    def one(a, b):
         blas.set(1)
-        if threads > 1 and lib is not None and a.dtype == b.dtype:
-            address = lib[1].get(a.dtype)
-            if address is not None:
-                out = _sliced(hostcc.gemm_slot[0], address, lib[2], a, b, threads,
-                              pool=not blas.busy())
-                if out is not None:
-                    return out
         return np.matmul(a, b)
+    if threads == 1:
+        return one
+    without, plans = launcher_counter(), {}
+
+    def matmul(a, b):
+        lib = blas.library()
+        address = lib[1].get(a.dtype) if lib is not None and a.dtype == b.dtype else None
+        if address is None:
+            return one(a, b)
+        blas.set(1)
+        gemm = hostcc.gemm_slot[0]
+        if gemm is None:
+            without()
+        out = _sliced(gemm, address, lib[2], a, b, threads, not blas.busy(), plans)
+        return np.matmul(a, b) if out is None else out
     return matmul

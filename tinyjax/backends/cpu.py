@@ -2,6 +2,7 @@
 import contextlib
 import ctypes
 import functools
+import itertools
 import os
 
 import numpy as np
@@ -126,16 +127,13 @@ class CpuDevice:
         # Kernel scalars are NumPy scalars of the parameter's exact C type.
         tail = [ctypes.c_int(int(x)) if x.dtype == np.int32 else ctypes.c_longlong(int(x))
                 for x in scalars]
-        slot, count = hostcc.launch_slot, [0]
-        hostcc.launcher(start=False)   # loads a cached build; else schedules one for exit
+        slot, without = hostcc.launch_slot, launcher_counter()
 
         def call(bufs):
             launch = slot[0]
             if launch is not None:
                 return launch(wrapper, bufs, ints, threads, blocks)
-            count[0] += 1
-            if count[0] == 50:         # a loop: worth building the launcher now
-                hostcc.launcher()
+            without()
             function(*[ctypes.c_void_p(b.ctypes.data) for b in bufs], *tail)
         return call
 
@@ -144,3 +142,13 @@ class CpuDevice:
 
     def __str__(self):
         return f'cpu:{self.id}'
+
+
+def launcher_counter():
+    """For a caller that runs without the host launcher until it is loaded (a kernel
+    through ctypes, a sliced product as NumPy calls): loads a cached build now, else
+    schedules one for exit, and returns the function to call on each call made without
+    it, whose 50th call (a loop) starts the build in the background."""
+    hostcc.launcher(start=False)
+    count = itertools.count(1)
+    return lambda: next(count) == 50 and hostcc.launcher()
