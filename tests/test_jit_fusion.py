@@ -83,6 +83,45 @@ def test_mlp_forward_is_matmuls_plus_one_kernel_per_layer():
     check(mlp, params, x)
 
 
+def test_transposed_operands_of_a_product_are_read_in_place():
+    """`x @ w.T`, `x.T @ y`, `q @ k.swapaxes(-1, -2)`: the transpose goes into the dot's
+    dimension numbers (no transpose step); a transpose that would reorder the product's
+    free axes stays. Results against float64 NumPy, values and gradients."""
+    rng = np.random.default_rng(5)
+    arr = lambda *s: jnp.asarray(rng.standard_normal(s).astype(np.float32))  # noqa: E731
+    x, w, y = arr(6, 5), arr(7, 5), arr(6, 7)
+    q, k, r = arr(3, 4, 5), arr(3, 6, 5), arr(5, 2, 3)
+    cases = [
+        (lambda x, w: x @ w.T, (x, w), lambda x, w: x @ w.T),
+        (lambda x, y: x.T @ y, (x, y), lambda x, y: x.T @ y),
+        (lambda q, k: q @ jnp.swapaxes(k, -1, -2), (q, k),
+         lambda q, k: q @ np.swapaxes(k, -1, -2)),
+        # rhs (5, 2, 3) -> (5, 3, 2): its free axes swap, so the transpose must stay
+        (lambda x, r: lax.dot_general(x, jnp.transpose(r, (0, 2, 1)), (((1,), (0,)), ((), ()))),
+         (x, r), lambda x, r: np.einsum('ik,kab->iba', x, r)),
+    ]
+    with jax.default_matmul_precision('highest'):      # a GPU's default is TF32
+        _check_products(cases)
+
+
+def _check_products(cases):
+    for i, (f, args, ref) in enumerate(cases):
+        steps = jax.jit(f).lower(*args).program.steps
+        kinds = [s.kind for s in steps]
+        assert kinds == (['dot'] if i < 3 else ['kernel', 'dot']), (i, kinds)
+        want = ref(*[np.asarray(a, np.float64) for a in args])
+        np.testing.assert_allclose(np.asarray(jax.jit(f)(*args)), want, rtol=1e-5, atol=1e-5)
+        g = jax.jit(jax.grad(lambda *a: jnp.sum(jnp.sin(f(*a))), argnums=(0, 1)))(*args)
+        h = 1e-3
+        for n, (ga, a) in enumerate(zip(g, args)):
+            e = np.zeros(a.shape, np.float32)
+            e.flat[0] = h
+            shifted = [a + e if m == n else b for m, b in enumerate(args)]
+            less = [a - e if m == n else b for m, b in enumerate(args)]
+            fd = (float(jnp.sum(jnp.sin(f(*shifted)))) - float(jnp.sum(jnp.sin(f(*less))))) / (2 * h)
+            assert abs(float(np.asarray(ga).flat[0]) - fd) < 2e-2, (i, n)
+
+
 def test_multi_output_and_siblings_share_a_kernel():
     def f(x):
         a = jnp.exp(x)

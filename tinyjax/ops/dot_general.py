@@ -6,7 +6,8 @@ import numpy as np
 from tinyjax import dtypes
 from tinyjax.backends import blas
 from tinyjax.compiler.lowering import Gemm
-from tinyjax.core.ir import ShapedArray
+from tinyjax.compiler.passes import producer
+from tinyjax.core.ir import Eqn, Literal, ShapedArray
 from tinyjax.interpreters.ad import is_undefined
 from tinyjax.ops import common, gemm, layout, structural
 from tinyjax.ops import elementwise as ew
@@ -200,6 +201,35 @@ dot_general_p = common.define('dot_general', _dot_abstract, _dot_impl, _dot_jvp,
 dot_general_p.quiet_params = ('precision', 'preferred_element_type', 'sum_split_contraction')
 dot_general_p.prepare = _dot_prepare
 dot_general_p.lowering = Gemm()
+
+
+def _simplify_dot(out, ins, params, defs):
+    """A transposed operand (`x @ w.T`, `q @ k.swapaxes(-1, -2)`) read in place: its
+    permutation goes into the dimension numbers, where BLAS and cuBLAS take it as a
+    transpose flag, and the transpose kernel goes (1 MB of float32 512x512 copied through
+    the cache for nothing). Only where the operand's free axes keep their order, since
+    they give the output's."""
+    (lc, rc), (lb, rb) = params['dimension_numbers']
+    dims, new_ins = [[lc, lb], [rc, rb]], list(ins)
+    for side in (0, 1):
+        d = producer(ins[side], defs)
+        if d is None or d.prim is not structural.transpose_p or isinstance(d.inputs[0], Literal):
+            continue
+        perm = d.params['permutation']
+        c, b = dims[side]
+        free = [perm[i] for i in _free(len(perm), c, b)]
+        if free != sorted(free):
+            continue
+        dims[side] = [tuple(perm[i] for i in c), tuple(perm[i] for i in b)]
+        new_ins[side] = d.inputs[0]
+    if new_ins == list(ins):
+        return None
+    (lc, lb), (rc, rb) = dims
+    return Eqn(dot_general_p, new_ins, dict(params, dimension_numbers=((lc, rc), (lb, rb))),
+               [out])
+
+
+dot_general_p.simplify = _simplify_dot
 
 
 def contract(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
