@@ -154,14 +154,41 @@ template <typename T> TJ_DEV T tj_rem(T x, T y) {
 TJ_DEV float tj_rem(float x, float y) { return fmodf(x, y); }
 TJ_DEV double tj_rem(double x, double y) { return fmod(x, y); }
 
-// max/min propagate NaN, like NumPy's maximum/minimum (b on a tie). One compare and a
+// c ? a : b. On the host, the bits of a and b under a mask: no branch for g++ to thread.
+// Written as `?:`, a select that the loop also compares against elsewhere (the gradient
+// of jnp.maximum(x, 0): x == max(x, 0) and 0 == max(x, 0)) was turned by PRE into
+// control flow, and the loop stayed scalar with a mispredicted branch per element: grad
+// of sum(maximum(x, 0) * x) over 2^20 floats took 4.7 ms, vectorised 0.20 ms. The GPU
+// (and the SIMT variant) select with predication anyway.
+#ifdef TJ_HOST
+template <int N> struct tj_bits_of {};
+template <> struct tj_bits_of<1> { typedef unsigned char t; };
+template <> struct tj_bits_of<2> { typedef unsigned short t; };
+template <> struct tj_bits_of<4> { typedef unsigned int t; };
+template <> struct tj_bits_of<8> { typedef unsigned long long t; };
+template <typename T> TJ_DEV T tj_select(bool c, T a, T b) {
+    typedef typename tj_bits_of<sizeof(T)>::t U;
+    U ua, ub;
+    memcpy(&ua, &a, sizeof(T));
+    memcpy(&ub, &b, sizeof(T));
+    const U m = (U)((U)0 - (U)c);
+    const U r = (U)((ua & m) | (ub & (U)~m));
+    T out;
+    memcpy(&out, &r, sizeof(T));
+    return out;
+}
+#else
+template <typename T> TJ_DEV T tj_select(bool c, T a, T b) { return c ? a : b; }
+#endif
+
+// max/min propagate NaN, like NumPy's maximum/minimum (b on a tie). Compares and a
 // select, no branch: a reduction's load is not held behind a NaN test, and g++
 // vectorises the fold into compares and blends.
 template <typename T> TJ_DEV T tj_max(T a, T b) {
-    return (a > b || (tj_is_float<T>::value && a != a)) ? a : b;
+    return tj_select<T>((a > b) | (tj_is_float<T>::value & (a != a)), a, b);
 }
 template <typename T> TJ_DEV T tj_min(T a, T b) {
-    return (a < b || (tj_is_float<T>::value && a != a)) ? a : b;
+    return tj_select<T>((a < b) | (tj_is_float<T>::value & (a != a)), a, b);
 }
 
 // Shifts by a negative amount or by >= the bit width give 0 (or the sign, arithmetic).

@@ -357,10 +357,11 @@ class Emitter:
             which, cases = args[0], args[1:]
             expr = cases[0]
             if e.inputs[0].aval.dtype == dtypes.bool_:
-                expr = f'({which} ? {cases[1]} : {cases[0]})' if len(cases) == 2 else cases[0]
+                expr = f'tj_select<{oct_}>({which}, {cases[1]}, {cases[0]})' \
+                    if len(cases) == 2 else cases[0]
             else:
                 for k in range(1, len(cases)):
-                    expr = f'({which} == {k} ? {cases[k]} : {expr})'
+                    expr = f'tj_select<{oct_}>({which} == {k}, {cases[k]}, {expr})'
             return oct_, expr
         if low == 'convert':
             return oct_, self._convert(args[0], e.inputs[0].aval.dtype, out.dtype)

@@ -1,0 +1,53 @@
+"""Host kernels whose loops g++ must vectorise: the compiler's own report on the source
+tinyjax builds (its flags; g++ only), for patterns that once compiled to a scalar loop
+with a branch per element (kernels/tj_common.cuh, tj_select)."""
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+import tinyjax as jax
+import tinyjax.numpy as jnp
+from tinyjax.compiler import hostcc
+
+
+def _vectorised_lines(kernel, tmp_path):
+    """Line numbers of the loops g++ reports vectorised in the kernel's host build, and
+    the host source's lines."""
+    if hostcc.compiler() is None or 'g++' not in hostcc.compiler_version().lower() and \
+            'gcc' not in hostcc.compiler_version().lower():
+        pytest.skip('needs g++ (its -fopt-info report)')
+    src = hostcc.host_source('#include "tj_reduce.cuh"\n' + kernel.source)
+    path = tmp_path / 'k.cpp'
+    path.write_text(src)
+    flags = [f for f in hostcc.FLAGS if f != '-w']
+    run = subprocess.run([hostcc.compiler(), *flags, '-fopt-info-vec-optimized', str(path),
+                          '-o', str(tmp_path / 'k.so')], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    lines = {int(m.group(1)) for m in re.finditer(r'k\.cpp:(\d+):\d+: optimized: loop vectorized',
+                                                  run.stderr)}
+    return lines, src.splitlines()
+
+
+def _line_of(lines, text, after=0):
+    return next(i + 1 for i, ln in enumerate(lines) if i >= after and text in ln)
+
+
+@pytest.mark.parametrize('name', ['maximum', 'relu'])
+def test_relu_gradient_loop_vectorises(tmp_path, name):
+    """grad of sum(maximum(x, 0) * x): max(x, 0) and its gradient, which compares x and 0
+    with it, in one loop. With max's select as `?:` PRE made it a branch: 4.7 ms over
+    2^20 floats, 0.20 vectorised. (jax.nn.relu's own gradient is a select on x > 0.)"""
+    relu = jax.nn.relu if name == 'relu' else (lambda x: jnp.maximum(x, 0))
+    f = jax.grad(lambda x: jnp.sum(relu(x) * x))
+    x = jnp.asarray(np.linspace(-2, 2, 4096, dtype=np.float32))
+    kernels = jax.jit(f).lower(x).program.kernels
+    assert len(kernels) == 1
+    done, src = _vectorised_lines(kernels[0], tmp_path)
+    start = _line_of(src, f'void {kernels[0].name}(')
+    loop = _line_of(src, 'for (int i = start + span.begin;', start)
+    assert loop in done, (loop, sorted(done))
+    np.testing.assert_array_equal(np.asarray(jax.jit(f)(x)),
+                                  np.where(np.asarray(x) > 0, 2 * np.asarray(x), 0))
+
