@@ -51,3 +51,25 @@ def test_relu_gradient_loop_vectorises(tmp_path, name):
     np.testing.assert_array_equal(np.asarray(jax.jit(f)(x)),
                                   np.where(np.asarray(x) > 0, 2 * np.asarray(x), 0))
 
+
+def test_bias_relu_gradient_column_kernel_vectorises(tmp_path):
+    """A layer's backward: the ReLU's masked gradient and the bias gradient (a column
+    kernel that recomputes maximum(h + b, 0), fusion.recompute_in_kernels), the walk over
+    a tile's columns vectorised (scalar with `?:`: the MLP's 1.3 ms instead of 0.2)."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((64, 32), dtype=np.float32))
+    w = jnp.asarray(rng.standard_normal((32, 256), dtype=np.float32))
+    b = jnp.asarray(rng.standard_normal(256, dtype=np.float32))
+
+    def loss(w, b):
+        return jnp.sum(jnp.square(jnp.maximum(x @ w + b, 0) @ jnp.ones((256, 3))))
+    program = jax.jit(jax.grad(loss, argnums=1)).lower(w, b).program
+    cols = [k for k in program.kernels if 'tj_col_reduce' in k.source]
+    assert len(cols) == 1
+    done, src = _vectorised_lines(cols[0], tmp_path)
+    loop = _line_of(src, 'acc[row - rt] = op(acc[row - rt], p(row, j))')
+    assert loop in done, (loop, sorted(done))
+    h = np.asarray(x, np.float64) @ np.asarray(w, np.float64) + np.asarray(b, np.float64)
+    g = 2 * (np.maximum(h, 0) @ np.ones((256, 3))) @ np.ones((3, 256)) * (h > 0)
+    np.testing.assert_allclose(np.asarray(jax.jit(jax.grad(loss, argnums=1))(w, b)),
+                               g.sum(0), rtol=1e-4, atol=1e-3)

@@ -26,7 +26,7 @@ from collections import defaultdict
 from tinyjax.compiler import codegen, codegen_reduce
 from tinyjax.compiler.codegen import NotFusible
 from tinyjax.compiler.lowering import Gemm
-from tinyjax.core.ir import Var
+from tinyjax.core.ir import Eqn, Graph, Var
 
 MAX_DUPLICATES = 4
 MAX_GROUP_EQNS = 256
@@ -318,9 +318,37 @@ def _kernel_name(kind, index, eqns):
     return f'{"r" if kind == "row" else "k"}{index}_' + '_'.join(shown[:3])
 
 
+def recompute_in_kernels(eqns):
+    """A cheap elementwise value that a product (or an opaque step) reads is stored; the
+    fusible equations reading it get a copy of its equation instead, which their kernel
+    recomputes from its one operand of its size (the gradient of a ReLU that feeds a
+    product reads the pre-activation it reads anyway, not the ReLU's stored output)."""
+    users = defaultdict(list)
+    for e in eqns:
+        for a in e.inputs:
+            if isinstance(a, Var):
+                users[a].append(classify(e) in ('ew', 'reduce'))
+    out, copies = [], {}
+    for e in eqns:
+        if copies and classify(e) in ('ew', 'reduce'):
+            e = Eqn(e.prim, [copies.get(a, a) if isinstance(a, Var) else a for a in e.inputs],
+                    e.params, e.outputs)
+        out.append(e)
+        seen = users[e.outputs[0]] if len(e.outputs) == 1 else ()
+        if classify(e) == 'ew' and _cheap(e) and any(seen) and not all(seen) and sum(
+                isinstance(a, Var) and a.aval.size >= e.outputs[0].aval.size
+                for a in e.inputs) <= 1:
+            copies[e.outputs[0]] = Var(e.outputs[0].aval)
+            out.append(Eqn(e.prim, e.inputs, e.params, [copies[e.outputs[0]]]))
+    return out
+
+
 def plan(graph, fuse=True):
     """Partition `graph` and generate each kernel. Returns a list of steps in run order:
     ('kernel', Kernel) | ('dot', eqn) | ('opaque', eqn)."""
+    if fuse:
+        graph = Graph(graph.invars, recompute_in_kernels(graph.eqns), graph.outvars,
+                      graph.constvars, graph.consts)
     part = Partition(graph, fuse)
     steps = []
     for g in part.ordered_groups():
