@@ -32,6 +32,43 @@ def test_thread_counts(monkeypatch, load):
     assert b.threads_for(10) == 3
 
 
+
+def test_busy_leaves_out_the_process_own_load(monkeypatch):
+    """The load average counts this process's own threads: keeping both cores of a
+    2-core machine busy (load near 2) is not another process's load, or a training loop
+    would drop its products to one thread whenever a little noise joined in; two other
+    processes at full speed are. The load average here moves as Linux's does (a
+    1-minute exponential average of the runnable threads)."""
+    clock = {'wall': 100.0, 'cpu': 0.0, 'load': 0.0}
+    monkeypatch.setattr(blas, 'usable_cpus', lambda: 2)
+    monkeypatch.setattr(blas.time, 'monotonic', lambda: clock['wall'])
+    monkeypatch.setattr(blas.time, 'process_time', lambda: clock['cpu'])
+    monkeypatch.setattr(blas.os, 'getloadavg', lambda: (clock['load'],) * 3)
+
+    def run(seconds, own_cores, runnable):
+        """busy() every 1.5 s while this process uses `own_cores` of CPU and `runnable`
+        threads of all processes (this one's included) want to run; the load average
+        starts where it is."""
+        b, seen = blas.Blas(), []
+        for _ in range(int(seconds / 1.5)):
+            clock['wall'] += 1.5
+            clock['cpu'] += 1.5 * own_cores
+            clock['load'] += (1 - np.exp(-1.5 / 60)) * (runnable - clock['load'])
+            seen.append(b.busy())
+        return seen
+    # alone, both cores busy for three minutes, a little noise from elsewhere
+    assert not any(run(180, 1.9, 2.3))
+    clock['load'] = 0.0
+    # two other processes at full speed: this one's two threads get a core between
+    # them. Busy once the load average has risen, and it stays so
+    seen = run(180, 1.0, 4.0)
+    assert not seen[0] and all(seen[60:])
+    # the old rule (the load average alone against the CPUs) would have called the
+    # first case busy: the load average rose to 2.3
+    clock['load'] = 0.0
+    run(180, 1.9, 2.3)
+    assert clock['load'] > 2.0
+
 def _layouts(rng, nb, m, k, n, dtype):
     """(a, b) in every layout BLAS reads: plain, transposed, and a strided slice."""
     a = rng.standard_normal((nb, m, k)).astype(dtype)

@@ -12,8 +12,9 @@ thread and the launcher's pool threads (kernels/tj_pylaunch.cpp, `gemm`) take in
 each slice one gemm call: a thread that loses its core leaves the slices it has not
 taken to the others, as the host kernels' blocks do (the same step, same two busy
 loops: 6.0-6.3 ms). A slice already taken by a preempted thread still holds the product
-up, so while the machine is busy (the 1-minute load average at least the usable CPUs,
-read at most once a second) the calling thread runs the slices alone; when the load
+up, so while the machine is busy (the 1-minute load average, less this process's own
+CPU use over that minute, at least the usable CPUs; read at most once a second) the
+calling thread runs the slices alone; when the load
 comes suddenly, before the average shows it, the slicing keeps the step from
 collapsing. Slicing the output's columns re-packs the left operand for each slice and
 slicing its rows the right one, so the smaller is cut. The slices depend on the shape
@@ -30,6 +31,7 @@ The library is found among the shared objects this process has loaded (NumPy's b
 scipy-openblas, or a system OpenBLAS); with another BLAS, NumPy's matmul runs as it is.
 """
 import ctypes
+import math
 import os
 import threading
 import time
@@ -43,6 +45,7 @@ SMALL_FLOPS = 1 << 24
 SLICES_PER_THREAD = 2   # slices a product is cut into per thread (fewer re-pack less)
 ALIGN = 16              # slice boundaries at multiples of this many rows or columns
 NO_TRANS, TRANS = 111, 112   # CBLAS's enums
+LOAD_SPAN = 60.0        # seconds: the time constant of Linux's 1-minute load average
 # (thread setter, sgemm, dgemm, 64-bit integers) as each OpenBLAS build names them
 _NAMES = (('scipy_openblas_set_num_threads64_', 'scipy_cblas_sgemm64_', 'scipy_cblas_dgemm64_', 1),
           ('scipy_openblas_set_num_threads', 'scipy_cblas_sgemm', 'scipy_cblas_dgemm', 0),
@@ -82,7 +85,7 @@ class Blas:
     def __init__(self):
         self._found, self._lib = False, None
         self._current = None
-        self._busy, self._load_at = False, -1.0
+        self._busy, self._load_at, self._cpu_at, self._own = False, -1.0, 0.0, 0.0
         self._lock = threading.Lock()
 
     def library(self):
@@ -93,13 +96,23 @@ class Blas:
         return self._lib
 
     def busy(self):
+        """Whether other processes' load fills the usable CPUs: the 1-minute load average
+        less this process's own share of it, its CPU time per second averaged over the
+        same minute (otherwise a process keeping both cores of a 2-core machine busy
+        would count as load against itself and drop to one thread)."""
         now = time.monotonic()
         if now - self._load_at > 1.0:
+            cpu = time.process_time()
+            if self._load_at >= 0:
+                span = now - self._load_at
+                weight = 1.0 - math.exp(-span / LOAD_SPAN)
+                self._own += weight * ((cpu - self._cpu_at) / span - self._own)
             try:
                 load = os.getloadavg()[0]
             except OSError:
                 load = 0.0
-            self._busy, self._load_at = load >= usable_cpus(), now
+            self._busy = load - self._own >= usable_cpus()
+            self._load_at, self._cpu_at = now, cpu
         return self._busy
 
     def threads_for(self, flops):
