@@ -42,7 +42,12 @@ from tinyjax.backends.cpu import launcher_counter, usable_cpus
 from tinyjax.compiler import hostcc
 
 SMALL_FLOPS = 1 << 24
-SLICES_PER_THREAD = 2   # slices a product is cut into per thread (fewer re-pack less)
+# Slices a product is cut into per thread. Each re-packs the operand it does not cut:
+# four slices of a 512x784 @ 784x512 product took 1.06x one call's thread time, and
+# one slice per thread ran the MLP step in 0.87-1.03x of two per thread's time (below
+# 1 in 6 of 8 alternating runs, batch 128 and 512; bench/results/2026-12-03-cpu-speed-5.md);
+# a thread that never wakes still leaves its slice to the others.
+SLICES_PER_THREAD = 1
 ALIGN = 16              # slice boundaries at multiples of this many rows or columns
 NO_TRANS, TRANS = 111, 112   # CBLAS's enums
 LOAD_SPAN = 60.0        # seconds: the time constant of Linux's 1-minute load average
