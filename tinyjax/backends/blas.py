@@ -6,26 +6,25 @@ scheduler time slice: measured on a 2-core VM with two busy loops beside it, a c
 MLP step (784-512-512-10, batch 128) took 36-113 ms on two OpenBLAS threads against
 6-12 ms on one.
 
-So OpenBLAS always runs on one thread, and a product of at least SMALL_FLOPS is cut
-into slices (matrices of a batch, else rows or columns of the output) that the calling
-thread and the launcher's pool threads (kernels/tj_pylaunch.cpp, `gemm`) take in turn,
-each slice one gemm call: a thread that loses its core leaves the slices it has not
-taken to the others, as the host kernels' blocks do (the same step, same two busy
-loops: 6.0-6.3 ms). A slice already taken by a preempted thread still holds the product
-up, so while the machine is busy (the 1-minute load average, less this process's own
-CPU use over that minute, at least the usable CPUs; read at most once a second) the
-calling thread runs the slices alone; when the load
-comes suddenly, before the average shows it, the slicing keeps the step from
-collapsing. Slicing the output's columns re-packs the left operand for each slice and
-slicing its rows the right one, so the smaller is cut. The slices depend on the shape
-and the usable CPUs only, never on the load, on which thread runs them or on whether
-the launcher is built yet (without it, each slice is a NumPy call), so a product has
-the same bits run after run (tests/test_blas.py). They differ in the last place from
-one NumPy call over the whole product in a few % of float32 elements (OpenBLAS picks
-its kernels by size), which is why a busy machine must not fall back to one call. A
-product the sliced path cannot take (other dtypes, a layout BLAS cannot read, a
-vector) is one NumPy call. TINYJAX_BLAS_THREADS=N fixes the count (read when a program
-is built).
+So OpenBLAS always runs on one thread, and a product of at least SMALL_FLOPS is cut into
+slices (matrices of a batch, else rows or columns of the output) that the calling thread
+and the launcher's pool threads (kernels/tj_pylaunch.cpp, `gemm`) take in turn, each
+slice one gemm call: a thread that loses its core leaves the slices it has not taken to
+the others, as the host kernels' blocks do (the same step, same two busy loops: 6.0-6.3
+ms). A slice already taken by a preempted thread still holds the product up, so while
+the machine is busy (the 1-minute load average, less this process's own CPU use over
+that minute, at least the usable CPUs; read at most once a second) the calling thread
+runs the slices alone; when the load comes suddenly, before the average shows it, the
+slicing keeps the step from collapsing. Slicing the output's columns re-packs the left
+operand for each slice and slicing its rows the right one, so the smaller is cut. The
+slices depend on the shape and the usable CPUs only, never on the load, on which thread
+runs them or on whether the launcher is built yet (without it, each slice is a NumPy
+call), so a product has the same bits run after run (tests/test_blas.py). They differ in
+the last place from one NumPy call over the whole product in a few % of float32 elements
+(OpenBLAS picks its kernels by size), which is why a busy machine must not fall back to
+one call. A product the sliced path cannot take (other dtypes, a layout BLAS cannot
+read, a vector) is one NumPy call. TINYJAX_BLAS_THREADS=N fixes the count (read when a
+program is built).
 
 The library is found among the shared objects this process has loaded (NumPy's bundled
 scipy-openblas, or a system OpenBLAS); with another BLAS, NumPy's matmul runs as it is.
