@@ -66,6 +66,8 @@ def test_bias_relu_gradient_column_kernel_vectorises(tmp_path):
     program = jax.jit(jax.grad(loss, argnums=1)).lower(w, b).program
     cols = [k for k in program.kernels if 'tj_col_reduce' in k.source]
     assert len(cols) == 1
+    # the pre-activation and the incoming gradient, not also the stored ReLU output
+    assert [tuple(v.aval.shape) for v in cols[0].inputs].count((64, 256)) == 2
     done, src = _vectorised_lines(cols[0], tmp_path)
     loop = _line_of(src, 'acc[row - rt] = op(acc[row - rt], p(row, j))')
     assert loop in done, (loop, sorted(done))
