@@ -133,7 +133,20 @@ TJ_DEV Acc tj_fold(I begin, I end, I t, I nt, Acc init, Op op, bool vec, FV pv, 
     int w = 1;
     while (w < TJ_HOST_ACCS && (I)w < end - begin) w <<= 1;
     for (int i = 0; i < w; ++i) acc[i] = init;
-    for (I jt = begin; jt < end; jt += (I)w) {
+    I jt = begin;
+    // Whole stretches first, in a loop of constant length: g++ turns its vector form into
+    // straight code and keeps the accumulators in registers (the loop below, of variable
+    // length, loads and stores them once per vector and tests its end after each), which
+    // took a float sum over 2^20 from about 100 to 80 us (one thread). Under -fwrapv, g++
+    // must also be told that jt + i cannot wrap (jt + TJ_HOST_ACCS <= end), else it
+    // gathers the elements one by one. The same columns fold into the same accumulators in
+    // the same order as in the loop below: the same bits.
+    if (w == TJ_HOST_ACCS)
+        for (; end - jt >= (I)TJ_HOST_ACCS; jt += (I)TJ_HOST_ACCS) {
+            if (jt > (I)((1ULL << (8 * sizeof(I) - 1)) - 1 - TJ_HOST_ACCS)) __builtin_unreachable();
+            for (int i = 0; i < TJ_HOST_ACCS; ++i) acc[i] = op(acc[i], p1(jt + (I)i));
+        }
+    for (; jt < end; jt += (I)w) {
         const int n = end - jt < (I)w ? (int)(end - jt) : w;
         // j itself is the loop's counter: under -fwrapv an index jt + i could wrap, which
         // would keep g++ from seeing consecutive addresses

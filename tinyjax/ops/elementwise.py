@@ -232,7 +232,7 @@ _UNARY = [
     ('not', lambda xp, x: xp.invert(x), 'tj_not({0})', INT, None),
     ('clz', _np_clz, 'tj_clz({0})', INTEGER, None),
     ('population_count', _np_popcount, 'tj_popcount({0})', INTEGER, None),
-    ('integer_pow', lambda xp, x, y: _np_integer_pow(xp, x, y), 'tj_ipow({0}, {y})', NUM,
+    ('integer_pow', lambda xp, x, y: _np_integer_pow(xp, x, y), 'tj_ipow<{y}>({0})', NUM,
      lambda x, out, t, y: (common.zeros_like(t) if y == 0 else
                            mul(t, mul(_c(x, y), integer_pow(x, y - 1) if y != 1 else _c(x, 1))))),
     ('copy', lambda xp, x: xp.array(x, copy=True), '({0})', ANY, lambda x, y, t: t),
