@@ -81,11 +81,6 @@ template <typename T, typename F> TJ_DEV T tj_f2i(F x, T lo, T hi) {
 }
 
 // --- the helpers named by the primitives' lowerings --------------------------------
-template <typename T> TJ_DEV T tj_sign(T x) {
-    if (tj_is_float<T>::value && x != x) return x;
-    return (T)((x > (T)0) - (x < (T)0));
-}
-
 template <typename T> TJ_DEV T tj_round(T x, int method) {
     return method == 1 ? rint(x) : round(x);  // 1: half to even, 0: half away from zero
 }
@@ -192,6 +187,12 @@ template <typename T> TJ_DEV T tj_max(T a, T b) {
 }
 template <typename T> TJ_DEV T tj_min(T a, T b) {
     return tj_select<T>((a < b) | (tj_is_float<T>::value & (a != a)), a, b);
+}
+
+// -1, 0 or 1, NaN for NaN: a select, not a branch, which kept g++'s loop around it
+// scalar (jnp.trunc is sign(x) * floor(|x|)).
+template <typename T> TJ_DEV T tj_sign(T x) {
+    return tj_select<T>(tj_is_float<T>::value & (x != x), x, (T)((x > (T)0) - (x < (T)0)));
 }
 
 // Shifts by a negative amount or by >= the bit width give 0 (or the sign, arithmetic).

@@ -129,3 +129,37 @@ def test_sum_folds_whole_stretches_in_registers(tmp_path):
     assert longest >= 8, longest        # 8 vectors of 8 accumulators, back to back
     assert float(jax.jit(jnp.sum)(x)) == float(np.sum(np.asarray(x), dtype=np.float64))
 
+
+_X = np.linspace(-2.7, 3.1, 4099, dtype=np.float32)
+_Y = np.linspace(0.6, 2.2, 4099, dtype=np.float32)
+# Elementwise ops whose host loop vectorises, with NumPy's float32 result: all of the
+# float32 ones but those that call a scalar libm function or branch per element (lgamma,
+# erf_inv, fmod/remainder, nextafter).
+VECTOR_OPS = [
+    ('exp', jnp.exp, np.exp), ('log', lambda x: jnp.log(jnp.abs(x) + 1), lambda x: np.log(np.abs(x) + 1)),
+    ('tanh', jnp.tanh, np.tanh), ('sin', jnp.sin, np.sin), ('sqrt', lambda x: jnp.sqrt(jnp.abs(x)),
+                                                           lambda x: np.sqrt(np.abs(x))),
+    ('sigmoid', jax.nn.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+    ('floor', jnp.floor, np.floor), ('ceil', jnp.ceil, np.ceil), ('trunc', jnp.trunc, np.trunc),
+    ('round', jnp.round, np.round), ('sign', jnp.sign, np.sign), ('abs', jnp.abs, np.abs),
+    ('square', lambda x: x ** 2, np.square), ('clip', lambda x: jnp.clip(x, -1, 1),
+                                               lambda x: np.clip(x, -1, 1)),
+    ('to float16', lambda x: x.astype(jnp.float16), lambda x: x.astype(np.float16)),
+    ('to bfloat16', lambda x: x.astype(jnp.bfloat16).astype(jnp.float32),
+     lambda x: x.astype(jnp.bfloat16).astype(np.float32)),
+    ('to int32', lambda x: x.astype(jnp.int32), lambda x: x.astype(np.int32)),
+    ('floor_divide', lambda x: jnp.floor_divide(x, jnp.asarray(_Y)), lambda x: np.floor_divide(x, _Y)),
+    ('power', lambda x: jnp.power(jnp.asarray(_Y), x), lambda x: np.power(_Y, x)),
+    ('maximum', lambda x: jnp.maximum(x, jnp.asarray(_Y)), lambda x: np.maximum(x, _Y)),
+]
+
+
+@pytest.mark.parametrize('name,f,ref', VECTOR_OPS, ids=[c[0] for c in VECTOR_OPS])
+def test_elementwise_loops_vectorise(tmp_path, name, f, ref):
+    """floor, ceil and trunc stayed scalar until the kernels were built with
+    -fno-trapping-math; sign while it branched on NaN (tj_common.cuh); x ** 2 while its
+    squarings looped over the exponent's bits."""
+    x = jnp.asarray(_X)
+    _assert_one_kernel_vectorised(f, x, tmp_path)
+    got = np.asarray(jax.jit(f)(x)).astype(np.float64)
+    np.testing.assert_allclose(got, ref(_X).astype(np.float64), rtol=2e-6, atol=1e-7)

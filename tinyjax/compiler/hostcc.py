@@ -25,7 +25,9 @@ SIMT builds use -O1: they are for checking, and compile about twice as fast as -
 
 Where the CPU has AVX2 and FMA, kernels are built for them (`-mavx2 -mfma`: 8 float
 lanes), with `-ffp-contract=off` so that g++ never fuses a multiply and an add the
-generated code wrote apart (NumPy rounds both). Where glibc's libmvec is installed its
+generated code wrote apart (NumPy rounds both), and `-fno-trapping-math`: kernels never
+read the floating-point exception flags, and without it g++ keeps floor, ceil and trunc
+scalar (it will not raise the inexact flag that the vector rounding leaves alone). Where glibc's libmvec is installed its
 vector math is linked and the shim declares those functions `simd` (TJ_HOST_MVEC, see
 kernels/tj_host_shim.h): that, not the arithmetic, was most of a fused chain's time.
 Float tanh is the shim's own inline function instead, vectorised in the loop itself.
@@ -52,8 +54,8 @@ import numpy as np
 from tinyjax import errors
 from tinyjax.compiler import cache, headers
 
-BASE_FLAGS = ('-O3', '-fno-math-errno', '-fno-split-loops', '-ffp-contract=off', '-std=c++17',
-              '-fwrapv', '-fPIC', '-shared', '-w')
+BASE_FLAGS = ('-O3', '-fno-math-errno', '-fno-trapping-math', '-fno-split-loops',
+              '-ffp-contract=off', '-std=c++17', '-fwrapv', '-fPIC', '-shared', '-w')
 
 
 def _cpu_flags():
