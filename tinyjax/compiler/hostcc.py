@@ -27,10 +27,11 @@ Where the CPU has AVX2 and FMA, kernels are built for them (`-mavx2 -mfma`: 8 fl
 lanes), with `-ffp-contract=off` so that g++ never fuses a multiply and an add the
 generated code wrote apart (NumPy rounds both), and `-fno-trapping-math`: kernels never
 read the floating-point exception flags, and without it g++ keeps floor, ceil and trunc
-scalar (it will not raise the inexact flag that the vector rounding leaves alone). Where glibc's libmvec is installed its
-vector math is linked and the shim declares those functions `simd` (TJ_HOST_MVEC, see
-kernels/tj_host_shim.h): that, not the arithmetic, was most of a fused chain's time.
-Float tanh is the shim's own inline function instead, vectorised in the loop itself.
+scalar (it will not raise the inexact flag that the vector rounding leaves alone). Where
+glibc's libmvec is installed its vector math is linked and the shim declares those
+functions `simd` (TJ_HOST_MVEC, see kernels/tj_host_shim.h): that, not the arithmetic,
+was most of a fused chain's time. Float tanh is the shim's own inline function instead,
+vectorised in the loop itself.
 """
 import _ctypes
 import atexit
