@@ -189,10 +189,11 @@ template <typename T> TJ_DEV T tj_min(T a, T b) {
     return tj_select<T>((a < b) | (tj_is_float<T>::value & (a != a)), a, b);
 }
 
-// -1, 0 or 1, NaN for NaN: a select, not a branch, which kept g++'s loop around it
-// scalar (jnp.trunc is sign(x) * floor(|x|)).
+// -1 or 1; x itself for 0, -0 and NaN, as XLA's sign keeps -0 (NumPy's gives +0). A
+// select, not a branch, which kept g++'s loop around it scalar.
 template <typename T> TJ_DEV T tj_sign(T x) {
-    return tj_select<T>(tj_is_float<T>::value & (x != x), x, (T)((x > (T)0) - (x < (T)0)));
+    return tj_select<T>((x == (T)0) | (tj_is_float<T>::value & (x != x)), x,
+                        (T)((x > (T)0) - (x < (T)0)));
 }
 
 // Shifts by a negative amount or by >= the bit width give 0 (or the sign, arithmetic).

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tinyjax.numpy as jnp
+import tinyjax as jax
 from tinyjax import lax
 
 SHAPES = [(), (0,), (5,), (2, 3), (2, 1, 4)]
@@ -122,6 +123,23 @@ def test_integer_division_matches_numpy_signs():
     np.testing.assert_array_equal(a % b, [1, 1, -1, -1])
     np.testing.assert_array_equal(lax.div(a, b), [3, -3, -3, 3])   # lax rounds toward zero
     np.testing.assert_array_equal(lax.rem(a, b), [1, -1, 1, -1])
+
+
+def test_sign_keeps_the_sign_of_zero_as_jax():
+    # JAX 0.10.2: jnp.sign(-0.0) is -0.0 (NumPy's np.sign gives +0.0), NaN keeps its sign.
+    x = np.array([-0.0, 0.0, np.nan, -np.nan, -2, 3, np.inf, -np.inf, -1e-30], np.float32)
+    want = np.array([-0.0, 0.0, np.nan, -np.nan, -1, 1, 1, -1, -1], np.float32)
+    for dtype in (np.float32, np.float16, np.float64):
+        for got in (jnp.sign(jnp.asarray(x.astype(dtype))), jax.jit(jnp.sign)(x.astype(dtype))):
+            got = np.asarray(got)
+            w = want.astype(dtype)
+            if dtype == np.float16:
+                w[-1] = -0.0             # -1e-30 rounds to -0 in float16
+            np.testing.assert_array_equal(got, w)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(w))
+    r = np.array([-0.3, -0.0, 0.3, -2.5, 2.5], np.float32)      # round is sign * floor
+    np.testing.assert_array_equal(np.signbit(np.asarray(jax.jit(jnp.round)(r))),
+                                  [True, True, False, True, False])
 
 
 def test_true_divide_of_ints_is_float():

@@ -173,6 +173,11 @@ def _np_popcount(xp, x):
     return count.astype(x.dtype)
 
 
+def _np_sign(xp, x):
+    # XLA's sign keeps a zero's sign (sign(-0.0) is -0.0); NumPy's gives +0.0.
+    return xp.where(x == 0, x, xp.sign(x)) if x.dtype.kind in 'fc' else xp.sign(x)
+
+
 def _np_round(xp, x, rounding_method=0):
     if rounding_method == 1:
         return xp.round(x)
@@ -181,7 +186,7 @@ def _np_round(xp, x, rounding_method=0):
 
 _UNARY = [
     ('neg', lambda xp, x: xp.negative(x), '(-{0})', NUM, lambda x, y, t: neg(t)),
-    ('sign', lambda xp, x: xp.sign(x), 'tj_sign({0})', NUM, None),
+    ('sign', _np_sign, 'tj_sign({0})', NUM, None),
     ('floor', lambda xp, x: xp.floor(x), 'floor({0})', FLOAT, None),
     ('ceil', lambda xp, x: xp.ceil(x), 'ceil({0})', FLOAT, None),
     ('round', _np_round, 'tj_round({0}, {rounding_method})', FLOAT, None),
