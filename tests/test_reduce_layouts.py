@@ -176,3 +176,25 @@ def test_stash_only_where_it_saves_a_math_call(monkeypatch):
     got = np.asarray(tinyjax.jit(_softmax)(jnp.asarray(h))).astype(np.float64)
     e = np.exp(h.astype(np.float64) - h.max(1, keepdims=True))
     np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=2e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.complex64])
+def test_eager_column_sums_are_accurate(dtype):
+    """NumPy adds rows one after another when the summed axis is not the contiguous last
+    one: the eager mean of 10000 float32 rows in [0, 1) was off by 45 ulps (2.7e-6
+    relative) while jit and JAX were within a few, so JAX's "Thinking in JAX" page found
+    norm(X) and jit(norm)(X) not allclose at atol=1e-6."""
+    rng = np.random.default_rng(1701)
+    x = rng.random((10000, 10)).astype(np.float32)
+    if dtype == np.complex64:
+        x = (x + 1j * rng.random((10000, 10))).astype(np.complex64)
+    want = x.astype(np.complex128 if dtype == np.complex64 else np.float64).sum(0)
+    for got in (jnp.sum(jnp.asarray(x), axis=0), jnp.asarray(x).T.sum(1),
+                tinyjax.jit(lambda a: a.sum(0))(x)):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=3e-7)
+
+    def norm(a):
+        a = a - a.mean(0)
+        return a / a.std(0)
+    X = jnp.asarray(x.real)
+    assert np.allclose(norm(X), tinyjax.jit(norm)(X), atol=1e-6)

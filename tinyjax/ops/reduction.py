@@ -48,11 +48,20 @@ def _sum_transpose(ct, x, axes):
     return [None if ct is None else _expand_back(ct, x.aval, axes)]
 
 
+_WIDER = {np.dtype(np.float32): np.float64, np.dtype(np.complex64): np.complex128}
+
+
 def _np_sum(xp, x, axes):
     if x.dtype == dtypes.bool_:
         return xp.any(x, axis=axes)
     if x.dtype in (dtypes.float16, dtypes.bfloat16):
         return xp.sum(x.astype(np.float32), axis=axes).astype(x.dtype)
+    trailing = tuple(axes) == tuple(range(x.ndim - len(axes), x.ndim))
+    if xp is np and x.dtype in _WIDER and not (trailing and x.flags.c_contiguous):
+        # NumPy sums pairwise only along contiguous trailing axes; over others (a column
+        # sum) it adds one row after another, an error growing with the row count: 45
+        # ulps in the mean of 10000 float32 rows. XLA's and the kernels' are within a few.
+        return np.sum(x, axis=axes, dtype=_WIDER[x.dtype]).astype(x.dtype)
     return xp.sum(x, axis=axes, dtype=x.dtype)
 
 
