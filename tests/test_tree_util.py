@@ -134,6 +134,42 @@ def test_custom_nodes():
         tu.register_pytree_node(Box, lambda b: ((b.v,), b.tag), lambda t, c: Box(c[0], t))
 
 
+def test_registration_return_values_as_jax():
+    # JAX 0.10.2: the plain registrations return None (a notebook cell ending in one shows
+    # nothing); the class forms and register_dataclass/register_static return the class.
+    import dataclasses
+
+    class A:
+        pass
+
+    class B:
+        pass
+
+    @dataclasses.dataclass
+    class D:
+        x: int
+
+    class E:
+        pass
+    assert tu.register_pytree_node(A, lambda x: ((), None), lambda a, c: A()) is None
+    assert tu.register_pytree_with_keys(B, lambda x: ((), None), lambda a, c: B()) is None
+    assert tu.register_dataclass(D) is D
+    assert tu.register_static(E) is E
+    assert tu.register_pytree_with_keys_class(KeyedBox) is KeyedBox
+
+
+class KeyedBox:
+    def __init__(self, v):
+        self.v = v
+
+    def tree_flatten_with_keys(self):
+        return [(tu.GetAttrKey('v'), self.v)], None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
+
+
 def test_partial_is_a_pytree():
     f = tu.Partial(lambda a, b: a + b, 1)
     assert tu.tree_leaves(f) == [1]

@@ -135,13 +135,13 @@ def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatt
             return [c for _, c in pairs], aux
     register_pytree_node(nodetype, flatten_func, unflatten_func)
     _key_flatteners[nodetype] = flatten_with_keys
-    return nodetype
 
 
 def register_pytree_with_keys_class(cls):
     flatten = getattr(cls, 'tree_flatten', None)
-    return register_pytree_with_keys(cls, lambda x: x.tree_flatten_with_keys(), cls.tree_unflatten,
-                                     None if flatten is None else (lambda x: x.tree_flatten()))
+    register_pytree_with_keys(cls, lambda x: x.tree_flatten_with_keys(), cls.tree_unflatten,
+                              None if flatten is None else (lambda x: x.tree_flatten()))
+    return cls
 
 
 def register_dataclass(nodetype, data_fields=None, meta_fields=None, drop_fields=()):
@@ -176,7 +176,8 @@ def register_dataclass(nodetype, data_fields=None, meta_fields=None, drop_fields
 
     def flatten(x):
         return [getattr(x, n) for n in data_fields], tuple(getattr(x, n) for n in meta_fields)
-    return register_pytree_with_keys(nodetype, flatten_with_keys, unflatten, flatten)
+    register_pytree_with_keys(nodetype, flatten_with_keys, unflatten, flatten)
+    return nodetype
 
 
 def register_static(cls):

@@ -74,7 +74,6 @@ def register_pytree_node(nodetype, flatten_func, unflatten_func):
     if nodetype in _registry or nodetype in (tuple, list, dict, type(None)):
         raise ValueError(f'Duplicate custom PyTreeDef type registration for {nodetype}.')
     _registry[nodetype] = (flatten_func, unflatten_func)
-    return nodetype
 
 
 def register_pytree_node_class(cls):
