@@ -206,7 +206,7 @@ def from_process_local(sharding, local_data, global_shape=None):
 
 
 def visualize(x, use_color=False, scale=1.0, min_width=9, max_width=80):
-    """jax.debug.visualize_array_sharding: a text grid of a 1-D or 2-D array's blocks,
+    """jax.debug.visualize_array_sharding: prints a text grid of a 1-D or 2-D array's blocks,
     each labelled with the devices that hold it."""
     shape = x.shape
     if len(shape) not in (1, 2):
@@ -234,9 +234,7 @@ def visualize(x, use_color=False, scale=1.0, min_width=9, max_width=80):
         if i < len(row_edges) - 1:
             out.append('├' + '┼'.join('─' * width for _ in col_edges) + '┤')
     out.append('└' + '┴'.join('─' * width for _ in col_edges) + '┘')
-    text = '\n'.join(out)
-    print(text)
-    return text
+    print('\n'.join(out))        # and returns None, as JAX's (a notebook shows no repr)
 
 
 def reshard(x, out_shardings):
