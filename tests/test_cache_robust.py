@@ -218,7 +218,7 @@ def test_ctrl_c_stops_training_with_one_line(tmp_path):
             proc.kill()
             proc.wait()
     err = err.decode()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-3000:]
     assert 'Traceback' not in err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith('interrupted: training stopped (Ctrl-C)')
