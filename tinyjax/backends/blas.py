@@ -42,7 +42,8 @@ from tinyjax.compiler import hostcc
 
 # Slicing pays from about a million flops while the pool is awake (back to back in a
 # step): two slices took 0.65-0.79 of one call's time at 2.1-16 MFLOP, 0.93-1.06 at 1.0,
-# 1.18 at 0.5; the MLP step's products with 10 outputs (1.3 MFLOP at batch 128) 0.63-1.0.
+# 1.18 at 0.5; the MLP step's products with 10 outputs (1.3 MFLOP at batch 128)
+# 0.67-1.08 (medians; bench/results/2026-12-03-cpu-speed-7.md).
 SMALL_FLOPS = 1 << 20
 # Slices a product is cut into per thread. Each re-packs the operand it does not cut:
 # four slices of a 512x784 @ 784x512 product took 1.06x one call's thread time, and
