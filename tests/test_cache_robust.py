@@ -202,9 +202,13 @@ def test_clear_caches_unloads_libraries_no_program_uses(tmp_path, monkeypatch):
 def test_ctrl_c_stops_training_with_one_line(tmp_path):
     pytest.importorskip('sklearn')
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, '-u', '-m', 'tinyjax.examples.train_mlp',
-                             '--epochs', '50'], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    # Ctrl-C at a terminal: SIGINT at Python's default. A shell without job control starts
+    # a background job (`pytest &`, CI) with SIGINT ignored, which the child would inherit.
+    start = ('import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); '
+             "sys.argv = ['train_mlp', '--epochs', '50']; "
+             "runpy.run_module('tinyjax.examples.train_mlp', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, '-u', '-c', start], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         buf = b''
         while b'steps/s' not in buf:              # training has started
