@@ -141,6 +141,20 @@ def test_check_grads_complex_catches_a_conjugated_tangent(x64):
         check_grads(f, (np.array([1 + 1j, 2 - 0.5j]),), order=1, modes=('fwd',))
 
 
+def test_check_grads_reads_a_python_float_as_float32():
+    # JAX's "Transformations" page: a float32 loss of (W, b) with b a Python float passes
+    # check_grads to order 2. Without x64 b computes in float32, so the float32
+    # tolerance applies (read as float64, 1e-5 failed on float32 rounding).
+    inputs = jnp.array([[0.52, 1.12, 0.77], [0.88, -1.08, 0.15],
+                        [0.52, 0.06, -1.30], [0.74, -2.49, 1.39]])
+    targets = jnp.array([True, True, False, True])
+
+    def loss(W, b):
+        preds = 0.5 * (jnp.tanh((inputs @ W + b) / 2) + 1)
+        return -jnp.sum(jnp.log(preds * targets + (1 - preds) * (1 - targets)))
+    check_grads(loss, (jnp.array([0.1, 0.4, -0.3]), 0.5), order=2)
+
+
 # --- the exact fused multiply-add -------------------------------------------------------
 def _round_exact(v, dtype):
     """The value nearest Fraction v in dtype, ties to even."""

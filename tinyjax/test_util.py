@@ -18,8 +18,14 @@ def _np(x):
                       else np.result_type(dt, np.float32))
 
 
+def _dtype(x):
+    """The dtype x computes in: canonical, so a Python float or float64 array is float32
+    unless x64 is on (as JAX's check_grads reads it)."""
+    return dtypes.canonicalize(np.asarray(x).dtype)
+
+
 def _tol(leaves, atol, rtol):
-    dt = max((np.asarray(x).dtype for x in leaves), key=lambda d: d.itemsize, default=np.dtype(np.float64))
+    dt = max((_dtype(x) for x in leaves), key=lambda d: d.itemsize, default=np.dtype(np.float64))
     default = _DEFAULT_TOL.get(np.dtype(dt), 1e-2)
     return (default if atol is None else atol), (default if rtol is None else rtol)
 
@@ -54,7 +60,7 @@ def _assert_close(a, b, atol, rtol, what):
 def check_jvp(f, args, atol=None, rtol=None, eps=None, rng=None):
     rng = rng or np.random.default_rng(0)
     leaves = tree_util.tree_leaves(args)
-    eps = eps or _DEFAULT_EPS.get(np.asarray(leaves[0]).dtype, 1e-3)
+    eps = eps or _DEFAULT_EPS.get(_dtype(leaves[0]), 1e-3)
     atol, rtol = _tol(leaves, atol, rtol)
     tangents = tree_util.tree_map(lambda x: _random_like(x, rng), tuple(args))
     out, tout = jvp(f, tuple(args), tangents)
